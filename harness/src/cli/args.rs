@@ -1,0 +1,115 @@
+//! What the command line accepts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// parley: a protocol conformance harness for echo, HTTP/1.0 and FTP.
+///
+/// A YAML scenario describes one conversation; parley plays either side of it and reports
+/// every deviation under a stable rule id (see `parley explain --list`).
+#[derive(Debug, Parser)]
+#[command(name = "parley", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Play scenarios as the client against servers: the bundled mocks, or --target.
+    #[command(after_help = "Examples:\n  \
+        parley run                                   # every scenario in scenarios/ against the bundled mocks\n  \
+        parley run scenarios/echo --filter large     # one scenario\n  \
+        parley run scenarios/echo --target echo=127.0.0.1:7\n  \
+        parley run --report json=report.json --report junit=junit.xml")]
+    Run(RunArgs),
+    /// Check scenario files without running them.
+    #[command(after_help = "Example:\n  parley check scenarios/ fixtures/my-scenario.yaml")]
+    Check(PathsArgs),
+    /// List the scenarios found, with protocol, steps and tags.
+    #[command(after_help = "Example:\n  parley list scenarios/echo")]
+    List(PathsArgs),
+    /// Explain a rule: its RFC section, what it requires and how parley checks it.
+    #[command(after_help = "Examples:\n  parley explain F-CMD-3\n  parley explain --list")]
+    Explain(ExplainArgs),
+    /// Print the JSON Schema of scenario files (for editor completion).
+    #[command(after_help = "Example:\n  parley schema > docs/scenario.schema.json")]
+    Schema(SchemaArgs),
+}
+
+/// Output colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Color {
+    /// On a terminal, unless NO_COLOR is set.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Options of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or directories [default: scenarios/]
+    pub paths: Vec<PathBuf>,
+    /// Send a protocol's scenarios to a real server instead of the bundled mock
+    /// (repeatable), e.g. `ftp=127.0.0.1:2121` or `http=httpbin.org:80`.
+    #[arg(long = "target", value_name = "PROTO=HOST:PORT")]
+    pub targets: Vec<String>,
+    /// Run only scenarios whose id contains this text, or with tag NAME for `tag:NAME`
+    /// (repeatable; any may match).
+    #[arg(long = "filter", value_name = "TEXT")]
+    pub filters: Vec<String>,
+    /// Scenarios played at once [default: number of cores]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Set a scenario variable (repeatable), e.g. `--var user=alice`.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Default deadline of each step, instead of the scenario's (e.g. `2s`, `500ms`).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Also write a report (repeatable): `json=FILE` or `junit=FILE`.
+    #[arg(long = "report", value_name = "FORMAT=FILE")]
+    pub reports: Vec<String>,
+    /// Colour the output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// Show warnings and notes of passing scenarios too.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+/// Paths to scenario files or directories.
+#[derive(Debug, Args)]
+pub struct PathsArgs {
+    /// Scenario files or directories [default: scenarios/]
+    pub paths: Vec<PathBuf>,
+    /// Colour the output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+/// Options of `explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The rule id, e.g. `ECHO-2` or `F-CMD-3` (any case).
+    #[arg(required_unless_present = "list")]
+    pub rule: Option<String>,
+    /// List every rule, one per line.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// Options of `schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the schema of fragment files (used with `include:`) instead.
+    #[arg(long)]
+    pub fragment: bool,
+}

@@ -1,0 +1,7 @@
+//! Argument definitions (clap derive) and one function per subcommand.
+
+mod args;
+mod commands;
+
+pub use args::Cli;
+pub use commands::dispatch;

@@ -1,0 +1,166 @@
+//! One TCP connection of a conversation: a reader task that buffers whatever arrives
+//! (and records it as it arrives), and the write half, used by the session.
+//!
+//! The session never reads the socket itself: it waits on the buffer with a deadline.
+//! That keeps the peer from blocking on a full socket while a step waits elsewhere (an
+//! FTP server writing a listing while parley reads the control connection), and puts
+//! every byte in the transcript at the moment it arrived.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::transcript::Recorder;
+use crate::outcome::{EventKind, Party};
+use crate::proto::Framing;
+
+/// The most a connection buffers before parley stops reading it (S-LIMIT).
+pub const BUFFER_LIMIT: usize = 16 * 1024 * 1024;
+
+/// What the reader task has gathered.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    /// Bytes not yet consumed by a step.
+    pub buf: Vec<u8>,
+    /// The peer closed its end.
+    pub eof: bool,
+    /// The connection failed.
+    pub error: Option<String>,
+    /// The peer sent more than [`BUFFER_LIMIT`] unconsumed bytes.
+    pub overflow: bool,
+    /// Bytes received in all.
+    pub received: usize,
+}
+
+/// Shared between the reader task and the session.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// The buffer.
+    pub inbox: Mutex<Inbox>,
+    /// Signalled whenever the inbox changes.
+    pub changed: Notify,
+}
+
+impl Shared {
+    /// Locks the inbox (a poisoned lock still holds valid bytes).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A connection parley holds.
+#[derive(Debug)]
+pub struct Conn {
+    /// Its name in the scenario.
+    pub name: String,
+    /// The side parley plays on it.
+    pub me: Party,
+    /// How its incoming bytes are framed.
+    pub framing: Framing,
+    /// Parley's end.
+    pub local: SocketAddr,
+    /// The peer's end.
+    pub peer: SocketAddr,
+    /// The inbox.
+    pub shared: Arc<Shared>,
+    writer: Option<OwnedWriteHalf>,
+    reader: JoinHandle<()>,
+    /// Bytes parley sent last on it, for messages.
+    pub last_sent: Vec<u8>,
+}
+
+impl Conn {
+    /// Takes over `stream`, starting its reader task.
+    pub fn start(
+        name: &str,
+        me: Party,
+        framing: Framing,
+        stream: TcpStream,
+        recorder: Recorder,
+    ) -> std::io::Result<Conn> {
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr()?;
+        let peer = stream.peer_addr()?;
+        let (mut read, write) = stream.into_split();
+        let shared = Arc::new(Shared::default());
+        let task_shared = Arc::clone(&shared);
+        let conn_name = name.to_string();
+        let them = match me {
+            Party::Client => Party::Server,
+            Party::Server => Party::Client,
+        };
+        let reader = tokio::spawn(async move {
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                match read.read(&mut chunk).await {
+                    Ok(0) => {
+                        recorder.push(&conn_name, EventKind::Close { by: them });
+                        task_shared.lock().eof = true;
+                        task_shared.changed.notify_one();
+                        break;
+                    }
+                    Ok(n) => {
+                        recorder.data(&conn_name, them, &chunk[..n]);
+                        let mut inbox = task_shared.lock();
+                        inbox.received += n;
+                        if inbox.buf.len() + n > BUFFER_LIMIT {
+                            inbox.overflow = true;
+                            drop(inbox);
+                            task_shared.changed.notify_one();
+                            break;
+                        }
+                        inbox.buf.extend_from_slice(&chunk[..n]);
+                        drop(inbox);
+                        task_shared.changed.notify_one();
+                    }
+                    Err(e) => {
+                        recorder.push(
+                            &conn_name,
+                            EventKind::Error {
+                                message: e.to_string(),
+                            },
+                        );
+                        task_shared.lock().error = Some(e.to_string());
+                        task_shared.changed.notify_one();
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Conn {
+            name: name.to_string(),
+            me,
+            framing,
+            local,
+            peer,
+            shared,
+            writer: Some(write),
+            reader,
+            last_sent: Vec::new(),
+        })
+    }
+
+    /// Writes `bytes` and flushes; `None` after parley closed its end.
+    pub fn writer(&mut self) -> Option<&mut OwnedWriteHalf> {
+        self.writer.as_mut()
+    }
+
+    /// Closes parley's end for writing (the peer reads end of file).
+    pub async fn shutdown(&mut self) -> std::io::Result<()> {
+        match self.writer.take() {
+            Some(mut w) => w.shutdown().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}

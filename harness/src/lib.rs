@@ -1,0 +1,22 @@
+//! parley: a protocol conformance harness.
+//!
+//! A YAML scenario describes one conversation byte for byte; parley plays either side of
+//! it and reports every deviation under a stable rule id.
+//!
+//! Map of the crate:
+//! - [`scenario`]: the file format (schema, diagnostics) and the checked plan;
+//! - [`proto`]: sans-I/O framing, parsing and RFC checks per protocol;
+//! - [`engine`]: plays a plan over tokio sockets, as client or server, with deadlines;
+//! - [`outcome`]: what a run produced (status, findings, transcript);
+//! - [`report`]: renders outcomes as human text, JSON and JUnit (the engine never prints);
+//! - [`rules`]: the rule catalogue; [`finding`]: one deviation; [`visible`]: bytes made readable.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod engine;
+pub mod finding;
+pub mod outcome;
+pub mod proto;
+pub mod report;
+pub mod rules;
+pub mod scenario;
+pub mod visible;

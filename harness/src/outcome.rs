@@ -1,0 +1,291 @@
+//! What playing a scenario produced: a status, the findings, the transcript and the result
+//! of each step. The engine fills these in; `report` renders them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::finding::Finding;
+use crate::rules::Severity;
+use crate::scenario::{Diagnostic, Location};
+
+/// The verdict on one scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// No error-severity finding.
+    Passed,
+    /// At least one error-severity finding.
+    Failed,
+    /// The scenario could not be played (see [`RunError`]).
+    Error,
+}
+
+impl Status {
+    /// `passed`, `failed` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// Why a scenario could not be played.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The scenario file is invalid, or cannot be played in this role (exit code 2).
+    Scenario,
+    /// The target could not be reached, or the program not started (exit code 3).
+    Unreachable,
+}
+
+/// A scenario that could not be played.
+#[derive(Debug, Clone)]
+pub struct RunError {
+    /// Which kind.
+    pub kind: ErrorKind,
+    /// One line.
+    pub message: String,
+    /// The rustc-style diagnostic, for scenario file errors.
+    pub diagnostic: Option<Diagnostic>,
+}
+
+/// Which side of the conversation is seen moving bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    /// The client.
+    Client,
+    /// The server.
+    Server,
+}
+
+impl Party {
+    /// `client` or `server`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Party::Client => "client",
+            Party::Server => "server",
+        }
+    }
+}
+
+impl From<crate::scenario::Side> for Party {
+    fn from(s: crate::scenario::Side) -> Party {
+        match s {
+            crate::scenario::Side::Client => Party::Client,
+            crate::scenario::Side::Server => Party::Server,
+        }
+    }
+}
+
+/// What happened on a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// A side started listening at `addr`.
+    Listen {
+        /// Who listens.
+        by: Party,
+        /// Where.
+        addr: String,
+    },
+    /// A connection was established by `by`, from `local` to `peer` (parley's view).
+    Open {
+        /// Who opened it.
+        by: Party,
+        /// The client end's address.
+        client: String,
+        /// The server end's address.
+        server: String,
+    },
+    /// Bytes went from `from` to the other side.
+    Data {
+        /// Who sent them.
+        from: Party,
+        /// The bytes (consecutive pieces are joined).
+        bytes: Vec<u8>,
+    },
+    /// A side closed its end.
+    Close {
+        /// Who closed.
+        by: Party,
+    },
+    /// The connection failed (reset, refused).
+    Error {
+        /// What the OS said.
+        message: String,
+    },
+}
+
+/// One transcript event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Time since the scenario started.
+    pub at: Duration,
+    /// Connection name.
+    pub conn: String,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// Everything that crossed the connections, in the order it happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transcript {
+    /// The events.
+    pub events: Vec<Event>,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    /// It ran and its checks held.
+    Passed,
+    /// It ran and a check failed.
+    Failed,
+    /// Its `when` was false.
+    Skipped,
+    /// An earlier failure stopped the scenario before it.
+    NotRun,
+}
+
+impl StepState {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Passed => "passed",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+            StepState::NotRun => "not-run",
+        }
+    }
+}
+
+/// The result of one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepResult {
+    /// 1-based number.
+    pub number: usize,
+    /// Where it is written.
+    pub location: Location,
+    /// How it ended.
+    pub state: StepState,
+    /// Its points, when it ran.
+    pub points: u32,
+}
+
+/// The result of playing one scenario.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Scenario id, e.g. `echo::basic`.
+    pub id: String,
+    /// The scenario's `name:` (the id when it could not be read).
+    pub name: String,
+    /// The file.
+    pub file: PathBuf,
+    /// Protocol name, when the file was read.
+    pub protocol: Option<&'static str>,
+    /// What parley talked to: `mock 127.0.0.1:PORT`, `127.0.0.1:21`, a program.
+    pub target: String,
+    /// The verdict.
+    pub status: Status,
+    /// Why it could not be played.
+    pub error: Option<RunError>,
+    /// Wall time.
+    pub duration: Duration,
+    /// Deviations, in the order found.
+    pub findings: Vec<Finding>,
+    /// What crossed the wire.
+    pub transcript: Transcript,
+    /// Per-step results.
+    pub steps: Vec<StepResult>,
+}
+
+impl Outcome {
+    /// An outcome for a scenario that could not be played at all.
+    pub fn error(id: String, file: PathBuf, error: RunError) -> Outcome {
+        Outcome {
+            name: id.clone(),
+            id,
+            file,
+            protocol: None,
+            target: String::new(),
+            status: Status::Error,
+            error: Some(error),
+            duration: Duration::ZERO,
+            findings: Vec::new(),
+            transcript: Transcript::default(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// Findings of at least this severity.
+    pub fn findings_at_least(&self, severity: Severity) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.severity >= severity)
+    }
+
+    /// The distinct rule ids of error findings, in order of first appearance.
+    pub fn failed_rules(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for f in self.findings_at_least(Severity::Error) {
+            if !out.contains(&f.rule) {
+                out.push(f.rule);
+            }
+        }
+        out
+    }
+
+    /// Points earned and possible.
+    pub fn points(&self) -> (u32, u32) {
+        let total = self.steps.iter().map(|s| s.points).sum();
+        let earned = self
+            .steps
+            .iter()
+            .filter(|s| matches!(s.state, StepState::Passed | StepState::Skipped))
+            .map(|s| s.points)
+            .sum();
+        (earned, total)
+    }
+}
+
+/// Totals over many outcomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Passed scenarios.
+    pub passed: usize,
+    /// Failed scenarios.
+    pub failed: usize,
+    /// Scenarios that could not be played.
+    pub errors: usize,
+}
+
+impl Summary {
+    /// Counts `outcomes`.
+    pub fn of(outcomes: &[Outcome]) -> Summary {
+        let mut s = Summary::default();
+        for o in outcomes {
+            match o.status {
+                Status::Passed => s.passed += 1,
+                Status::Failed => s.failed += 1,
+                Status::Error => s.errors += 1,
+            }
+        }
+        s
+    }
+
+    /// The process exit code: 2 if a scenario file was invalid, else 3 if a target was
+    /// unreachable, else 1 if a check failed, else 0.
+    pub fn exit_code(outcomes: &[Outcome]) -> i32 {
+        let kinds: Vec<ErrorKind> = outcomes
+            .iter()
+            .filter_map(|o| o.error.as_ref().map(|e| e.kind))
+            .collect();
+        if kinds.contains(&ErrorKind::Scenario) {
+            2
+        } else if kinds.contains(&ErrorKind::Unreachable) {
+            3
+        } else if outcomes.iter().any(|o| o.status == Status::Failed) {
+            1
+        } else {
+            0
+        }
+    }
+}

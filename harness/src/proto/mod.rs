@@ -1,0 +1,221 @@
+//! Sans-I/O protocol code: framing, parsing and RFC checks, never a socket.
+//!
+//! The engine hands an [`Inspector`] whatever bytes a connection has buffered; the
+//! inspector says whether a whole message is there ([`Frame`]), and judges each complete
+//! message against the RFC rules, returning a [`MessageView`] the step matchers read.
+//! Feeding the bytes one at a time or all at once gives the same verdicts.
+
+pub mod echo;
+pub mod ftp;
+pub mod http;
+
+use crate::finding::Finding;
+use crate::rules::Profile;
+
+/// A protocol parley speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    /// RFC 862.
+    Echo,
+    /// RFC 1945 / RFC 2616.
+    Http,
+    /// RFC 959 / RFC 1123 / RFC 2577.
+    Ftp,
+}
+
+impl Protocol {
+    /// Every protocol.
+    pub const ALL: [Protocol; 3] = [Protocol::Echo, Protocol::Http, Protocol::Ftp];
+
+    /// The lowercase name used in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Echo => "echo",
+            Protocol::Http => "http",
+            Protocol::Ftp => "ftp",
+        }
+    }
+
+    /// Parses a lowercase name.
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The rule a failed step breaks when the step names none.
+    pub fn default_rule(self) -> &'static str {
+        match self {
+            Protocol::Echo => "ECHO-1",
+            Protocol::Http | Protocol::Ftp => "S-EXPECT",
+        }
+    }
+
+    /// How a connection's bytes are cut into messages unless the scenario says otherwise.
+    pub fn default_framing(self, conn: &str) -> Framing {
+        match (self, conn == MAIN) {
+            (Protocol::Echo, _) => Framing::Raw,
+            (_, true) => Framing::Protocol,
+            (Protocol::Ftp, false) => Framing::Eof,
+            (Protocol::Http, false) => Framing::Protocol,
+        }
+    }
+
+    /// Variables the protocol sets by itself as messages pass (e.g. the address of an FTP
+    /// 227 reply), so scenarios may use them.
+    pub fn provided_vars(self) -> &'static [&'static str] {
+        match self {
+            Protocol::Echo | Protocol::Http => &[],
+            Protocol::Ftp => &[
+                "pasv.host",
+                "pasv.port",
+                "pasv.addr",
+                "port.host",
+                "port.port",
+                "port.addr",
+            ],
+        }
+    }
+
+    /// A fresh inspector for one conversation.
+    pub fn inspector(self, profile: Profile) -> Box<dyn Inspector> {
+        match self {
+            Protocol::Echo => Box::new(echo::EchoInspector),
+            Protocol::Http => Box::new(http::HttpInspector::new(profile)),
+            Protocol::Ftp => Box::new(ftp::FtpInspector::new()),
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The name of the connection every scenario has.
+pub const MAIN: &str = "main";
+
+/// How a connection's bytes are cut into messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// The step's matcher decides (exact length, `len`, up to `contains`/`regex`).
+    Raw,
+    /// One line, through LF.
+    Line,
+    /// Everything until the peer closes.
+    Eof,
+    /// The protocol's [`Inspector::frame`].
+    Protocol,
+}
+
+/// Which way a message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dir {
+    /// From the client to the server.
+    ToServer,
+    /// From the server to the client.
+    ToClient,
+}
+
+/// Is a whole message buffered?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// Not yet; more bytes (or the end of file) are needed.
+    Partial,
+    /// Yes: the first `n` bytes are one message.
+    Complete(usize),
+}
+
+/// What a protocol understood of a message, for matchers and captures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageView {
+    /// FTP reply code or HTTP status code.
+    pub code: Option<u16>,
+    /// HTTP request method.
+    pub method: Option<String>,
+    /// HTTP request target, or an FTP command's argument.
+    pub path: Option<String>,
+    /// FTP command keyword, upper-cased.
+    pub command: Option<String>,
+    /// HTTP header fields, in order, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// HTTP body.
+    pub body: Option<Vec<u8>>,
+    /// Variables the protocol sets from this message (e.g. `pasv.port`).
+    pub vars: Vec<(String, String)>,
+}
+
+impl MessageView {
+    /// The first header with this name, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A literal message that does not match semantically: why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// What was expected, readable.
+    pub expected: String,
+    /// What arrived, readable.
+    pub actual: String,
+    /// One sentence.
+    pub message: String,
+}
+
+/// The sans-I/O judge of one conversation: frames messages, checks RFC rules, keeps the
+/// protocol state (which request a response answers, which FTP phase the session is in).
+pub trait Inspector: Send {
+    /// Is a whole message going `dir` at the start of `buf`? `eof` says the sender closed.
+    fn frame(&mut self, dir: Dir, buf: &[u8], eof: bool) -> Frame;
+
+    /// Judges one complete message going `dir` on `conn`. Called for the messages parley
+    /// sends too (to keep the state); the engine drops findings about its own bytes.
+    fn inspect(&mut self, dir: Dir, conn: &str, msg: &[u8], findings: &mut Vec<Finding>) -> MessageView;
+
+    /// Does `msg` match the literal `expected` the way this protocol compares messages
+    /// (exactly for echo; status and named headers for HTTP; reply code for FTP)?
+    fn literal_matches(
+        &self,
+        dir: Dir,
+        expected: &[u8],
+        msg: &[u8],
+        view: &MessageView,
+    ) -> Result<(), Mismatch>;
+
+    /// The rule broken when the peer closes `conn` while a step still waits for bytes.
+    fn early_close_rule(&self, dir: Dir, conn: &str) -> Option<&'static str> {
+        let _ = (dir, conn);
+        None
+    }
+
+    /// Checks made when a connection ends (the end of file is itself a message in some
+    /// protocols: a close-delimited HTTP body, an FTP data transfer).
+    fn on_close(&mut self, dir: Dir, conn: &str, findings: &mut Vec<Finding>) {
+        let _ = (dir, conn, findings);
+    }
+}
+
+/// The exact-bytes comparison every protocol falls back on.
+pub fn exact_match(expected: &[u8], msg: &[u8]) -> Result<(), Mismatch> {
+    if expected == msg {
+        return Ok(());
+    }
+    let at = expected
+        .iter()
+        .zip(msg)
+        .position(|(a, b)| a != b)
+        .unwrap_or(expected.len().min(msg.len()));
+    let message = if msg.len() < expected.len() && msg == &expected[..msg.len()] {
+        format!("{} of {} expected bytes arrived", msg.len(), expected.len())
+    } else {
+        format!("the bytes differ from byte {at} on")
+    };
+    Err(Mismatch {
+        expected: crate::visible::visible_truncated(expected, crate::finding::SHOWN_BYTES),
+        actual: crate::visible::visible_truncated(msg, crate::finding::SHOWN_BYTES),
+        message,
+    })
+}

@@ -1,0 +1,247 @@
+//! Scenario errors: every one points at `file:line:col`, shows the line, and says what
+//! is allowed, rendered rustc-style with annotate-snippets.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+/// A scenario that cannot be read or is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{}: cannot read the file: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid scenario.
+    #[error("{0}")]
+    Invalid(Box<Diagnostic>),
+}
+
+impl ScenarioError {
+    /// Renders the error for a terminal or a log, rustc-style.
+    pub fn render(&self, color: bool) -> String {
+        match self {
+            ScenarioError::Read { .. } => format!("error: {self}"),
+            ScenarioError::Invalid(d) => d.render(color),
+        }
+    }
+
+    /// The diagnostic, when there is one.
+    pub fn diagnostic(&self) -> Option<&Diagnostic> {
+        match self {
+            ScenarioError::Invalid(d) => Some(d),
+            ScenarioError::Read { .. } => None,
+        }
+    }
+
+    /// The file the error is in.
+    pub fn file(&self) -> &Path {
+        match self {
+            ScenarioError::Read { path, .. } => path,
+            ScenarioError::Invalid(d) => &d.file,
+        }
+    }
+}
+
+/// An error at a place in a file.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (characters).
+    pub col: usize,
+    /// What is wrong, in one sentence (may say what is allowed).
+    pub message: String,
+    /// A short label under the offending text.
+    pub label: String,
+    /// What to do about it.
+    pub help: Option<String>,
+    /// Further context, e.g. where a fragment was included from.
+    pub notes: Vec<String>,
+    /// The file's text.
+    pub source: Arc<str>,
+    /// How many characters of the line to underline (at least 1).
+    pub width: usize,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.message
+        )
+    }
+}
+
+impl Diagnostic {
+    /// A diagnostic at `line:col` of `file`; the underline covers the token there.
+    pub fn at(
+        file: &Path,
+        source: Arc<str>,
+        line: usize,
+        col: usize,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        let width = token_width(&source, line, col);
+        Diagnostic {
+            file: file.to_path_buf(),
+            line: line.max(1),
+            col: col.max(1),
+            message: message.into(),
+            label: String::new(),
+            help: None,
+            notes: Vec::new(),
+            source,
+            width,
+        }
+    }
+
+    /// Sets the label.
+    pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
+        self.label = label.into();
+        self
+    }
+
+    /// Sets the help line.
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Underlines `needle` on the diagnostic's line instead of the token at the column,
+    /// when it is there.
+    pub fn underline(mut self, needle: &str) -> Diagnostic {
+        if let Some(text) = self.source.lines().nth(self.line - 1) {
+            let from = char_to_byte(text, self.col - 1);
+            if let Some(pos) = text[from..]
+                .find(needle)
+                .map(|p| p + from)
+                .or_else(|| text.find(needle))
+            {
+                self.col = text[..pos].chars().count() + 1;
+                self.width = needle.chars().count().max(1);
+            }
+        }
+        self
+    }
+
+    /// Renders it rustc-style: title, `--> file:line:col`, the line, an underline, notes.
+    pub fn render(&self, color: bool) -> String {
+        let (start, end) = self.byte_span();
+        let path = self.file.display().to_string();
+        let snippet = Snippet::source(&*self.source)
+            .path(&path)
+            .fold(true)
+            .annotation(AnnotationKind::Primary.span(start..end).label(&*self.label));
+        let mut groups = vec![Level::ERROR.primary_title(&*self.message).element(snippet)];
+        for note in &self.notes {
+            groups.push(Group::with_title(Level::NOTE.secondary_title(note.as_str())));
+        }
+        if let Some(help) = &self.help {
+            groups.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
+        }
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        renderer.render(&groups)
+    }
+
+    fn byte_span(&self) -> (usize, usize) {
+        let mut offset = 0;
+        for (i, line) in self.source.split_inclusive('\n').enumerate() {
+            if i + 1 == self.line {
+                let text = line.trim_end_matches(['\n', '\r']);
+                let start = offset + char_to_byte(text, self.col - 1);
+                let end_char = (self.col - 1 + self.width).min(text.chars().count().max(self.col));
+                let end = offset + char_to_byte(text, end_char);
+                return (start, end.max(start));
+            }
+            offset += line.len();
+        }
+        (self.source.len(), self.source.len())
+    }
+}
+
+fn char_to_byte(text: &str, chars: usize) -> usize {
+    text.char_indices()
+        .nth(chars)
+        .map(|(b, _)| b)
+        .unwrap_or(text.len())
+}
+
+/// Width of the YAML token starting at `line:col`: a quoted string to its closing quote,
+/// a key to its colon, a plain scalar to the end of the line.
+fn token_width(source: &str, line: usize, col: usize) -> usize {
+    let Some(text) = source.lines().nth(line.saturating_sub(1)) else {
+        return 1;
+    };
+    let rest: String = text.chars().skip(col.saturating_sub(1)).collect();
+    let rest = rest.trim_end();
+    if rest.is_empty() {
+        return 1;
+    }
+    let first = rest.chars().next().unwrap_or(' ');
+    let width = if first == '"' || first == '\'' {
+        let mut escaped = false;
+        let mut n = 1;
+        for c in rest.chars().skip(1) {
+            n += 1;
+            if c == first && !escaped {
+                break;
+            }
+            escaped = c == '\\' && !escaped;
+        }
+        n
+    } else if first == '-' {
+        1
+    } else if let Some(colon) = rest
+        .find(": ")
+        .or_else(|| rest.strip_suffix(':').map(|s| s.len()))
+    {
+        rest[..colon].chars().count()
+    } else {
+        rest.chars().count()
+    };
+    width.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_shows_file_line_col_the_line_and_an_underline() {
+        let source: Arc<str> = "name: x\nsteps:\n  - clent: hi\n".into();
+        let d = Diagnostic::at(Path::new("a.yaml"), source, 3, 5, "unknown field `clent`")
+            .label("not a step field")
+            .help("did you mean `client`?");
+        let out = d.render(false);
+        assert!(out.contains("error: unknown field `clent`"), "{out}");
+        assert!(out.contains("--> a.yaml:3:5"), "{out}");
+        assert!(out.contains("  - clent: hi"), "{out}");
+        assert!(out.contains("^^^^^ not a step field"), "{out}");
+        assert!(out.contains("help: did you mean `client`?"), "{out}");
+    }
+
+    #[test]
+    fn underline_moves_to_the_needle() {
+        let source: Arc<str> = "  - client: \"USER {{usr}}\"\n".into();
+        let d = Diagnostic::at(Path::new("a.yaml"), source, 1, 13, "m").underline("{{usr}}");
+        assert_eq!((d.col, d.width), (19, 7));
+    }
+}

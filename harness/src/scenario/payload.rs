@@ -1,0 +1,260 @@
+//! Payloads: the bytes a step sends or expects.
+//!
+//! A plain string is UTF-8 text with `{{variables}}`. For bytes that text cannot carry,
+//! a map says how to build them: `hex`, `base64`, `file` (relative to the scenario),
+//! `octets: [lo, hi]` (every value from lo to hi), or `repeat` a payload `times` times.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer};
+
+use super::de::{Scalar, str_or_map};
+use super::locate;
+use super::template::{MissingVar, Template, Vars};
+
+/// The largest payload a scenario may build.
+pub const MAX_PAYLOAD: usize = 64 * 1024 * 1024;
+
+/// Bytes to send or expect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// UTF-8 text with variables.
+    Text(Template),
+    /// Fixed bytes (from hex, base64, a file or an octet range).
+    Bytes(Arc<[u8]>),
+    /// A payload repeated.
+    Repeat(Box<Payload>, usize),
+}
+
+impl Payload {
+    /// Builds the bytes.
+    pub fn render(&self, vars: &dyn Vars) -> Result<Vec<u8>, MissingVar> {
+        Ok(match self {
+            Payload::Text(t) => t.render(vars)?.into_bytes(),
+            Payload::Bytes(b) => b.to_vec(),
+            Payload::Repeat(unit, times) => unit.render(vars)?.repeat(*times),
+        })
+    }
+
+    /// The templates inside, for variable checks.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Payload::Text(t) => vec![t],
+            Payload::Bytes(_) => vec![],
+            Payload::Repeat(unit, _) => unit.templates(),
+        }
+    }
+
+    /// Length when it does not depend on variables.
+    pub fn fixed_len(&self) -> Option<usize> {
+        match self {
+            Payload::Text(t) if t.is_literal() => Some(t.source.len()),
+            Payload::Text(_) => None,
+            Payload::Bytes(b) => Some(b.len()),
+            Payload::Repeat(unit, times) => unit.fixed_len().map(|l| l * times),
+        }
+    }
+}
+
+/// The map form of a payload.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayloadFields {
+    /// UTF-8 text; `{{name}}` inserts a variable.
+    pub text: Option<Template>,
+    /// Bytes in hexadecimal; spaces, newlines and `:` between octets are ignored.
+    pub hex: Option<String>,
+    /// Bytes in standard base64.
+    pub base64: Option<String>,
+    /// A file whose bytes are the payload, relative to the scenario file.
+    pub file: Option<String>,
+    /// Every octet value from the first number to the second, e.g. `[0, 255]`.
+    pub octets: Option<(u8, u8)>,
+    /// A payload to repeat `times` times.
+    pub repeat: Option<Box<Payload>>,
+    /// How many times to repeat (with `repeat`).
+    pub times: Option<usize>,
+}
+
+/// A payload written as a scalar: text with variables.
+pub(crate) fn from_scalar(s: Scalar<'_>) -> Result<Payload, String> {
+    let text = match s {
+        Scalar::Str(s) => s.to_string(),
+        Scalar::Int(i) => i.to_string(),
+    };
+    let ordinal = locate::next(locate::Kind::Template).map_err(|()| locate::SENTINEL.to_string())?;
+    let mut template = Template::parse(&text)?;
+    template.ordinal = ordinal;
+    Ok(Payload::Text(template))
+}
+
+/// Builds a payload from its map form.
+pub(crate) fn from_fields(f: PayloadFields) -> Result<Payload, String> {
+    let given: Vec<&str> = [
+        ("text", f.text.is_some()),
+        ("hex", f.hex.is_some()),
+        ("base64", f.base64.is_some()),
+        ("file", f.file.is_some()),
+        ("octets", f.octets.is_some()),
+        ("repeat", f.repeat.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    if given.len() != 1 {
+        return Err(format!(
+            "a payload map needs exactly one of `text`, `hex`, `base64`, `file`, `octets`, `repeat`; \
+             this one has {}",
+            if given.is_empty() {
+                "none".to_string()
+            } else {
+                format!("`{}`", given.join("`, `"))
+            }
+        ));
+    }
+    if f.times.is_some() && f.repeat.is_none() {
+        return Err("`times` goes with `repeat`".to_string());
+    }
+    let payload = if let Some(t) = f.text {
+        Payload::Text(t)
+    } else if let Some(hex) = f.hex {
+        Payload::Bytes(decode_hex(&hex)?.into())
+    } else if let Some(b64) = f.base64 {
+        let clean: String = b64.split_whitespace().collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(clean)
+            .map_err(|e| format!("`base64` is not valid base64: {e}"))?;
+        Payload::Bytes(bytes.into())
+    } else if let Some(file) = f.file {
+        let path = locate::base_dir().join(&file);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| format!("cannot read payload file `{}`: {e}", path.display()))?;
+        if bytes.len() > MAX_PAYLOAD {
+            return Err(format!("payload file `{file}` is larger than 64 MiB"));
+        }
+        Payload::Bytes(bytes.into())
+    } else if let Some((lo, hi)) = f.octets {
+        if lo > hi {
+            return Err(format!(
+                "`octets: [{lo}, {hi}]` is empty: the first number must not exceed the second"
+            ));
+        }
+        Payload::Bytes((lo..=hi).collect::<Vec<u8>>().into())
+    } else if let Some(unit) = f.repeat {
+        let times = f.times.ok_or("`repeat` needs `times`, e.g. `times: 4096`")?;
+        if let Some(len) = unit.fixed_len() {
+            if len.saturating_mul(times) > MAX_PAYLOAD {
+                return Err(format!(
+                    "`repeat` builds {} bytes, more than the 64 MiB limit",
+                    len.saturating_mul(times)
+                ));
+            }
+        }
+        Payload::Repeat(unit, times)
+    } else {
+        unreachable!("exactly one field was checked above")
+    };
+    Ok(payload)
+}
+
+impl PayloadFields {
+    /// True when no field is given.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_none()
+            && self.hex.is_none()
+            && self.base64.is_none()
+            && self.file.is_none()
+            && self.octets.is_none()
+            && self.repeat.is_none()
+            && self.times.is_none()
+    }
+}
+
+fn decode_hex(hex: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = hex
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace() && *b != b':')
+        .collect();
+    if digits.len() % 2 != 0 {
+        return Err(format!(
+            "`hex` has {} digits; two digits make an octet",
+            digits.len()
+        ));
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let text = std::str::from_utf8(pair).unwrap_or("??");
+            u8::from_str_radix(text, 16).map_err(|_| format!("`{text}` in `hex` is not a hexadecimal octet"))
+        })
+        .collect()
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        str_or_map(
+            d,
+            "a string, or a map with one of `text`, `hex`, `base64`, `file`, `octets`, `repeat`",
+            from_scalar,
+            from_fields,
+        )
+    }
+}
+
+impl JsonSchema for Payload {
+    fn schema_name() -> Cow<'static, str> {
+        "Payload".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let fields = generator.subschema_for::<PayloadFields>();
+        json_schema!({
+            "description": "Bytes: a string (UTF-8 text with `{{variables}}`), or a map with one of `text`, `hex`, `base64`, `file`, `octets`, `repeat` (+ `times`).",
+            "anyOf": [ { "type": "string" }, fields ]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn payload(yaml: &str) -> Result<Payload, String> {
+        serde_yaml::from_str::<Payload>(yaml).map_err(|e| e.to_string())
+    }
+
+    fn bytes(p: &Payload) -> Vec<u8> {
+        p.render(&BTreeMap::new()).unwrap()
+    }
+
+    #[test]
+    fn string_is_text() {
+        assert_eq!(bytes(&payload("\"hi\\r\\n\"").unwrap()), b"hi\r\n");
+    }
+
+    #[test]
+    fn hex_octets_base64_and_repeat_build_bytes() {
+        assert_eq!(bytes(&payload("{hex: '00 ff:10'}").unwrap()), [0, 255, 16]);
+        assert_eq!(bytes(&payload("{octets: [0, 255]}").unwrap()).len(), 256);
+        assert_eq!(bytes(&payload("{base64: aGk=}").unwrap()), b"hi");
+        assert_eq!(bytes(&payload("{repeat: ab, times: 3}").unwrap()), b"ababab");
+    }
+
+    #[test]
+    fn two_kinds_in_one_map_are_refused() {
+        let err = payload("{hex: '00', text: x}").unwrap_err();
+        assert!(err.contains("exactly one of"), "{err}");
+    }
+
+    #[test]
+    fn odd_hex_is_refused() {
+        assert!(
+            payload("{hex: '0'}")
+                .unwrap_err()
+                .contains("two digits make an octet")
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared helpers for parley's integration tests.
