@@ -145,7 +145,7 @@ pub fn frame(
                 Frame::Partial
             }
         }
-        Framing::Protocol => inspector.frame(dir, buf, eof),
+        Framing::Protocol => inspector.frame(dir, conn, buf, eof),
     }
 }
 
@@ -352,11 +352,19 @@ mod tests {
         let w = exact(b"hello");
         let mut i = EchoInspector;
         assert_eq!(
-            frame(Framing::Raw, &w, &mut i, Dir::ToClient, b"hel", false),
+            frame(Framing::Raw, &w, &mut i, Dir::ToClient, "main", b"hel", false),
             Frame::Partial
         );
         assert_eq!(
-            frame(Framing::Raw, &w, &mut i, Dir::ToClient, b"hello world", false),
+            frame(
+                Framing::Raw,
+                &w,
+                &mut i,
+                Dir::ToClient,
+                "main",
+                b"hello world",
+                false
+            ),
             Frame::Complete(5)
         );
     }
@@ -365,7 +373,15 @@ mod tests {
     fn exact_decides_early_when_the_prefix_differs() {
         let w = exact(b"hello");
         assert_eq!(
-            frame(Framing::Raw, &w, &mut EchoInspector, Dir::ToClient, b"hex", false),
+            frame(
+                Framing::Raw,
+                &w,
+                &mut EchoInspector,
+                Dir::ToClient,
+                "main",
+                b"hex",
+                false
+            ),
             Frame::Complete(3)
         );
     }
@@ -409,11 +425,27 @@ mod tests {
     fn eof_framing_waits_for_the_close() {
         let w = Wanted::default();
         assert_eq!(
-            frame(Framing::Eof, &w, &mut EchoInspector, Dir::ToClient, b"abc", false),
+            frame(
+                Framing::Eof,
+                &w,
+                &mut EchoInspector,
+                Dir::ToClient,
+                "main",
+                b"abc",
+                false
+            ),
             Frame::Partial
         );
         assert_eq!(
-            frame(Framing::Eof, &w, &mut EchoInspector, Dir::ToClient, b"abc", true),
+            frame(
+                Framing::Eof,
+                &w,
+                &mut EchoInspector,
+                Dir::ToClient,
+                "main",
+                b"abc",
+                true
+            ),
             Frame::Complete(3)
         );
     }
@@ -423,7 +455,15 @@ mod tests {
         // Feeding the bytes one at a time, the first complete frame is the same as all at once.
         let w = exact(b"hello\r\n");
         let data = b"hello\r\nmore";
-        let whole = frame(Framing::Raw, &w, &mut EchoInspector, Dir::ToClient, data, false);
+        let whole = frame(
+            Framing::Raw,
+            &w,
+            &mut EchoInspector,
+            Dir::ToClient,
+            "main",
+            data,
+            false,
+        );
         let first = (1..=data.len())
             .map(|n| {
                 frame(

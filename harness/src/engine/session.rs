@@ -148,6 +148,9 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
     session.globals.insert("target".into(), format!("{host}:{port}"));
     session.globals.insert("host".into(), host);
     session.globals.insert("port".into(), port);
+    if let Ok(p) = session.globals["port"].parse::<u16>() {
+        session.inspector.target(&session.globals["host"], p);
+    }
     for (name, value) in &scenario.vars {
         let rendered = value
             .render(&session.globals)
@@ -312,6 +315,33 @@ impl Session<'_> {
 
     fn step_rule(&self, step: &Step) -> &'static str {
         step.rule.unwrap_or(self.scenario.protocol.default_rule())
+    }
+
+    /// The rule a message that never completed breaks, and the protocol's reason: the
+    /// step's own rule, else the protocol's judgement of the partial bytes, else (at end of
+    /// file) the protocol's early-close rule, else the step's default.
+    fn stalled_rule(
+        &self,
+        step: &Step,
+        dir: Dir,
+        conn: &str,
+        got: &[u8],
+        eof: bool,
+    ) -> (&'static str, String) {
+        if let Some(rule) = step.rule {
+            return (rule, String::new());
+        }
+        if !got.is_empty() {
+            if let Some((rule, why)) = self.inspector.incomplete(dir, conn, got) {
+                return (rule, format!(" — {why}"));
+            }
+        }
+        if eof {
+            if let Some(rule) = self.inspector.early_close_rule(dir, conn) {
+                return (rule, String::new());
+            }
+        }
+        (self.step_rule(step), String::new())
     }
 
     fn render(&self, step: &Step, t: &Template) -> Result<String, Stop> {
@@ -622,6 +652,7 @@ impl Session<'_> {
                     &wanted,
                     self.inspector.as_mut(),
                     dir,
+                    conn,
                     &inbox.buf,
                     inbox.eof,
                 );
@@ -653,15 +684,12 @@ impl Session<'_> {
                         None => format!("the {} closed `{conn}`", from.name()),
                     };
                     drop(inbox);
-                    let rule = step
-                        .rule
-                        .or_else(|| self.inspector.early_close_rule(dir, conn))
-                        .unwrap_or(self.step_rule(step));
+                    let (rule, why) = self.stalled_rule(step, dir, conn, &got, true);
                     let mut f = self.finding(
                         step,
                         rule,
                         format!(
-                            "{how} while parley waited for {waited_for}{}; got {} bytes{}",
+                            "{how} while parley waited for {waited_for}{}; got {} bytes{}{why}",
                             after_sending(&last_sent),
                             got.len(),
                             got_tail(&got)
@@ -677,11 +705,12 @@ impl Session<'_> {
                 _ = tokio::time::sleep_until(deadline) => {
                     let got = shared.lock().buf.clone();
                     let whose = if scenario_wide { "the scenario's timeout of " } else { "" };
+                    let (rule, why) = self.stalled_rule(step, dir, conn, &got, false);
                     let mut f = self.finding(
                         step,
-                        self.step_rule(step),
+                        rule,
                         format!(
-                            "waited {whose}{} for {} from the {} on `{conn}`{}; got {} bytes{}",
+                            "waited {whose}{} for {} from the {} on `{conn}`{}; got {} bytes{}{why}",
                             human(wait),
                             wanted.describe(framing),
                             from.name(),

@@ -9,7 +9,7 @@ use crate::finding::Finding;
 pub struct EchoInspector;
 
 impl Inspector for EchoInspector {
-    fn frame(&mut self, _dir: Dir, buf: &[u8], _eof: bool) -> Frame {
+    fn frame(&mut self, _dir: Dir, _conn: &str, buf: &[u8], _eof: bool) -> Frame {
         // Echo has no messages of its own; a whole buffer is one.
         Frame::Complete(buf.len())
     }

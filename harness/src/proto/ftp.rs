@@ -15,7 +15,7 @@ impl FtpInspector {
 }
 
 impl Inspector for FtpInspector {
-    fn frame(&mut self, _dir: Dir, buf: &[u8], eof: bool) -> Frame {
+    fn frame(&mut self, _dir: Dir, _conn: &str, buf: &[u8], eof: bool) -> Frame {
         match buf.iter().position(|b| *b == b'\n') {
             Some(p) => Frame::Complete(p + 1),
             None if eof => Frame::Complete(buf.len()),

@@ -18,7 +18,7 @@ impl HttpInspector {
 }
 
 impl Inspector for HttpInspector {
-    fn frame(&mut self, _dir: Dir, buf: &[u8], eof: bool) -> Frame {
+    fn frame(&mut self, _dir: Dir, _conn: &str, buf: &[u8], eof: bool) -> Frame {
         if eof {
             Frame::Complete(buf.len())
         } else {

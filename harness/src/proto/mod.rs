@@ -168,8 +168,16 @@ pub struct Mismatch {
 /// The sans-I/O judge of one conversation: frames messages, checks RFC rules, keeps the
 /// protocol state (which request a response answers, which FTP phase the session is in).
 pub trait Inspector: Send {
-    /// Is a whole message going `dir` at the start of `buf`? `eof` says the sender closed.
-    fn frame(&mut self, dir: Dir, buf: &[u8], eof: bool) -> Frame;
+    /// Tells the inspector which server the conversation is with (the `host` and `port`
+    /// the client was given), before any message; HTTP checks the Host header against it.
+    fn target(&mut self, host: &str, port: u16) {
+        let _ = (host, port);
+    }
+
+    /// Is a whole message going `dir` on `conn` at the start of `buf`? `eof` says the
+    /// sender closed. May be called many times with a growing `buf`: it must not keep
+    /// state from one call to the next that a different split would change.
+    fn frame(&mut self, dir: Dir, conn: &str, buf: &[u8], eof: bool) -> Frame;
 
     /// Judges one complete message going `dir` on `conn`. Called for the messages parley
     /// sends too (to keep the state); the engine drops findings about its own bytes.
@@ -188,6 +196,15 @@ pub trait Inspector: Send {
     /// The rule broken when the peer closes `conn` while a step still waits for bytes.
     fn early_close_rule(&self, dir: Dir, conn: &str) -> Option<&'static str> {
         let _ = (dir, conn);
+        None
+    }
+
+    /// The rule broken when a message going `dir` on `conn` never completes (deadline or
+    /// end of file) and `partial` is what arrived: e.g. F-RPL-2 for a multi-line FTP reply
+    /// that never ends, H-LEN-2 for a body shorter than its Content-Length. `None` leaves
+    /// it to the step's rule. The string says why, in one sentence.
+    fn incomplete(&self, dir: Dir, conn: &str, partial: &[u8]) -> Option<(&'static str, String)> {
+        let _ = (dir, conn, partial);
         None
     }
 
