@@ -128,6 +128,7 @@ pub fn frame(
     wanted: &Wanted<'_>,
     inspector: &mut dyn Inspector,
     dir: Dir,
+    conn: &str,
     buf: &[u8],
     eof: bool,
 ) -> Frame {
