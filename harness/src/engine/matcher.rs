@@ -399,6 +399,7 @@ mod tests {
                 &w,
                 &mut EchoInspector,
                 Dir::ToClient,
+                "main",
                 b"ab\r\ncd",
                 false
             ),
@@ -415,6 +416,7 @@ mod tests {
                 &w,
                 &mut EchoInspector,
                 Dir::ToClient,
+                "main",
                 b"x12;y",
                 false
             ),
@@ -472,6 +474,7 @@ mod tests {
                     &w,
                     &mut EchoInspector,
                     Dir::ToClient,
+                    "main",
                     &data[..n],
                     false,
                 )
@@ -492,6 +495,7 @@ mod tests {
             &w,
             &EchoInspector,
             Dir::ToClient,
+            "main",
             b"abcd",
             &MessageView::default(),
         );
