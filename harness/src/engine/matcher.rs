@@ -495,7 +495,6 @@ mod tests {
             &w,
             &EchoInspector,
             Dir::ToClient,
-            "main",
             b"abcd",
             &MessageView::default(),
         );
