@@ -67,13 +67,13 @@ pub fn render(t: &Transcript, style: TranscriptStyle) -> String {
     out
 }
 
-/// The text insta snapshots: no times, data cut at 256 bytes.
+/// The text insta snapshots: no times, data cut at 512 bytes.
 pub fn for_snapshot(t: &Transcript) -> String {
     render(
         t,
         TranscriptStyle {
             times: false,
-            max_bytes: 256,
+            max_bytes: 512,
         },
     )
 }

@@ -89,6 +89,34 @@ where
     })
 }
 
+struct StrChecked<T> {
+    expecting: &'static str,
+    check: fn(&str) -> Result<T, String>,
+}
+
+impl<T> Visitor<'_> for StrChecked<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.check)(v).map_err(E::custom)
+    }
+}
+
+/// Reads a string and checks it with `check`; a failed check is an error at the string's
+/// own location (not at the map around it).
+pub(crate) fn checked_str<'de, D, T>(
+    d: D,
+    expecting: &'static str,
+    check: fn(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    d.deserialize_str(StrChecked { expecting, check })
+}
+
 /// Reply or status codes: `code: 220` or `code: [230, 331]`; each 100-599.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Codes(pub Vec<u16>);

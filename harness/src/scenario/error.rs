@@ -121,18 +121,21 @@ impl Diagnostic {
         self
     }
 
-    /// Underlines `needle` on the diagnostic's line instead of the token at the column,
-    /// when it is there.
+    /// Underlines `needle` instead of the token at the column: on the diagnostic's line
+    /// after the column, or on one of the next few lines (the rest of the node).
     pub fn underline(mut self, needle: &str) -> Diagnostic {
-        if let Some(text) = self.source.lines().nth(self.line - 1) {
-            let from = char_to_byte(text, self.col - 1);
-            if let Some(pos) = text[from..]
-                .find(needle)
-                .map(|p| p + from)
-                .or_else(|| text.find(needle))
-            {
+        let lines: Vec<&str> = self.source.lines().collect();
+        for (i, text) in lines.iter().enumerate().skip(self.line - 1).take(12) {
+            let from = if i + 1 == self.line {
+                char_to_byte(text, self.col - 1)
+            } else {
+                0
+            };
+            if let Some(pos) = text[from..].find(needle).map(|p| p + from) {
+                self.line = i + 1;
                 self.col = text[..pos].chars().count() + 1;
                 self.width = needle.chars().count().max(1);
+                break;
             }
         }
         self

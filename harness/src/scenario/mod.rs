@@ -105,7 +105,14 @@ fn explain_yaml_message(message: &str) -> (String, Option<String>) {
     } else if message.contains("invalid type") {
         ("wrong type".into(), Some(schema_hint.into()))
     } else if message.contains("missing field") {
-        ("in this map".into(), Some(schema_hint.into()))
+        (
+            "in this map".into(),
+            Some(
+                "a scenario needs `name`, `protocol` and `steps`; a fragment (a file whose name \
+                 starts with `_`, used by `include:`) needs only `steps`"
+                    .into(),
+            ),
+        )
     } else if message.contains("duplicate") {
         ("duplicate".into(), None)
     } else if message.contains("while parsing")

@@ -681,7 +681,7 @@ impl Planner {
                 Err(PlanError::at(
                     source,
                     node,
-                    format!("`{field}` is a {wants} matcher; this scenario speaks {p}"),
+                    format!("`{field}` is an {wants} matcher; this scenario speaks {p}"),
                 )
                 .underline(field.to_string())
                 .help("for raw bytes use `exact`, `contains`, `regex` or `len`"))

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer};
 
-use super::de::{Codes, Scalar, checked_map, str_or_map};
+use super::de::{Codes, Scalar, checked_map, checked_str, str_or_map};
 use super::duration::DurationValue;
 use super::locate::{self, Kind};
 use super::payload::Payload;
@@ -105,14 +105,15 @@ pub struct VarName(pub String);
 
 impl<'de> Deserialize<'de> for VarName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        if is_var_name(&name) {
-            Ok(VarName(name))
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "`{name}` is not a variable name: use letters, digits, `_`, `.` and `-`, starting with a letter or `_`"
-            )))
-        }
+        checked_str(d, "a variable name", |name| {
+            if is_var_name(name) {
+                Ok(VarName(name.to_string()))
+            } else {
+                Err(format!(
+                    "`{name}` is not a variable name: use letters, digits, `_`, `.` and `-`, starting with a letter or `_`"
+                ))
+            }
+        })
     }
 }
 
@@ -335,8 +336,7 @@ fn check_conn_name(name: &str) -> Result<ConnName, String> {
 
 impl<'de> Deserialize<'de> for ConnName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        check_conn_name(&name).map_err(serde::de::Error::custom)
+        checked_str(d, "a connection name", check_conn_name)
     }
 }
 
@@ -358,14 +358,15 @@ pub struct RuleRef(pub &'static str);
 
 impl<'de> Deserialize<'de> for RuleRef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let id = String::deserialize(d)?;
-        match crate::rules::lookup(&id) {
-            Some(rule) => Ok(RuleRef(rule.id)),
-            None => Err(serde::de::Error::custom(format!(
-                "unknown rule `{id}`: ids look like `ECHO-2`, `H-RL-2`, `F-CMD-3` or `S-EXPECT`; \
+        checked_str(d, "a rule id such as `ECHO-2`", |id| {
+            match crate::rules::lookup(id) {
+                Some(rule) => Ok(RuleRef(rule.id)),
+                None => Err(format!(
+                    "unknown rule `{id}`: ids look like `ECHO-2`, `H-RL-2`, `F-CMD-3` or `S-EXPECT`; \
                  `parley explain --list` lists them all"
-            ))),
-        }
+                )),
+            }
+        })
     }
 }
 
@@ -792,8 +793,7 @@ impl RegexValue {
 
 impl<'de> Deserialize<'de> for RegexValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let pattern = String::deserialize(d)?;
-        RegexValue::new(&pattern).map_err(serde::de::Error::custom)
+        checked_str(d, "a regular expression", RegexValue::new)
     }
 }
 

@@ -1,0 +1,207 @@
+//! The corpus of broken scenario files in `fixtures/bad-scenarios/`: each must be refused
+//! with its own precise diagnostic — `file:line:col`, the offending line, and what is
+//! allowed — never a panic or a silent skip.
+
+use std::path::PathBuf;
+
+use parley::scenario::{self, ScenarioError};
+use rstest::rstest;
+
+fn load(name: &str) -> ScenarioError {
+    let path = parley_tests::fixtures_dir().join("bad-scenarios").join(name);
+    match scenario::load(&path) {
+        Ok(s) => panic!("{name} loaded as a valid scenario ({} steps)", s.steps.len()),
+        Err(e) => e,
+    }
+}
+
+#[rstest]
+#[case::yaml_syntax(
+    "yaml-syntax.yaml",
+    5,
+    14,
+    "did not find expected key",
+    "check the indentation"
+)]
+#[case::tab_indent("tab-indent.yaml", 4, 1, "cannot start any token", "spaces, not tabs")]
+#[case::unknown_field(
+    "unknown-field.yaml",
+    3,
+    1,
+    "unknown field `varz`",
+    "expected one of `$schema`, `name`"
+)]
+#[case::unknown_step_field(
+    "unknown-step-field.yaml",
+    5,
+    5,
+    "unknown field `sever`",
+    "`client`, `server`, `open`"
+)]
+#[case::wrong_type(
+    "wrong-type.yaml",
+    4,
+    3,
+    "invalid type: map, expected a list of steps",
+    "wrong type"
+)]
+#[case::unknown_variable(
+    "unknown-variable.yaml",
+    6,
+    19,
+    "unknown variable `usr`",
+    "variables here: host, port, target, user"
+)]
+#[case::invalid_regex("invalid-regex.yaml", 6, 14, "invalid regular expression", "unclosed group")]
+#[case::empty_steps("empty-steps.yaml", 3, 8, "`steps` is empty", "at least one step")]
+#[case::bad_include(
+    "bad-include.yaml",
+    4,
+    14,
+    "cannot include",
+    "relative to the file that includes it"
+)]
+#[case::include_cycle("include-cycle.yaml", 4, 14, "includes itself", "included from")]
+#[case::unknown_protocol(
+    "unknown-protocol.yaml",
+    2,
+    11,
+    "unknown variant `smtp`",
+    "expected one of `echo`, `http`, `ftp`"
+)]
+#[case::two_actions(
+    "two-actions.yaml",
+    4,
+    5,
+    "this step has 2 actions (`client`, `server`)",
+    "exactly one of"
+)]
+#[case::no_action("no-action.yaml", 5, 5, "this step does nothing", "give it one of `client`")]
+#[case::missing_name(
+    "missing-name.yaml",
+    1,
+    1,
+    "missing field `name`",
+    "needs `name`, `protocol` and `steps`"
+)]
+#[case::bad_duration(
+    "bad-duration.yaml",
+    3,
+    15,
+    "unknown unit `h` in `5h`",
+    "use `ms`, `s` or `m`"
+)]
+#[case::unknown_rule("unknown-rule.yaml", 6, 11, "unknown rule `ECHO-9`", "parley explain --list")]
+#[case::bad_hex("bad-hex.yaml", 4, 13, "`hex` has 5 digits", "two digits make an octet")]
+#[case::use_before_open(
+    "use-before-open.yaml",
+    5,
+    9,
+    "`second` is used before it is opened",
+    "add `open: second`"
+)]
+#[case::matcher_wrong_protocol(
+    "matcher-wrong-protocol.yaml",
+    6,
+    7,
+    "`headers` is an HTTP matcher",
+    "this scenario speaks echo"
+)]
+#[case::capture_used_early(
+    "capture-used-early.yaml",
+    4,
+    20,
+    "variable `token` is used before step 2",
+    "capture it earlier"
+)]
+#[case::bad_template(
+    "bad-template.yaml",
+    4,
+    13,
+    "`{{ 1st }}` is not a variable reference",
+    "starting with a letter"
+)]
+#[case::close_unopened("close-unopened.yaml", 7, 9, "`data` is not open here", "cannot be closed")]
+fn broken_scenario_is_refused_at_its_line_and_column(
+    #[case] file: &str,
+    #[case] line: usize,
+    #[case] col: usize,
+    #[case] message: &str,
+    #[case] more: &str,
+) {
+    let err = load(file);
+    let d = err
+        .diagnostic()
+        .unwrap_or_else(|| panic!("{file}: no diagnostic: {err}"));
+    let expected_file = PathBuf::from("bad-scenarios").join(file);
+    assert!(
+        d.file.ends_with(&expected_file) || file == "include-cycle.yaml",
+        "{file}: error in {}",
+        d.file.display()
+    );
+    assert_eq!(
+        (d.line, d.col),
+        (line, col),
+        "{file}: wrong place\n{}",
+        d.render(false)
+    );
+    let rendered = d.render(false);
+    assert!(
+        rendered.contains(message),
+        "{file}: message missing `{message}`:\n{rendered}"
+    );
+    assert!(
+        rendered.contains(more),
+        "{file}: rendering missing `{more}`:\n{rendered}"
+    );
+    // rustc style: the location line and the offending source line.
+    assert!(rendered.contains(&format!(":{line}:{col}")), "{rendered}");
+    let source_line = d.source.lines().nth(line - 1).unwrap_or_default();
+    assert!(
+        rendered.contains(source_line.replace('\t', "    ").trim()),
+        "{file}: the offending line is not shown:\n{rendered}"
+    );
+}
+
+#[test]
+fn every_file_of_the_corpus_is_refused() {
+    let dir = parley_tests::fixtures_dir().join("bad-scenarios");
+    let files = scenario::discover(std::slice::from_ref(&dir)).unwrap();
+    assert!(files.len() >= 12, "the corpus has only {} files", files.len());
+    for file in files {
+        assert!(scenario::load(&file).is_err(), "{} loaded", file.display());
+    }
+}
+
+#[test]
+fn include_cycle_is_reported_in_the_fragment_with_where_it_was_included() {
+    let err = load("include-cycle.yaml");
+    let d = err.diagnostic().unwrap();
+    assert!(d.file.ends_with("_cycle.yaml"));
+    assert!(
+        d.notes.iter().any(|n| n.contains("include-cycle.yaml:4:5")),
+        "{:?}",
+        d.notes
+    );
+}
+
+#[test]
+fn a_missing_file_is_a_read_error_naming_the_path() {
+    let err = scenario::load(std::path::Path::new("no/such/scenario.yaml")).unwrap_err();
+    assert!(matches!(err, ScenarioError::Read { .. }));
+    assert!(err.to_string().contains("no/such/scenario.yaml"), "{err}");
+}
+
+#[test]
+fn rendered_diagnostics_of_the_corpus() {
+    // One snapshot of every rendering, so a change in wording is reviewed with `cargo insta review`.
+    let dir = parley_tests::fixtures_dir().join("bad-scenarios");
+    let mut all = String::new();
+    for file in scenario::discover(std::slice::from_ref(&dir)).unwrap() {
+        let err = scenario::load(&file).unwrap_err();
+        all.push_str(&err.render(false));
+        all.push_str("\n\n");
+    }
+    let settings = parley_tests::snapshot_settings();
+    settings.bind(|| insta::assert_snapshot!("bad_scenarios_rendered", all));
+}
