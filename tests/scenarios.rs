@@ -18,7 +18,7 @@ use parley::report::transcript;
 fn main() {
     let args = Arguments::from_args();
     let dir = parley_tests::scenarios_dir();
-    let trials = match parley::scenario::discover(&[dir.clone()]) {
+    let trials = match parley::scenario::discover(std::slice::from_ref(&dir)) {
         Ok(files) if !files.is_empty() => files.into_iter().map(trial).collect(),
         Ok(_) => vec![Trial::test("no-scenarios-found", move || {
             Err(format!("no scenario files under {}", dir.display()).into())
