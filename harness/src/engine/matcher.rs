@@ -183,10 +183,8 @@ fn raw_frame(wanted: &Wanted<'_>, buf: &[u8]) -> Frame {
 
 /// Position of `needle` in `hay`.
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
+
 }
 
 /// Every way `msg` falls short of `wanted`.

@@ -660,10 +660,10 @@ impl Session<'_> {
                     let n = n.min(inbox.buf.len());
                     break inbox.buf.drain(..n).collect::<Vec<u8>>();
                 }
-                let got = inbox.buf.clone();
-                let waited_for = wanted.describe(framing);
                 if inbox.overflow {
+                    let got = inbox.buf[..inbox.buf.len().min(256)].to_vec();
                     drop(inbox);
+                    let waited_for = wanted.describe(framing);
                     let f = self
                         .finding(
                             step,
@@ -674,7 +674,7 @@ impl Session<'_> {
                                 BUFFER_LIMIT / (1024 * 1024)
                             ),
                         )
-                        .actual(&got[..got.len().min(256)]);
+                        .actual(&got);
                     self.findings.push(f.on(conn));
                     return Err(Stop::Halt);
                 }
@@ -683,7 +683,10 @@ impl Session<'_> {
                         Some(e) => format!("the connection `{conn}` failed ({e})"),
                         None => format!("the {} closed `{conn}`", from.name()),
                     };
+                    let got = std::mem::take(&mut inbox.buf);
                     drop(inbox);
+                    let waited_for = wanted.describe(framing);
+
                     let (rule, why) = self.stalled_rule(step, dir, conn, &got, true);
                     let mut f = self.finding(
                         step,
