@@ -34,9 +34,12 @@ fn quick() -> PlayOptions {
 
 async fn against(scenario: &Scenario, addr: SocketAddr, opts: &PlayOptions) -> Outcome {
     // Every play must end well within this, whatever the peer does.
-    tokio::time::timeout(Duration::from_secs(20), play(scenario, Side::Client, Endpoint::Connect(addr.to_string()), opts))
-        .await
-        .expect("the engine ended within its deadlines")
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        play(scenario, Side::Client, Endpoint::Connect(addr.to_string()), opts),
+    )
+    .await
+    .expect("the engine ended within its deadlines")
 }
 
 fn rules(o: &Outcome) -> Vec<&'static str> {
@@ -69,7 +72,12 @@ async fn bundled_echo_scenarios_pass_against_the_mock_written_byte_by_byte() {
         ..EchoConfig::default()
     };
     let mock = MockServer::echo(config).await.unwrap();
-    for name in ["echo/basic.yaml", "echo/large.yaml", "echo/binary.yaml", "echo/concurrent.yaml"] {
+    for name in [
+        "echo/basic.yaml",
+        "echo/large.yaml",
+        "echo/binary.yaml",
+        "echo/concurrent.yaml",
+    ] {
         let o = against(&bundled(name), mock.addr(), &PlayOptions::default()).await;
         assert_eq!(o.status, Status::Passed, "{name}: {:?}", o.findings);
     }
@@ -86,7 +94,11 @@ async fn echo_server_truncating_at_1024_bytes_breaks_echo_2() {
     let o = against(&bundled("echo/large.yaml"), mock.addr(), &quick()).await;
     assert_eq!(o.status, Status::Failed);
     assert_eq!(rules(&o), ["ECHO-2"]);
-    assert!(o.findings[0].message.contains("got 1024 bytes"), "{}", o.findings[0].message);
+    assert!(
+        o.findings[0].message.contains("got 1024 bytes"),
+        "{}",
+        o.findings[0].message
+    );
 }
 
 #[tokio::test]
@@ -99,7 +111,11 @@ async fn echo_server_closing_after_one_message_breaks_echo_3() {
     .unwrap();
     let o = against(&bundled("echo/basic.yaml"), mock.addr(), &quick()).await;
     assert_eq!(rules(&o), ["ECHO-3"], "{:?}", o.findings);
-    assert!(o.findings[0].message.contains("the server closed `main`"), "{}", o.findings[0].message);
+    assert!(
+        o.findings[0].message.contains("the server closed `main`"),
+        "{}",
+        o.findings[0].message
+    );
 }
 
 #[tokio::test]
@@ -112,7 +128,11 @@ async fn echo_server_serving_one_client_at_a_time_breaks_echo_4() {
     .unwrap();
     let o = against(&bundled("echo/concurrent.yaml"), mock.addr(), &quick()).await;
     assert_eq!(rules(&o), ["ECHO-4"], "{:?}", o.findings);
-    assert!(o.findings[0].message.starts_with("waited 400 ms for 11 bytes"), "{}", o.findings[0].message);
+    assert!(
+        o.findings[0].message.starts_with("waited 400 ms for 11 bytes"),
+        "{}",
+        o.findings[0].message
+    );
     assert_eq!(o.findings[0].conn.as_deref(), Some("b"));
 }
 
@@ -130,7 +150,10 @@ async fn garbage_from_the_server_is_a_mismatch_with_the_bytes_shown() {
     assert_eq!(o.status, Status::Failed);
     let f = &o.findings[0];
     assert_eq!(f.rule, "ECHO-1");
-    assert!(f.actual.as_deref().unwrap().starts_with("\\0\\xFF\\x13garbage"), "{f:?}");
+    assert!(
+        f.actual.as_deref().unwrap().starts_with("\\0\\xFF\\x13garbage"),
+        "{f:?}"
+    );
     assert_eq!(f.expected.as_deref(), Some("hello, parley\\r\\n"));
 }
 
@@ -145,10 +168,20 @@ async fn a_server_that_closes_mid_step_is_reported_with_what_it_sent() {
     let o = against(&bundled("echo/basic.yaml"), addr, &quick()).await;
     let f = &o.findings[0];
     assert_eq!(f.rule, "ECHO-1", "the step names ECHO-1");
-    assert!(f.message.contains("the server closed `main` while parley waited for 15 bytes"), "{}", f.message);
+    assert!(
+        f.message
+            .contains("the server closed `main` while parley waited for 15 bytes"),
+        "{}",
+        f.message
+    );
     assert!(f.message.contains("got 3 bytes: \"hel\""), "{}", f.message);
     // The remaining steps did not run.
-    assert!(o.steps.iter().skip(2).all(|s| s.state == parley::outcome::StepState::NotRun));
+    assert!(
+        o.steps
+            .iter()
+            .skip(2)
+            .all(|s| s.state == parley::outcome::StepState::NotRun)
+    );
 }
 
 #[tokio::test]
@@ -162,7 +195,12 @@ async fn a_target_that_refuses_is_unreachable_with_exit_code_3() {
     assert_eq!(o.status, Status::Error);
     let err = o.error.as_ref().unwrap();
     assert_eq!(err.kind, ErrorKind::Unreachable);
-    assert!(err.message.contains(&format!("cannot connect to 127.0.0.1:{port}")), "{}", err.message);
+    assert!(
+        err.message
+            .contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{}",
+        err.message
+    );
     assert_eq!(Summary::exit_code(std::slice::from_ref(&o)), 3);
 }
 
@@ -178,7 +216,11 @@ async fn a_server_that_floods_is_cut_off_at_the_buffer_limit() {
     );
     let o = against(&scenario, addr, &PlayOptions::default()).await;
     assert_eq!(rules(&o), ["S-LIMIT"], "{:?}", o.findings);
-    assert!(o.findings[0].message.contains("more than 16 MiB"), "{}", o.findings[0].message);
+    assert!(
+        o.findings[0].message.contains("more than 16 MiB"),
+        "{}",
+        o.findings[0].message
+    );
 }
 
 #[tokio::test]
@@ -208,8 +250,16 @@ async fn a_scenario_that_outlives_its_own_timeout_stops_at_the_scenario_deadline
     );
     let started = std::time::Instant::now();
     let o = against(&scenario, addr, &PlayOptions::default()).await;
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
-    assert!(o.findings[0].message.contains("the scenario's timeout of 300 ms"), "{}", o.findings[0].message);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        o.findings[0].message.contains("the scenario's timeout of 300 ms"),
+        "{}",
+        o.findings[0].message
+    );
 }
 
 #[tokio::test]
@@ -234,10 +284,16 @@ async fn verdicts_do_not_depend_on_how_the_server_splits_its_writes() {
         })
         .await;
         let o = against(&bundled("echo/basic.yaml"), addr, &quick()).await;
-        assert_eq!(o.findings[0].message, "the server sent something else: the bytes differ from byte 3 on");
-        verdicts.push((o.status, rules(&o), o.findings.iter().map(|f| f.message.clone()).collect::<Vec<_>>()));
+        assert_eq!(
+            o.findings[0].message,
+            "the server sent something else: the bytes differ from byte 3 on"
+        );
+        verdicts.push((
+            o.status,
+            rules(&o),
+            o.findings.iter().map(|f| f.message.clone()).collect::<Vec<_>>(),
+        ));
     }
     assert_eq!(verdicts[0], verdicts[1]);
     assert_eq!(verdicts[0].1, ["ECHO-1", "ECHO-3"]);
 }
-

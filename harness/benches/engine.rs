@@ -26,7 +26,10 @@ struct Fixture {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn fixture() -> &'static Fixture {
@@ -49,11 +52,20 @@ fn fixture() -> &'static Fixture {
 }
 
 fn client_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 async fn engine_once(f: &Fixture) {
-    let o = play(&f.scenario, Side::Client, Endpoint::Connect(f.addr.clone()), &PlayOptions::default()).await;
+    let o = play(
+        &f.scenario,
+        Side::Client,
+        Endpoint::Connect(f.addr.clone()),
+        &PlayOptions::default(),
+    )
+    .await;
     assert_eq!(o.status, parley::outcome::Status::Passed);
 }
 
@@ -87,7 +99,10 @@ fn raw_tokio_replay_of_echo_basic(bencher: divan::Bencher<'_, '_>) {
     bencher.bench_local(|| rt.block_on(replay_once(&f.addr)));
 }
 
-fn per_second<F: std::future::Future<Output = ()>>(rt: &tokio::runtime::Runtime, mut once: impl FnMut() -> F) -> f64 {
+fn per_second<F: std::future::Future<Output = ()>>(
+    rt: &tokio::runtime::Runtime,
+    mut once: impl FnMut() -> F,
+) -> f64 {
     // Warm up, then run for about a second.
     for _ in 0..50 {
         rt.block_on(once());
@@ -112,17 +127,27 @@ fn main() {
     println!("echo::basic over loopback, one scenario at a time:");
     println!("  engine:     {engine:>8.0} scenarios/s");
     println!("  raw replay: {raw:>8.0} scenarios/s");
-    println!("  engine overhead: {:.2}x the raw replay (target: at most 1.5x)", raw / engine);
+    println!(
+        "  engine overhead: {:.2}x the raw replay (target: at most 1.5x)",
+        raw / engine
+    );
 
     let files = scenario::discover(&[root().join("scenarios")]).unwrap();
-    let suite_rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let suite_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let config = RunConfig::default();
     let mut best = Duration::MAX;
     for _ in 0..5 {
         let start = Instant::now();
         let outcomes = suite_rt.block_on(engine::run(&files, &config));
         best = best.min(start.elapsed());
-        assert!(outcomes.iter().all(|o| o.status == parley::outcome::Status::Passed));
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| o.status == parley::outcome::Status::Passed)
+        );
     }
     println!(
         "bundled suite: {} scenarios, mocks included, best of 5: {:.1} ms (target: under 1 s)",

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn parley(args: &[&str]) -> Output {
@@ -17,7 +20,11 @@ fn parley(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn code(o: &Output) -> i32 {
@@ -36,7 +43,10 @@ fn run_of_the_echo_scenarios_passes_with_exit_code_0() {
     let out = text(&o);
     assert_eq!(code(&o), 0, "{out}");
     assert!(out.contains("ok    echo::basic"), "{out}");
-    assert!(out.contains("4 scenario(s): 4 passed, 0 failed, 0 errors"), "{out}");
+    assert!(
+        out.contains("4 scenario(s): 4 passed, 0 failed, 0 errors"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -59,27 +69,45 @@ fn a_failed_check_exits_1_and_shows_rule_diff_and_transcript() {
 
 #[test]
 fn an_invalid_scenario_exits_2_with_its_diagnostic() {
-    let o = parley(&["run", "fixtures/bad-scenarios/unknown-field.yaml", "--color", "never"]);
+    let o = parley(&[
+        "run",
+        "fixtures/bad-scenarios/unknown-field.yaml",
+        "--color",
+        "never",
+    ]);
     let out = text(&o);
     assert_eq!(code(&o), 2, "{out}");
     assert!(out.contains("unknown field `varz`"), "{out}");
-    assert!(out.contains("fixtures/bad-scenarios/unknown-field.yaml:3:1"), "{out}");
+    assert!(
+        out.contains("fixtures/bad-scenarios/unknown-field.yaml:3:1"),
+        "{out}"
+    );
 }
 
 #[test]
 fn an_unreachable_target_exits_3() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let target = format!("echo=127.0.0.1:{port}");
     let o = parley(&["run", "scenarios/echo/basic.yaml", "--target", &target]);
     let out = text(&o);
     assert_eq!(code(&o), 3, "{out}");
-    assert!(out.contains(&format!("cannot connect to 127.0.0.1:{port}")), "{out}");
+    assert!(
+        out.contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{out}"
+    );
 }
 
 #[test]
 fn usage_errors_exit_2_with_a_message() {
     for (args, says) in [
-        (vec!["run", "--target", "smtp=1.2.3.4:25"], "unknown protocol `smtp`"),
+        (
+            vec!["run", "--target", "smtp=1.2.3.4:25"],
+            "unknown protocol `smtp`",
+        ),
         (vec!["run", "--target", "echo"], "PROTO=HOST:PORT"),
         (vec!["run", "--timeout", "5h"], "unknown unit `h`"),
         (vec!["run", "--report", "xml=out.xml"], "unknown format `xml`"),
@@ -134,7 +162,11 @@ fn reports_are_written_as_json_and_junit_that_parse_back() {
     assert_eq!(finding["actual"], "a\\r\\n");
     assert!(finding["message"].as_str().unwrap().contains("differ"));
     let transcript = failed["transcript"].as_array().unwrap();
-    assert!(transcript.iter().any(|e| e["event"] == "data" && e["from"] == "client" && e["data"] == "a\\r\\n"));
+    assert!(
+        transcript
+            .iter()
+            .any(|e| e["event"] == "data" && e["from"] == "client" && e["data"] == "a\\r\\n")
+    );
 
     let xml = std::fs::read_to_string(&junit).unwrap();
     let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("JUnit parses back");
@@ -143,7 +175,11 @@ fn reports_are_written_as_json_and_junit_that_parse_back() {
     assert_eq!(suite.name.as_str(), "echo");
     assert_eq!(suite.test_cases.len(), 5);
     assert_eq!(suite.failures, 1);
-    let case = suite.test_cases.iter().find(|c| c.name.as_str() == "wrong").unwrap();
+    let case = suite
+        .test_cases
+        .iter()
+        .find(|c| c.name.as_str() == "wrong")
+        .unwrap();
     match &case.status {
         quick_junit::TestCaseStatus::NonSuccess { kind, ty, .. } => {
             assert_eq!(*kind, quick_junit::NonSuccessKind::Failure);
@@ -158,10 +194,16 @@ fn filter_selects_by_id_and_by_tag() {
     let o = parley(&["run", "scenarios/echo", "--filter", "large"]);
     let out = text(&o);
     assert_eq!(code(&o), 0, "{out}");
-    assert!(out.contains("echo::large") && !out.contains("echo::basic"), "{out}");
+    assert!(
+        out.contains("echo::large") && !out.contains("echo::basic"),
+        "{out}"
+    );
     let o = parley(&["run", "scenarios/echo", "--filter", "tag:smoke"]);
     let out = text(&o);
-    assert!(out.contains("echo::basic") && !out.contains("echo::large"), "{out}");
+    assert!(
+        out.contains("echo::basic") && !out.contains("echo::large"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -227,8 +269,8 @@ fn schema_output_matches_the_checked_in_schema() {
     assert_eq!(code(&o), 0);
     let printed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let file = root().join("docs/scenario.schema.json");
-    let on_disk: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).expect("docs/scenario.schema.json is JSON");
+    let on_disk: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
+        .expect("docs/scenario.schema.json is JSON");
     assert_eq!(
         printed, on_disk,
         "docs/scenario.schema.json is stale: run `cargo run -- schema > docs/scenario.schema.json`"

@@ -184,7 +184,6 @@ fn raw_frame(wanted: &Wanted<'_>, buf: &[u8]) -> Frame {
 /// Position of `needle` in `hay`.
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay, needle)
-
 }
 
 /// Every way `msg` falls short of `wanted`.

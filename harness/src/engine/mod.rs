@@ -8,6 +8,8 @@
 pub mod conn;
 pub mod matcher;
 pub mod mocks;
+pub mod procfs;
+pub mod program;
 pub mod session;
 pub mod transcript;
 
