@@ -72,6 +72,23 @@ pub struct Conn {
     reader: JoinHandle<()>,
     /// Bytes parley sent last on it, for messages.
     pub last_sent: Vec<u8>,
+    /// Bytes received so far that steps have consumed.
+    pub consumed: usize,
+    /// When parley last sent a message on it.
+    pub last_send: Option<SendMark>,
+}
+
+/// Where parley's last message stood relative to what had been received: anything that
+/// arrived before `received_before_last_write` was sent by the peer before it could have
+/// seen the whole message.
+#[derive(Debug, Clone)]
+pub struct SendMark {
+    /// Bytes received on the connection just before the last piece was written.
+    pub received_before_last_write: usize,
+    /// The message.
+    pub bytes: Vec<u8>,
+    /// Whether it was written in several pieces.
+    pub split: bool,
 }
 
 impl Conn {
@@ -142,6 +159,8 @@ impl Conn {
             writer: Some(write),
             reader,
             last_sent: Vec::new(),
+            consumed: 0,
+            last_send: None,
         })
     }
 

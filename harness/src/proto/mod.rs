@@ -9,6 +9,8 @@ pub mod echo;
 pub mod ftp;
 pub mod http;
 
+use std::collections::BTreeSet;
+
 use crate::finding::Finding;
 use crate::rules::Profile;
 
@@ -213,6 +215,69 @@ pub trait Inspector: Send {
     fn on_close(&mut self, dir: Dir, conn: &str, findings: &mut Vec<Finding>) {
         let _ = (dir, conn, findings);
     }
+
+    /// The peer's message `msg` going `dir` on `conn` arrived before parley had finished
+    /// sending `answering`, its last message on that connection (written in several
+    /// pieces when `split`): the peer did not wait for it. Which rule does that break
+    /// (FTP: pipelining F-CMD-2, a command before the 226 F-DATA-4, a partial multi-line
+    /// reply taken for the whole F-RPL-2, ...)? `None`: the protocol allows it.
+    fn premature(
+        &self,
+        dir: Dir,
+        conn: &str,
+        msg: &[u8],
+        answering: &[u8],
+        split: bool,
+    ) -> Option<(&'static str, String)> {
+        let _ = (dir, conn, msg, answering, split);
+        None
+    }
+
+    /// The peer closed `conn` while parley was still writing a message going `dir`: it took
+    /// the first read for the whole message. Which rule does that break (HTTP H-LEN-5,
+    /// FTP data F-DATA-3)?
+    fn closed_while_sending(&self, dir: Dir, conn: &str) -> Option<&'static str> {
+        let _ = (dir, conn);
+        None
+    }
+
+    /// parley plays the server and could not open data connection `conn` to `announced`
+    /// (the address the client gave); `listening` are the ports the client program really
+    /// listens on, when the OS can tell. The finding, and the reply parley sends instead
+    /// (FTP: 425) before it goes on with the client's next command.
+    fn open_failed(
+        &self,
+        conn: &str,
+        announced: &str,
+        listening: Option<&BTreeSet<u16>>,
+    ) -> Option<OpenFailure> {
+        let _ = (conn, announced, listening);
+        None
+    }
+
+    /// parley plays the server and opened `conn` only after the peer first refused it: the
+    /// peer started listening late. Which rule does that break (FTP F-DATA-2)?
+    fn opened_late(&self, conn: &str) -> Option<&'static str> {
+        let _ = conn;
+        None
+    }
+
+    /// The multi-line form of a reply parley sends (the `multiline_greeting` fault).
+    fn multiline(&self, reply: &[u8]) -> Option<Vec<u8>> {
+        let _ = reply;
+        None
+    }
+}
+
+/// What parley does when it cannot open a data connection the client announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenFailure {
+    /// The rule broken (FTP: F-DATA-1).
+    pub rule: &'static str,
+    /// What happened, with the arithmetic a student needs.
+    pub message: String,
+    /// The reply parley sends on the control connection instead (FTP: a 425).
+    pub reply: Vec<u8>,
 }
 
 /// The exact-bytes comparison every protocol falls back on.

@@ -75,6 +75,22 @@ pub(crate) fn locate_node(
         .unwrap_or((1, 1))
 }
 
+/// Line and column of the first `key:` in `text` (for checks of top-level maps whose
+/// values carry no ordinal); `(1, 1)` when absent.
+pub(crate) fn locate_key(text: &str, key: &str) -> (usize, usize) {
+    let needle = format!("{key}:");
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with(&needle) || trimmed.starts_with(&format!("{{ {needle}")) {
+            return (i + 1, line.len() - trimmed.len() + 1);
+        }
+        if let Some(pos) = line.find(&needle) {
+            return (i + 1, line[..pos].chars().count() + 1);
+        }
+    }
+    (1, 1)
+}
+
 /// Turns a yaml_serde error into a diagnostic at its location.
 pub(crate) fn yaml_diagnostic(path: &Path, text: Arc<str>, err: &serde_yaml::Error) -> Diagnostic {
     let (line, col) = err.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));

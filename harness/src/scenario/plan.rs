@@ -59,6 +59,12 @@ pub struct Scenario {
     pub profile: Profile,
     /// Fault knobs for whoever plays the server.
     pub faults: Faults,
+    /// Fault variants for grading, by name.
+    pub variants: Vec<(String, Faults)>,
+    /// What the program under test gets and must do (grading).
+    pub program: ProgramExpect,
+    /// Server role: answers to unexpected client commands, by keyword (`*` for any).
+    pub answers: Vec<(String, Payload)>,
     /// The steps, includes expanded.
     pub steps: Vec<Step>,
 }
@@ -72,6 +78,37 @@ pub struct Faults {
     pub write_delay: Duration,
     /// Pause before each reply.
     pub reply_delay: Duration,
+    /// HTTP mock: close-delimited bodies.
+    pub no_content_length: bool,
+    /// HTTP mock: pause before closing.
+    pub close_delay: Duration,
+    /// FTP: multi-line greeting.
+    pub multiline_greeting: bool,
+    /// FTP mock: bare-LF replies.
+    pub bare_lf: bool,
+    /// FTP: pause before the 226 that ends a transfer.
+    pub transfer_delay: Duration,
+    /// FTP mock: refuse data connections.
+    pub refuse_data: bool,
+    /// parley as server: pad data-connection payloads to at least this many bytes.
+    pub pad_data: Option<usize>,
+}
+
+/// What the program under test gets and must do.
+#[derive(Debug, Clone, Default)]
+pub struct ProgramExpect {
+    /// Its stdin.
+    pub stdin: Option<Payload>,
+    /// Its exit status.
+    pub exit: Option<i32>,
+    /// Its stdout contains this.
+    pub stdout_contains: Option<Template>,
+    /// Its stdout does not contain this.
+    pub stdout_not_contains: Option<Template>,
+    /// The rule a failed check breaks.
+    pub rule: Option<&'static str>,
+    /// How long it may take to finish after the conversation.
+    pub grace: Duration,
 }
 
 impl Faults {
@@ -402,7 +439,39 @@ pub(crate) fn build(
     if let Err(e) = planner.check_vars(&vars) {
         return Err(planner.diagnose(e));
     }
-    let faults = faults(doc.faults.unwrap_or_default());
+    let source = planner.sources[0].text.clone();
+    let knob_error = |key: &str, message: String| {
+        let (line, col) = super::locate_key(&source, key);
+        ScenarioError::Invalid(Box::new(Diagnostic::at(path, source.clone(), line, col, message)))
+    };
+    let faults = faults(protocol, doc.faults.unwrap_or_default()).map_err(|(k, m)| knob_error(k, m))?;
+    let mut variants = Vec::new();
+    for (name, doc) in doc.variants {
+        variants.push((
+            name,
+            self::faults(protocol, doc).map_err(|(k, m)| knob_error(k, m))?,
+        ));
+    }
+    if !doc.answers.is_empty() && protocol != Protocol::Ftp {
+        return Err(knob_error(
+            "answers",
+            format!("`answers` are FTP replies by command keyword; this scenario speaks {protocol}"),
+        ));
+    }
+    let answers = doc
+        .answers
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_uppercase(), v))
+        .collect();
+    let program = doc.program.unwrap_or_default();
+    let program = ProgramExpect {
+        stdin: program.stdin,
+        exit: program.exit,
+        stdout_contains: program.stdout_contains,
+        stdout_not_contains: program.stdout_not_contains,
+        rule: program.rule.map(|r| r.0),
+        grace: program.grace.map(|d| d.0).unwrap_or(Duration::from_secs(5)),
+    };
     Ok(Scenario {
         id,
         name: doc.name,
@@ -419,16 +488,57 @@ pub(crate) fn build(
             Some(ProfileName::Http10) | None => Profile::Http10,
         },
         faults,
+        variants,
+        program,
+        answers,
         steps: planner.pending.into_iter().map(|p| p.step).collect(),
     })
 }
 
-fn faults(doc: FaultsDoc) -> Faults {
-    Faults {
+/// Checks the knobs against the protocol; an error names the offending key.
+fn faults(protocol: Protocol, doc: FaultsDoc) -> Result<Faults, (&'static str, String)> {
+    let only = |key: &'static str, set: bool, wants: Protocol| -> Result<(), (&'static str, String)> {
+        if set && protocol != wants {
+            Err((
+                key,
+                format!("`{key}` is a fault of the {wants} server; this scenario speaks {protocol}"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    only(
+        "no_content_length",
+        doc.no_content_length.is_some(),
+        Protocol::Http,
+    )?;
+    only("close_delay", doc.close_delay.is_some(), Protocol::Http)?;
+    only(
+        "multiline_greeting",
+        doc.multiline_greeting.is_some(),
+        Protocol::Ftp,
+    )?;
+    only("bare_lf", doc.bare_lf.is_some(), Protocol::Ftp)?;
+    only("transfer_delay", doc.transfer_delay.is_some(), Protocol::Ftp)?;
+    only("refuse_data", doc.refuse_data.is_some(), Protocol::Ftp)?;
+    if doc.split_writes == Some(0) {
+        return Err((
+            "split_writes",
+            "`split_writes: 0` writes nothing; use 1 for a byte per write".into(),
+        ));
+    }
+    Ok(Faults {
         split_writes: doc.split_writes.and_then(std::num::NonZeroUsize::new),
         write_delay: doc.write_delay.map(|d| d.0).unwrap_or_default(),
         reply_delay: doc.reply_delay.map(|d| d.0).unwrap_or_default(),
-    }
+        no_content_length: doc.no_content_length.unwrap_or(false),
+        close_delay: doc.close_delay.map(|d| d.0).unwrap_or_default(),
+        multiline_greeting: doc.multiline_greeting.unwrap_or(false),
+        bare_lf: doc.bare_lf.unwrap_or(false),
+        transfer_delay: doc.transfer_delay.map(|d| d.0).unwrap_or_default(),
+        refuse_data: doc.refuse_data.unwrap_or(false),
+        pad_data: doc.pad_data,
+    })
 }
 
 fn canonical(path: &Path) -> PathBuf {

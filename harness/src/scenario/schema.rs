@@ -54,6 +54,17 @@ pub struct ScenarioDoc {
     /// How the bundled mock server (or parley, when it plays the server) misbehaves.
     #[serde(default)]
     pub faults: Option<FaultsDoc>,
+    /// When grading: fault variants, each played after the plain run and reported apart
+    /// (`byte-at-a-time: { split_writes: 1 }`).
+    #[serde(default)]
+    pub variants: BTreeMap<String, FaultsDoc>,
+    /// When grading: the program's stdin and what it must print and exit with.
+    #[serde(default)]
+    pub program: Option<ProgramDoc>,
+    /// When parley plays the FTP server: replies to commands the steps do not expect,
+    /// by keyword (`PWD: "257 \"/\"\r\n"`), `"*"` for any other.
+    #[serde(default)]
+    pub answers: BTreeMap<String, Payload>,
     /// The conversation, in order.
     pub steps: Steps,
 }
@@ -819,4 +830,38 @@ pub struct FaultsDoc {
     pub write_delay: Option<DurationValue>,
     /// Pause before each reply.
     pub reply_delay: Option<DurationValue>,
+    /// HTTP mock: send bodies without Content-Length (the body ends when the server closes).
+    pub no_content_length: Option<bool>,
+    /// HTTP mock: wait this long after a response before closing.
+    pub close_delay: Option<DurationValue>,
+    /// FTP: the greeting is a multi-line `220-` reply.
+    pub multiline_greeting: Option<bool>,
+    /// FTP mock: replies end in a bare LF instead of CRLF.
+    pub bare_lf: Option<bool>,
+    /// FTP: wait this long before the 226 that ends a transfer.
+    pub transfer_delay: Option<DurationValue>,
+    /// FTP mock: never open the data connection (the transfer gets 425).
+    pub refuse_data: Option<bool>,
+    /// When parley plays the server: repeat the last line of what it sends on a data
+    /// connection until that is at least this many bytes (a listing larger than 64 KiB).
+    pub pad_data: Option<usize>,
+}
+
+/// What the program under test gets and must do (`parley grade`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramDoc {
+    /// Bytes written to the program's standard input, which is then closed
+    /// (an interactive echo client gets `"hello\nexit\n"`).
+    pub stdin: Option<Payload>,
+    /// The exit status the program must end with.
+    pub exit: Option<i32>,
+    /// What its standard output must contain.
+    pub stdout_contains: Option<Template>,
+    /// What its standard output must not contain.
+    pub stdout_not_contains: Option<Template>,
+    /// The rule a failed stdout or exit check breaks (default `S-EXPECT`).
+    pub rule: Option<RuleRef>,
+    /// How long the program may take to finish after the conversation (default 5s).
+    pub grace: Option<DurationValue>,
 }

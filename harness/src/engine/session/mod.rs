@@ -1,0 +1,389 @@
+//! Plays one scenario: walks the steps in order, sending the side parley plays and
+//! checking the other, with a deadline on every wait.
+//!
+//! A failed check is recorded and the scenario goes on (one bug must not hide the next);
+//! a wait that ends without the message (deadline, peer closed, reset, too many bytes)
+//! stops it, and the remaining steps are reported as not run. The pieces: `env`
+//! (variables), `open` (connections: open, listen, close), `send` (parley's messages,
+//! with the fault knobs when it plays the server), `receive` (the peer's messages, RFC
+//! checks, matchers, captures).
+
+mod env;
+mod open;
+mod receive;
+mod send;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+use super::conn::Conn;
+use super::transcript::Recorder;
+use crate::finding::Finding;
+use crate::outcome::{ErrorKind, Outcome, Party, RunError, Status, StepResult, StepState};
+use crate::proto::{Dir, Inspector, MAIN};
+use crate::scenario::plan::{Action, Condition, Faults, Step};
+use crate::scenario::template::{MissingVar, Template, Vars};
+use crate::scenario::{Scenario, Side};
+use crate::visible::visible_truncated;
+
+use env::Env;
+pub use env::listen_vars;
+
+/// Where the main connection comes from.
+#[derive(Debug)]
+pub enum Endpoint {
+    /// parley plays the client and connects here (`host:port`).
+    Connect(String),
+    /// parley plays the server and accepts here.
+    Accept(TcpListener),
+}
+
+/// How long parley, as a server, keeps retrying a data connection the client refused.
+pub const DATA_GRACE: Duration = Duration::from_millis(1500);
+
+/// Settings for one play.
+#[derive(Debug, Clone, Default)]
+pub struct PlayOptions {
+    /// `--var` values; they override the scenario's.
+    pub vars: BTreeMap<String, String>,
+    /// `--timeout`: the default step deadline, instead of the scenario's.
+    pub step_timeout: Option<Duration>,
+    /// When parley plays the server: the fault knobs of the variant being graded
+    /// (default: the scenario's `faults`).
+    pub server_faults: Option<Faults>,
+    /// What to call the target in reports.
+    pub target_label: Option<String>,
+    /// The process id of the program under test, to read its listening ports from /proc.
+    pub program_pid: Option<i32>,
+}
+
+/// Why the steps stopped.
+enum Stop {
+    /// The rest cannot run; findings say why.
+    Halt,
+    /// The target could not be reached at all.
+    Unreachable(String),
+    /// The scenario cannot be played this way.
+    Invalid(String),
+}
+
+struct Session<'a> {
+    scenario: &'a Scenario,
+    me: Side,
+    opts: &'a PlayOptions,
+    faults: Faults,
+    recorder: Recorder,
+    inspector: Box<dyn Inspector>,
+    conns: HashMap<String, Conn>,
+    listeners: HashMap<String, TcpListener>,
+    main_endpoint: Option<Endpoint>,
+    globals: BTreeMap<String, String>,
+    findings: Vec<Finding>,
+    passed: HashSet<String>,
+    failed: HashSet<String>,
+    last_code: Option<u16>,
+    deadline: Instant,
+    main_opened: bool,
+    /// A data connection failed and parley answered for it: skip the steps of that
+    /// transfer until the client's next message on `main`.
+    resync: bool,
+    /// parley already sent its first message on `main` (the greeting).
+    greeted: bool,
+}
+
+fn party(side: Side) -> Party {
+    side.into()
+}
+
+fn dir_from(side: Side) -> Dir {
+    match side {
+        Side::Client => Dir::ToServer,
+        Side::Server => Dir::ToClient,
+    }
+}
+
+/// Plays `scenario` as `me` (the side parley plays) against `endpoint`.
+pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &PlayOptions) -> Outcome {
+    let started = std::time::Instant::now();
+    let target = opts.target_label.clone().unwrap_or_else(|| match &endpoint {
+        Endpoint::Connect(addr) => addr.clone(),
+        Endpoint::Accept(l) => l.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+    });
+    let (host, port) = match &endpoint {
+        Endpoint::Connect(addr) => env::split_host_port(addr),
+        Endpoint::Accept(l) => l
+            .local_addr()
+            .map(|a| (a.ip().to_string(), a.port().to_string()))
+            .unwrap_or_default(),
+    };
+    let faults = match me {
+        Side::Server => opts
+            .server_faults
+            .clone()
+            .unwrap_or_else(|| scenario.faults.clone()),
+        Side::Client => Faults::default(),
+    };
+    let mut session = Session {
+        scenario,
+        me,
+        opts,
+        faults,
+        recorder: Recorder::new(),
+        inspector: scenario.protocol.inspector(scenario.profile),
+        conns: HashMap::new(),
+        listeners: HashMap::new(),
+        main_endpoint: Some(endpoint),
+        globals: BTreeMap::new(),
+        findings: Vec::new(),
+        passed: HashSet::new(),
+        failed: HashSet::new(),
+        last_code: None,
+        deadline: Instant::now() + scenario.timeout,
+        main_opened: false,
+        resync: false,
+        greeted: false,
+    };
+    session.globals.insert("target".into(), format!("{host}:{port}"));
+    session.globals.insert("host".into(), host);
+    session.globals.insert("port".into(), port);
+    if let Ok(p) = session.globals["port"].parse::<u16>() {
+        session.inspector.target(&session.globals["host"], p);
+    }
+    for (name, value) in &scenario.vars {
+        let rendered = value
+            .render(&session.globals)
+            .unwrap_or_else(|_| value.source.clone());
+        session.globals.insert(name.clone(), rendered);
+    }
+
+    let mut results = Vec::with_capacity(scenario.steps.len());
+    let mut stopped: Option<Stop> = None;
+    for step in &scenario.steps {
+        if stopped.is_some() {
+            results.push(result(step, StepState::NotRun));
+            continue;
+        }
+        if session.resync {
+            if session.is_peer_message_on_main(step) {
+                session.resync = false;
+            } else {
+                results.push(result(step, StepState::NotRun));
+                continue;
+            }
+        }
+        if let Some(cond) = &step.when {
+            if !session.holds(cond, step) {
+                results.push(result(step, StepState::Skipped));
+                continue;
+            }
+        }
+        let before = session.findings.len();
+        let outcome = session.run_step(step).await;
+        let failed = session.findings[before..].iter().any(Finding::is_error);
+        if let Some(id) = &step.id {
+            if failed {
+                session.failed.insert(id.clone());
+            } else {
+                session.passed.insert(id.clone());
+            }
+        }
+        let state = if failed || outcome.is_err() {
+            StepState::Failed
+        } else {
+            StepState::Passed
+        };
+        results.push(result(step, state));
+        if let Err(stop) = outcome {
+            stopped = Some(stop);
+        }
+    }
+    // Close everything; the peer sees the connections end.
+    session.conns.clear();
+    session.listeners.clear();
+
+    let (status, error) = match stopped {
+        Some(Stop::Unreachable(message)) => (
+            Status::Error,
+            Some(RunError {
+                kind: ErrorKind::Unreachable,
+                message,
+                diagnostic: None,
+            }),
+        ),
+        Some(Stop::Invalid(message)) => (
+            Status::Error,
+            Some(RunError {
+                kind: ErrorKind::Scenario,
+                message,
+                diagnostic: None,
+            }),
+        ),
+        _ if session.findings.iter().any(Finding::is_error) => (Status::Failed, None),
+        _ => (Status::Passed, None),
+    };
+    Outcome {
+        id: scenario.id.clone(),
+        name: scenario.name.clone(),
+        file: scenario.file.clone(),
+        protocol: Some(scenario.protocol.name()),
+        target,
+        status,
+        error,
+        duration: started.elapsed(),
+        findings: session.findings,
+        transcript: session.recorder.snapshot(),
+        steps: results,
+    }
+}
+
+fn result(step: &Step, state: StepState) -> StepResult {
+    StepResult {
+        number: step.number,
+        location: step.location.clone(),
+        state,
+        points: step.points,
+    }
+}
+
+impl Session<'_> {
+    fn env<'s>(&'s self, step: &'s Step) -> Env<'s> {
+        Env {
+            cli: &self.opts.vars,
+            globals: &self.globals,
+            scope: step.scope.as_deref(),
+        }
+    }
+
+    fn is_peer_message_on_main(&self, step: &Step) -> bool {
+        matches!(&step.action, Action::Message { from, conn, .. } if *from != self.me && conn == MAIN)
+    }
+
+    fn holds(&self, cond: &Condition, step: &Step) -> bool {
+        let env = self.env(step);
+        let last_code = cond
+            .last_code
+            .as_ref()
+            .is_none_or(|codes| self.last_code.is_some_and(|c| codes.contains(&c)));
+        let vars = cond
+            .vars
+            .iter()
+            .all(|(name, want)| env.get(name).as_deref() == Some(want.as_str()));
+        let defined = cond.defined.as_ref().is_none_or(|n| env.get(n).is_some());
+        let undefined = cond.undefined.as_ref().is_none_or(|n| env.get(n).is_none());
+        let passed = cond.passed.as_ref().is_none_or(|id| self.passed.contains(id));
+        let failed = cond.failed.as_ref().is_none_or(|id| self.failed.contains(id));
+        last_code && vars && defined && undefined && passed && failed
+    }
+
+    /// The deadline of `step`, how long that is, and whether it is the scenario's
+    /// deadline rather than the step's own.
+    fn step_deadline(&self, step: &Step) -> (Instant, Duration, bool) {
+        let wait = step
+            .timeout
+            .or(self.opts.step_timeout)
+            .unwrap_or(self.scenario.step_timeout);
+        let own = Instant::now() + wait;
+        if own > self.deadline {
+            (self.deadline, self.scenario.timeout, true)
+        } else {
+            (own, wait, false)
+        }
+    }
+
+    fn finding(&self, step: &Step, rule: &'static str, message: impl Into<String>) -> Finding {
+        let mut f = Finding::in_profile(rule, self.scenario.profile, message);
+        f.step = Some(step.number);
+        f.location = Some(step.location.to_string());
+        f
+    }
+
+    fn push(&mut self, f: Finding, conn: &str) {
+        self.findings.push(f.on(conn));
+    }
+
+    fn step_rule(&self, step: &Step) -> &'static str {
+        step.rule.unwrap_or(self.scenario.protocol.default_rule())
+    }
+
+    fn render(&self, step: &Step, t: &Template) -> Result<String, Stop> {
+        t.render(&self.env(step)).map_err(|e| self.missing(step, e))
+    }
+
+    fn missing(&self, step: &Step, e: MissingVar) -> Stop {
+        Stop::Invalid(format!(
+            "step {} ({}): variable `{}` has no value when the step runs (was the step that captures it skipped or failed?)",
+            step.number, step.location, e.name
+        ))
+    }
+
+    fn not_open(step: &Step, conn: &str) -> Stop {
+        Stop::Invalid(format!(
+            "step {} ({}): `{conn}` is not open",
+            step.number, step.location
+        ))
+    }
+
+    async fn run_step(&mut self, step: &Step) -> Result<(), Stop> {
+        match &step.action {
+            Action::Open {
+                conn,
+                by,
+                to,
+                framing,
+            } => self.open(step, conn, *by, to.as_ref(), *framing).await,
+            Action::Listen { conn, by } => self.listen(step, conn, *by).await,
+            Action::Message {
+                from,
+                conn,
+                send,
+                expect,
+            } => {
+                self.ensure_main(step, conn).await?;
+                if *from == self.me {
+                    self.send(step, conn, send.as_ref(), expect).await
+                } else {
+                    self.receive(step, conn, *from, expect).await
+                }
+            }
+            Action::Close { conn, by } => {
+                self.ensure_main(step, conn).await?;
+                if *by == self.me {
+                    self.close_mine(step, conn).await
+                } else {
+                    self.await_close(step, conn, *by).await
+                }
+            }
+        }
+    }
+}
+
+fn after_sending(last: &[u8]) -> String {
+    if last.is_empty() {
+        String::new()
+    } else {
+        format!(" after sending \"{}\"", visible_truncated(last, 60))
+    }
+}
+
+fn got_tail(got: &[u8]) -> String {
+    if got.is_empty() {
+        String::new()
+    } else {
+        format!(": \"{}\"", visible_truncated(got, 120))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_show_what_was_sent_last() {
+        assert_eq!(after_sending(b"hi\r\n"), " after sending \"hi\\r\\n\"");
+        assert_eq!(after_sending(b""), "");
+        assert_eq!(got_tail(b"x"), ": \"x\"");
+    }
+}

@@ -1,0 +1,318 @@
+//! Connections: opening (connect or accept, as the side that opens says), listening,
+//! closing one's end and waiting for the peer's.
+//!
+//! When parley plays an FTP server and the client announced a data address with PORT,
+//! parley connects at once like a real server, retries for a short grace window if the
+//! client refused (it listened too late: F-DATA-2), and if the connection never opens it
+//! sends the protocol's reply (425) with a finding that does the arithmetic (F-DATA-1),
+//! then carries on with the client's next command.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+
+use super::env::listen_vars;
+use super::{DATA_GRACE, Endpoint, Session, Stop, party};
+use crate::engine::conn::Conn;
+use crate::outcome::EventKind;
+use crate::proto::{Framing, MAIN};
+use crate::scenario::Side;
+use crate::scenario::duration::human;
+use crate::scenario::plan::Step;
+use crate::scenario::template::Template;
+
+impl Session<'_> {
+    /// Opens `main` at its first use.
+    pub(super) async fn ensure_main(&mut self, step: &Step, conn: &str) -> Result<(), Stop> {
+        if conn == MAIN && !self.main_opened {
+            let framing = self.scenario.protocol.default_framing(MAIN);
+            self.open(step, MAIN, Side::Client, None, framing).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn open(
+        &mut self,
+        step: &Step,
+        conn: &str,
+        by: Side,
+        to: Option<&Template>,
+        framing: Framing,
+    ) -> Result<(), Stop> {
+        let stream = if by == self.me {
+            match self.connect(step, conn, by, to).await? {
+                Some(stream) => stream,
+                // parley answered for the failed connection and goes on.
+                None => return Ok(()),
+            }
+        } else {
+            self.accept(step, conn, by).await?
+        };
+        // Record the opening before the reader starts, so it precedes anything received.
+        let ends = stream.local_addr().and_then(|l| Ok((l, stream.peer_addr()?)));
+        let (local, peer) =
+            ends.map_err(|e| Stop::Unreachable(format!("connection `{conn}` failed at once: {e}")))?;
+        let (client, server) = match self.me {
+            Side::Client => (local, peer),
+            Side::Server => (peer, local),
+        };
+        self.recorder.push(
+            conn,
+            EventKind::Open {
+                by: party(by),
+                client: client.to_string(),
+                server: server.to_string(),
+            },
+        );
+        let c = Conn::start(conn, party(self.me), framing, stream, self.recorder.clone())
+            .map_err(|e| Stop::Unreachable(format!("connection `{conn}` failed at once: {e}")))?;
+        if conn == MAIN {
+            self.main_opened = true;
+        }
+        self.conns.insert(conn.to_string(), c);
+        Ok(())
+    }
+
+    /// parley opens `conn`. `Ok(None)`: it could not, and the protocol answered for it.
+    async fn connect(
+        &mut self,
+        step: &Step,
+        conn: &str,
+        by: Side,
+        to: Option<&Template>,
+    ) -> Result<Option<TcpStream>, Stop> {
+        let (deadline, wait, _) = self.step_deadline(step);
+        let addr = match to {
+            Some(t) => self.render(step, t)?,
+            // The client's connections go to the target unless the step says otherwise.
+            None if by == Side::Client => self.globals.get("target").cloned().unwrap_or_default(),
+            None => {
+                return Err(Stop::Invalid(format!(
+                    "step {} ({}): nothing says where to connect `{conn}`: add `to:`",
+                    step.number, step.location
+                )));
+            }
+        };
+        // As a server opening a data connection, retry a refusal for a short while: the
+        // client may be about to listen (it should already be).
+        let serving_data = self.me == Side::Server && conn != MAIN;
+        let grace_end = (Instant::now() + DATA_GRACE).min(deadline);
+        let mut refusals = 0u32;
+        let mut backoff = Duration::from_millis(5);
+        let stream = loop {
+            let why = match tokio::time::timeout_at(deadline, TcpStream::connect(addr.as_str())).await {
+                Ok(Ok(stream)) => break stream,
+                Ok(Err(e)) => {
+                    if serving_data
+                        && e.kind() == std::io::ErrorKind::ConnectionRefused
+                        && Instant::now() < grace_end
+                    {
+                        refusals += 1;
+                        tokio::time::sleep(backoff.min(grace_end - Instant::now())).await;
+                        backoff = (backoff * 2).min(Duration::from_millis(100));
+                        continue;
+                    }
+                    e.to_string()
+                }
+                Err(_) => format!("no answer within {}", human(wait)),
+            };
+            return self
+                .connect_failed(step, conn, &addr, &why, refusals)
+                .await
+                .map(|()| None);
+        };
+        if refusals > 0 {
+            if let Some(rule) = self.inspector.opened_late(conn) {
+                let f = self.finding(
+                    step,
+                    rule,
+                    format!(
+                        "the client refused `{conn}` at {addr} when parley connected right after the transfer command, \
+                         and accepted it only after {refusals} retries: it listens too late (a real server connects at once \
+                         and gives up)"
+                    ),
+                );
+                self.push(f, conn);
+            }
+        }
+        Ok(Some(stream))
+    }
+
+    /// A connection parley opens failed. `Ok(())`: the protocol answered for it (FTP 425)
+    /// and the scenario goes on; `Err`: the scenario stops.
+    async fn connect_failed(
+        &mut self,
+        step: &Step,
+        conn: &str,
+        addr: &str,
+        why: &str,
+        refusals: u32,
+    ) -> Result<(), Stop> {
+        if conn == MAIN && !self.main_opened {
+            return Err(Stop::Unreachable(format!("cannot connect to {addr}: {why}")));
+        }
+        if self.me == Side::Server && conn != MAIN {
+            let listening = self
+                .opts
+                .program_pid
+                .and_then(crate::engine::procfs::listening_ports);
+            if let Some(failure) = self.inspector.open_failed(conn, addr, listening.as_ref()) {
+                let retried = if refusals > 0 {
+                    format!(" (refused {} times over {})", refusals + 1, human(DATA_GRACE))
+                } else {
+                    String::new()
+                };
+                let f = self.finding(
+                    step,
+                    step.rule.unwrap_or(failure.rule),
+                    format!("{}{retried}: {why}", failure.message),
+                );
+                self.push(f, conn);
+                self.write_message(step, MAIN, failure.reply).await?;
+                self.resync = true;
+                return Ok(());
+            }
+        }
+        let f = self.finding(
+            step,
+            step.rule.unwrap_or("S-CONNECT"),
+            format!("cannot open `{conn}` to {addr}: {why}"),
+        );
+        self.push(f, conn);
+        Err(Stop::Halt)
+    }
+
+    /// The peer opens `conn`: accept it on its listener.
+    async fn accept(&mut self, step: &Step, conn: &str, by: Side) -> Result<TcpStream, Stop> {
+        let (deadline, wait, _) = self.step_deadline(step);
+        // The client's connections arrive on the main listener, others on their own.
+        let listener = match (self.listeners.get(conn), &self.main_endpoint) {
+            (Some(l), _) => l,
+            (None, Some(Endpoint::Accept(l))) if by == Side::Client => l,
+            _ => {
+                return Err(Stop::Invalid(format!(
+                    "step {} ({}): the {} opens `{conn}`, but parley is not listening for it: add a `listen` step",
+                    step.number,
+                    step.location,
+                    by.name()
+                )));
+            }
+        };
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let message = match tokio::time::timeout_at(deadline, listener.accept()).await {
+            Ok(Ok((stream, _))) => return Ok(stream),
+            Ok(Err(e)) => format!("accepting `{conn}` failed: {e}"),
+            Err(_) => format!(
+                "no {} connected to `{conn}` at {addr} within {}",
+                by.name(),
+                human(wait)
+            ),
+        };
+        let f = self.finding(step, step.rule.unwrap_or("S-CONNECT"), message);
+        self.push(f, conn);
+        Err(Stop::Halt)
+    }
+
+    pub(super) async fn listen(&mut self, step: &Step, conn: &str, by: Side) -> Result<(), Stop> {
+        if by != self.me {
+            // The peer listens; its address reaches parley through the protocol (PORT, 227).
+            return Ok(());
+        }
+        // Listen on the address the peer reaches parley at: the main connection's local IP.
+        let ip = self
+            .conns
+            .get(MAIN)
+            .map(|c| c.local.ip())
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        let listener = TcpListener::bind(SocketAddr::new(ip, 0))
+            .await
+            .map_err(|e| Stop::Invalid(format!("step {}: cannot listen for `{conn}`: {e}", step.number)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Stop::Invalid(format!("step {}: {e}", step.number)))?;
+        for (suffix, value) in listen_vars(addr) {
+            self.globals.insert(format!("{conn}.{suffix}"), value);
+        }
+        self.recorder.push(
+            conn,
+            EventKind::Listen {
+                by: party(by),
+                addr: addr.to_string(),
+            },
+        );
+        self.listeners.insert(conn.to_string(), listener);
+        Ok(())
+    }
+
+    pub(super) async fn close_mine(&mut self, step: &Step, conn: &str) -> Result<(), Stop> {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return Err(Self::not_open(step, conn));
+        };
+        self.recorder.push(conn, EventKind::Close { by: party(self.me) });
+        // A peer that reset the connection makes shutdown fail; the close still happened.
+        let _ = c.shutdown().await;
+        Ok(())
+    }
+
+    pub(super) async fn await_close(&mut self, step: &Step, conn: &str, by: Side) -> Result<(), Stop> {
+        let (deadline, wait, _) = self.step_deadline(step);
+        let Some(c) = self.conns.get(conn) else {
+            return Err(Self::not_open(step, conn));
+        };
+        let shared = c.shared.clone();
+        let rule = step.rule.unwrap_or("S-CLOSE");
+        loop {
+            {
+                let mut inbox = shared.lock();
+                if !inbox.buf.is_empty() {
+                    let extra: Vec<u8> = std::mem::take(&mut inbox.buf);
+                    drop(inbox);
+                    let f = self
+                        .finding(
+                            step,
+                            rule,
+                            format!(
+                                "the {} sent {} more bytes on `{conn}` where it should have closed it",
+                                by.name(),
+                                extra.len()
+                            ),
+                        )
+                        .actual(&extra);
+                    self.push(f, conn);
+                    continue;
+                }
+                if let Some(error) = inbox.error.clone() {
+                    drop(inbox);
+                    // A reset instead of a close: the peer closed with data it never read.
+                    let f = self.finding(
+                        step,
+                        rule,
+                        format!(
+                            "the {} reset `{conn}` instead of closing it ({error}): it closed the socket with data it had not read",
+                            by.name()
+                        ),
+                    );
+                    self.push(f, conn);
+                    return Ok(());
+                }
+                if inbox.eof || inbox.overflow {
+                    return Ok(());
+                }
+            }
+            tokio::select! {
+                _ = shared.changed.notified() => {}
+                _ = tokio::time::sleep_until(deadline) => {
+                    let f = self.finding(
+                        step,
+                        rule,
+                        format!("waited {} for the {} to close `{conn}`; it kept the connection open", human(wait), by.name()),
+                    );
+                    self.push(f, conn);
+                    return Err(Stop::Halt);
+                }
+            }
+        }
+    }
+}

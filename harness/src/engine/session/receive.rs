@@ -1,0 +1,307 @@
+//! The peer's messages: wait for a whole message (framing), judge it against the RFC
+//! rules whatever the step's matchers say, check the matchers, and set variables.
+//!
+//! Two things only parley-as-server sees: a message that arrived before parley had
+//! finished sending the one it answers (the peer did not wait for it: pipelining, a
+//! partial reply taken for the whole), and — with `answers:` — FTP commands the scenario
+//! does not expect, which parley answers like a real server before waiting on.
+
+use super::{Session, Stop, after_sending, got_tail};
+use crate::engine::conn::BUFFER_LIMIT;
+use crate::engine::matcher::{self, Wanted};
+use crate::finding::Finding;
+use crate::proto::{Dir, Frame, MAIN, MessageView};
+use crate::scenario::Side;
+use crate::scenario::duration::human;
+use crate::scenario::plan::{Expect, Step};
+
+/// How many unexpected commands parley answers while waiting for one step.
+const MAX_ANSWERS: usize = 64;
+
+fn with_expected(f: Finding, wanted: &Wanted<'_>) -> Finding {
+    match wanted.literal.as_ref().or(wanted.exact.as_ref()) {
+        Some(bytes) => f.expected(bytes),
+        None => f,
+    }
+}
+
+impl Session<'_> {
+    pub(super) async fn receive(
+        &mut self,
+        step: &Step,
+        conn: &str,
+        from: Side,
+        expect: &Expect,
+    ) -> Result<(), Stop> {
+        let wanted = Wanted::render(expect, &self.env(step)).map_err(|e| self.missing(step, e))?;
+        let dir = super::dir_from(from);
+        let mut answered = 0;
+        loop {
+            let (msg, premature) = self.next_message(step, conn, from, &wanted).await?;
+            // RFC checks on every message, whatever the step's matchers say.
+            let mut found = Vec::new();
+            let view = self.inspector.inspect(dir, conn, &msg, &mut found);
+            for mut f in found {
+                f.step = Some(step.number);
+                f.location = Some(step.location.to_string());
+                self.push(f, conn);
+            }
+            if let Some((rule, why)) = premature {
+                let f = self.finding(step, rule, why).actual(&msg);
+                self.push(f, conn);
+            }
+            let mismatches = matcher::check(&wanted, self.inspector.as_ref(), dir, &msg, &view);
+            if !mismatches.is_empty() && answered < MAX_ANSWERS {
+                if let Some(answer) = self.answer_for(step, conn, &view, &wanted)? {
+                    answered += 1;
+                    self.remember(&view);
+                    self.write_message(step, conn, answer).await?;
+                    continue;
+                }
+            }
+            for m in mismatches {
+                let f = self
+                    .finding(
+                        step,
+                        self.step_rule(step),
+                        format!("the {} sent something else: {}", from.name(), m.message),
+                    )
+                    .expected_text(m.expected)
+                    .actual_text(m.actual);
+                self.push(f, conn);
+            }
+            self.remember(&view);
+            self.capture(step, &msg, &view);
+            return Ok(());
+        }
+    }
+
+    fn remember(&mut self, view: &MessageView) {
+        if let Some(code) = view.code {
+            self.last_code = Some(code);
+        }
+        for (name, value) in &view.vars {
+            self.globals.insert(name.clone(), value.clone());
+        }
+    }
+
+    /// The scenario's answer to an unexpected client command (parley as FTP server).
+    fn answer_for(
+        &self,
+        step: &Step,
+        conn: &str,
+        view: &MessageView,
+        wanted: &Wanted<'_>,
+    ) -> Result<Option<Vec<u8>>, Stop> {
+        if self.me != Side::Server || conn != MAIN || self.scenario.answers.is_empty() {
+            return Ok(None);
+        }
+        let Some(command) = view.command.as_deref() else {
+            return Ok(None);
+        };
+        // The command the step waits for is never answered from the table.
+        if wanted.command.is_some_and(|c| c.eq_ignore_ascii_case(command)) {
+            return Ok(None);
+        }
+        let found = self
+            .scenario
+            .answers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(command))
+            .or_else(|| self.scenario.answers.iter().find(|(k, _)| k == "*"));
+        match found {
+            Some((_, payload)) => payload
+                .render(&self.env(step))
+                .map(Some)
+                .map_err(|e| self.missing(step, e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Waits for one whole message from `from` on `conn`. Also says whether it arrived
+    /// before parley had finished its previous message on that connection, and the rule.
+    async fn next_message(
+        &mut self,
+        step: &Step,
+        conn: &str,
+        from: Side,
+        wanted: &Wanted<'_>,
+    ) -> Result<(Vec<u8>, Option<(&'static str, String)>), Stop> {
+        let (deadline, wait, scenario_wide) = self.step_deadline(step);
+        let dir = super::dir_from(from);
+        let Some(c) = self.conns.get(conn) else {
+            return Err(Self::not_open(step, conn));
+        };
+        let framing = c.framing;
+        let shared = c.shared.clone();
+        let last_sent = c.last_sent.clone();
+        loop {
+            {
+                let mut inbox = shared.lock();
+                let decision = matcher::frame(
+                    framing,
+                    wanted,
+                    self.inspector.as_mut(),
+                    dir,
+                    conn,
+                    &inbox.buf,
+                    inbox.eof,
+                );
+                if let Frame::Complete(n) = decision {
+                    let n = n.min(inbox.buf.len());
+                    let msg: Vec<u8> = inbox.buf.drain(..n).collect();
+                    drop(inbox);
+                    let premature = self.judge_timing(conn, dir, &msg);
+                    return Ok((msg, premature));
+                }
+                if inbox.overflow {
+                    let got = inbox.buf[..inbox.buf.len().min(256)].to_vec();
+                    drop(inbox);
+                    let f = self
+                        .finding(
+                            step,
+                            "S-LIMIT",
+                            format!(
+                                "the {} sent more than {} MiB on `{conn}` without completing {}",
+                                from.name(),
+                                BUFFER_LIMIT / (1024 * 1024),
+                                wanted.describe(framing)
+                            ),
+                        )
+                        .actual(&got);
+                    self.push(f, conn);
+                    return Err(Stop::Halt);
+                }
+                if inbox.eof || inbox.error.is_some() {
+                    let how = match &inbox.error {
+                        Some(e) => format!("the connection `{conn}` failed ({e})"),
+                        None => format!("the {} closed `{conn}`", from.name()),
+                    };
+                    let got = std::mem::take(&mut inbox.buf);
+                    drop(inbox);
+                    let (rule, why) = self.stalled_rule(step, dir, conn, &got, true);
+                    let f = self.finding(
+                        step,
+                        rule,
+                        format!(
+                            "{how} while parley waited for {}{}; got {} bytes{}{why}",
+                            wanted.describe(framing),
+                            after_sending(&last_sent),
+                            got.len(),
+                            got_tail(&got)
+                        ),
+                    );
+                    let f = with_expected(f, wanted).actual(&got);
+                    self.push(f, conn);
+                    return Err(Stop::Halt);
+                }
+            }
+            tokio::select! {
+                _ = shared.changed.notified() => {}
+                _ = tokio::time::sleep_until(deadline) => {
+                    let got = shared.lock().buf.clone();
+                    let whose = if scenario_wide { "the scenario's timeout of " } else { "" };
+                    let (rule, why) = self.stalled_rule(step, dir, conn, &got, false);
+                    let f = self.finding(
+                        step,
+                        rule,
+                        format!(
+                            "waited {whose}{} for {} from the {} on `{conn}`{}; got {} bytes{}{why}",
+                            human(wait),
+                            wanted.describe(framing),
+                            from.name(),
+                            after_sending(&last_sent),
+                            got.len(),
+                            got_tail(&got)
+                        ),
+                    );
+                    let f = with_expected(f, wanted).actual(&got);
+                    self.push(f, conn);
+                    return Err(Stop::Halt);
+                }
+            }
+        }
+    }
+
+    /// Did `msg`, just consumed from `conn`, start arriving before parley began the last
+    /// write of its previous message there? Then the peer did not wait for that message.
+    fn judge_timing(&mut self, conn: &str, dir: Dir, msg: &[u8]) -> Option<(&'static str, String)> {
+        let c = self.conns.get_mut(conn)?;
+        let start = c.consumed;
+        c.consumed += msg.len();
+        let mark = c.last_send.as_ref()?;
+        if start >= mark.received_before_last_write {
+            return None;
+        }
+        self.inspector.premature(dir, conn, msg, &mark.bytes, mark.split)
+    }
+
+    /// The rule a message that never completed breaks, and the protocol's reason: the
+    /// step's own rule, else the protocol's judgement of the partial bytes, else (at end of
+    /// file) the protocol's early-close rule, else the step's default.
+    fn stalled_rule(
+        &self,
+        step: &Step,
+        dir: Dir,
+        conn: &str,
+        got: &[u8],
+        eof: bool,
+    ) -> (&'static str, String) {
+        if let Some(rule) = step.rule {
+            return (rule, String::new());
+        }
+        if !got.is_empty() {
+            if let Some((rule, why)) = self.inspector.incomplete(dir, conn, got) {
+                return (rule, format!(" — {why}"));
+            }
+        }
+        if eof {
+            if let Some(rule) = self.inspector.early_close_rule(dir, conn) {
+                return (rule, String::new());
+            }
+        }
+        (self.step_rule(step), String::new())
+    }
+
+    fn capture(&mut self, step: &Step, msg: &[u8], view: &MessageView) {
+        for c in &step.captures {
+            let source: Option<Vec<u8>> = if let Some(h) = &c.header {
+                view.header(h).map(|v| v.as_bytes().to_vec())
+            } else if let Some(pointer) = &c.json {
+                view.body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                    .and_then(|v| v.pointer(pointer).cloned())
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s.into_bytes(),
+                        other => other.to_string().into_bytes(),
+                    })
+            } else {
+                Some(msg.to_vec())
+            };
+            let value = source.and_then(|bytes| match &c.regex {
+                None => Some(bytes),
+                Some(re) => re.captures(&bytes).map(|caps| {
+                    caps.get(1)
+                        .or_else(|| caps.get(0))
+                        .map(|m| m.as_bytes().to_vec())
+                        .unwrap_or_default()
+                }),
+            });
+            match value {
+                Some(v) => {
+                    self.globals
+                        .insert(c.name.clone(), String::from_utf8_lossy(&v).into_owned());
+                }
+                None => {
+                    let f = self.finding(
+                        step,
+                        self.step_rule(step),
+                        format!("could not capture `{}`: the message does not have it", c.name),
+                    );
+                    self.findings.push(f.actual(msg));
+                }
+            }
+        }
+    }
+}

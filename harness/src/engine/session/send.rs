@@ -1,0 +1,197 @@
+//! The messages parley sends. When it plays the server, the fault knobs shape them: a
+//! multi-line greeting, padded data, pauses, pieces written apart — the things a correct
+//! client survives and a fragile one does not. A peer that closes while parley is still
+//! writing took the first read for the whole message.
+
+use std::time::Duration;
+
+use super::env::leading_code;
+use super::{Session, Stop, dir_from, party};
+use crate::engine::conn::SendMark;
+use crate::proto::MAIN;
+use crate::scenario::Side;
+use crate::scenario::duration::human;
+use crate::scenario::payload::Payload;
+use crate::scenario::plan::{Expect, Step};
+
+/// Repeats the last line of `bytes` until they are at least `min` long.
+pub fn pad_to(mut bytes: Vec<u8>, min: usize) -> Vec<u8> {
+    if bytes.len() >= min || bytes.is_empty() {
+        return bytes;
+    }
+    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    let start = body.iter().rposition(|b| *b == b'\n').map(|p| p + 1).unwrap_or(0);
+    let mut line = bytes[start..].to_vec();
+    if !line.ends_with(b"\n") {
+        line.extend_from_slice(b"\r\n");
+        bytes.extend_from_slice(b"\r\n");
+    }
+    while bytes.len() < min {
+        bytes.extend_from_slice(&line);
+    }
+    bytes
+}
+
+impl Session<'_> {
+    pub(super) async fn send(
+        &mut self,
+        step: &Step,
+        conn: &str,
+        send: Option<&Payload>,
+        expect: &Expect,
+    ) -> Result<(), Stop> {
+        let payload = send.or(expect.literal.as_ref()).or(expect.exact.as_ref());
+        let Some(payload) = payload else {
+            return Err(Stop::Invalid(format!(
+                "step {} ({}): parley plays the {} here but the step says only how to check the message; add `send:`",
+                step.number,
+                step.location,
+                self.me.name()
+            )));
+        };
+        let mut bytes = payload
+            .render(&self.env(step))
+            .map_err(|e| self.missing(step, e))?;
+        if self.me == Side::Server {
+            if conn == MAIN && !self.greeted && self.faults.multiline_greeting {
+                bytes = self.inspector.multiline(&bytes).unwrap_or(bytes);
+            }
+            if conn != MAIN {
+                if let Some(min) = self.faults.pad_data {
+                    bytes = pad_to(bytes, min);
+                }
+            }
+        }
+        self.write_message(step, conn, bytes).await
+    }
+
+    /// Writes one message on `conn`, shaped by the fault knobs when parley is the server,
+    /// records it, and lets the inspector follow it.
+    pub(super) async fn write_message(
+        &mut self,
+        step: &Step,
+        conn: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), Stop> {
+        let serving = self.me == Side::Server;
+        let mut pause = Duration::ZERO;
+        if serving {
+            pause += self.faults.reply_delay;
+            if conn == MAIN && matches!(leading_code(&bytes), Some(226 | 250)) {
+                pause += self.faults.transfer_delay;
+            }
+        }
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        let piece = match self.faults.split_writes {
+            Some(n) if serving => n.get(),
+            _ => bytes.len().max(1),
+        };
+        let pieces: Vec<&[u8]> = bytes.chunks(piece).collect();
+        let (deadline, wait, _) = self.step_deadline(step);
+        if conn == MAIN {
+            self.greeted = true;
+        }
+        // Record before writing: the peer's answer must not appear before what it answers.
+        self.recorder.data(conn, party(self.me), &bytes);
+        let Some(c) = self.conns.get_mut(conn) else {
+            return Err(Self::not_open(step, conn));
+        };
+        let shared = c.shared.clone();
+        let mut mark = 0;
+        let mut cut_short: Option<usize> = None;
+        let mut failure: Option<String> = None;
+        let mut written = 0usize;
+        for (i, part) in pieces.iter().enumerate() {
+            if i > 0 {
+                if !self.faults.write_delay.is_zero() {
+                    tokio::time::sleep(self.faults.write_delay).await;
+                }
+                if shared.lock().eof {
+                    cut_short = Some(written);
+                    break;
+                }
+            }
+            if i + 1 == pieces.len() {
+                mark = shared.lock().received;
+            }
+            let Some(writer) = c.writer() else {
+                return Err(Stop::Invalid(format!(
+                    "step {}: parley already closed `{conn}`",
+                    step.number
+                )));
+            };
+            match tokio::time::timeout_at(deadline, tokio::io::AsyncWriteExt::write_all(writer, part)).await {
+                Ok(Ok(())) => written += part.len(),
+                Ok(Err(e)) => {
+                    let closed = matches!(
+                        e.kind(),
+                        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                    );
+                    if closed && written > 0 {
+                        cut_short = Some(written);
+                    } else {
+                        failure = Some(format!("sending {} bytes on `{conn}` failed: {e}", bytes.len()));
+                    }
+                    break;
+                }
+                Err(_) => {
+                    failure = Some(format!(
+                        "could not send {} bytes on `{conn}` within {}: the peer is not reading",
+                        bytes.len(),
+                        human(wait)
+                    ));
+                    break;
+                }
+            }
+        }
+        c.last_sent = bytes.clone();
+        c.last_send = Some(SendMark {
+            received_before_last_write: mark,
+            bytes: bytes.clone(),
+            split: pieces.len() > 1,
+        });
+        let dir = dir_from(self.me);
+        if let Some(done) = cut_short {
+            let rule = step
+                .rule
+                .or_else(|| self.inspector.closed_while_sending(dir, conn))
+                .unwrap_or("S-CLOSE");
+            let f = self.finding(
+                step,
+                rule,
+                format!(
+                    "the {} closed `{conn}` after receiving {done} of the {} bytes parley was sending: \
+                     it took what one read returned for the whole message",
+                    self.me.other().name(),
+                    bytes.len()
+                ),
+            );
+            self.push(f, conn);
+        }
+        if let Some(message) = failure {
+            let f = self.finding(step, "S-IO", message).expected(&bytes);
+            self.push(f, conn);
+            return Err(Stop::Halt);
+        }
+        let mut ignored = Vec::new();
+        self.inspector.inspect(dir, conn, &bytes, &mut ignored);
+        if let Some(code) = leading_code(&bytes) {
+            self.last_code = Some(code);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_repeats_the_last_line() {
+        let out = pad_to(b"a\r\nlast\r\n".to_vec(), 20);
+        assert_eq!(out, b"a\r\nlast\r\nlast\r\nlast\r\n".to_vec());
+        assert_eq!(pad_to(b"long enough".to_vec(), 4), b"long enough");
+    }
+}
