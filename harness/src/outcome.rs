@@ -197,6 +197,29 @@ pub struct Outcome {
     pub transcript: Transcript,
     /// Per-step results.
     pub steps: Vec<StepResult>,
+    /// The fault variant played (grading), `None` for the plain run.
+    pub variant: Option<String>,
+    /// The submission graded (batch grading).
+    pub submission: Option<String>,
+    /// The program under test, when parley started one.
+    pub program: Option<ProgramSummary>,
+}
+
+/// What the program under test did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgramSummary {
+    /// The command line, placeholders filled in.
+    pub command: String,
+    /// `exit status 0`, `killed by signal 9`, ...
+    pub status: String,
+    /// The exit code, when it exited by itself.
+    pub exit_code: Option<i32>,
+    /// Bytes it wrote to stdout.
+    pub stdout_bytes: usize,
+    /// The last lines of its stderr.
+    pub stderr_tail: String,
+    /// parley had to stop it.
+    pub stopped: bool,
 }
 
 impl Outcome {
@@ -214,6 +237,28 @@ impl Outcome {
             findings: Vec::new(),
             transcript: Transcript::default(),
             steps: Vec::new(),
+            variant: None,
+            submission: None,
+            program: None,
+        }
+    }
+
+    /// The id with the variant: `ftp::list-active [byte-at-a-time]`.
+    pub fn label(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("{} [{v}]", self.id),
+            None => self.id.clone(),
+        }
+    }
+
+    /// Recomputes the status from the findings (after findings were added).
+    pub fn settle(&mut self) {
+        if self.status != Status::Error {
+            self.status = if self.findings.iter().any(Finding::is_error) {
+                Status::Failed
+            } else {
+                Status::Passed
+            };
         }
     }
 

@@ -159,7 +159,15 @@ pub static RULES: &[Rule] = &[
         Error,
         "scenario",
         "A connection the scenario opens can be opened.",
-        "Check that the peer listens on the address the scenario uses.",
+        "Check the address: a client connects to the host and port it was given; a server listens where it said it would.",
+        Scenario,
+    ),
+    r(
+        "S-PROGRAM",
+        Error,
+        "scenario",
+        "The program under test exits by itself, with the status and output the scenario expects.",
+        "Print the result, close the connection and exit (status 0) once the exchange is done.",
         Scenario,
     ),
     r(

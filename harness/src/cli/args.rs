@@ -26,6 +26,14 @@ pub enum Command {
         parley run scenarios/echo --target echo=127.0.0.1:7\n  \
         parley run --report json=report.json --report junit=junit.xml")]
     Run(RunArgs),
+    /// Grade client programs: parley plays the server of each scenario for a program it
+    /// starts with `{host}` and `{port}` filled in.
+    #[command(after_help = "Examples:\n  \
+        parley grade scenarios/grading/echo-client.yaml -- python3 client.py {host} {port}\n  \
+        parley grade scenarios/grading/ftp-list.yaml --submissions class/ --cmd 'python3 {dir}/ftp_client.py {host} {port}' --report csv=grades.csv\n\n\
+        Placeholders in the command: {host}, {port} (where parley listens) and {dir} (the submission folder).\n\
+        The program also gets PARLEY_HOST and PARLEY_PORT in its environment.")]
+    Grade(GradeArgs),
     /// Check scenario files without running them.
     #[command(after_help = "Example:\n  parley check scenarios/ fixtures/my-scenario.yaml")]
     Check(PathsArgs),
@@ -83,6 +91,54 @@ pub struct RunArgs {
     /// Show warnings and notes of passing scenarios too.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// A server program to start for each scenario instead of a mock or target; `{port}`
+    /// (and `{host}`) are filled in: `parley run scenarios/echo -- python3 server.py {port}`.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Options of `grade`.
+#[derive(Debug, Args)]
+pub struct GradeArgs {
+    /// Scenario files or directories (parley plays their server side).
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+    /// Grade every sub-folder of DIR (one submission each) with `--cmd`.
+    #[arg(long, value_name = "DIR", requires = "cmd")]
+    pub submissions: Option<PathBuf>,
+    /// The command for each submission, one string: `'python3 {dir}/client.py {host} {port}'`.
+    #[arg(long, value_name = "COMMAND", requires = "submissions")]
+    pub cmd: Option<String>,
+    /// Grade only the K-th of N equal shares of the submissions (e.g. `2/4`).
+    #[arg(long, value_name = "K/N", requires = "submissions")]
+    pub shard: Option<String>,
+    /// Play only the plain run, not the scenarios' fault variants.
+    #[arg(long)]
+    pub no_variants: bool,
+    /// Run only scenarios whose id contains this text, or with tag NAME for `tag:NAME`.
+    #[arg(long = "filter", value_name = "TEXT")]
+    pub filters: Vec<String>,
+    /// Runs at once [default: number of cores]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Set a scenario variable (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Default deadline of each step (e.g. `2s`).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Also write a report (repeatable): `json=FILE`, `junit=FILE` or `csv=FILE`.
+    #[arg(long = "report", value_name = "FORMAT=FILE")]
+    pub reports: Vec<String>,
+    /// Colour the output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// Show the details of every run, not only of failures.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// The program to grade and its arguments, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 /// Paths to scenario files or directories.

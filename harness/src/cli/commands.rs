@@ -3,15 +3,20 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
+use parley::engine::batch::{self, Shard, Submission};
+use parley::engine::grade::GradeOptions;
+use parley::engine::program::split_command;
 use parley::engine::{self, PlayOptions, RunConfig};
-use parley::outcome::Summary;
+use parley::outcome::{Outcome, Summary};
 use parley::proto::Protocol;
 use parley::report::{self, ColorChoice, human::HumanOptions};
 use parley::rules::{self, Check};
-use parley::scenario::{self, duration};
+use parley::scenario::{self, Scenario, duration};
 
-use super::args::{Cli, Color, Command, ExplainArgs, PathsArgs, RunArgs, SchemaArgs};
+use super::args::{Cli, Color, Command, ExplainArgs, GradeArgs, PathsArgs, RunArgs, SchemaArgs};
 
 /// A usage error: exit code 2.
 #[derive(Debug)]
@@ -29,6 +34,7 @@ impl std::error::Error for Usage {}
 pub fn dispatch(cli: Cli) -> Result<u8, Usage> {
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Grade(args) => grade(args),
         Command::Check(args) => check(args),
         Command::List(args) => list(args),
         Command::Explain(args) => explain(args),
@@ -88,6 +94,74 @@ fn parse_pairs(values: &[String], what: &str, example: &str) -> Result<Vec<(Stri
         .collect()
 }
 
+/// `--var`, `--timeout` and `--jobs`, shared by `run` and `grade`.
+fn play_options(
+    vars: &[String],
+    timeout: Option<&str>,
+    jobs: Option<usize>,
+) -> Result<(PlayOptions, usize), Usage> {
+    let vars: BTreeMap<String, String> = parse_pairs(vars, "--var", "NAME=VALUE")?.into_iter().collect();
+    let step_timeout = timeout
+        .map(duration::parse)
+        .transpose()
+        .map_err(|e| Usage(format!("--timeout: {e}")))?;
+    if jobs == Some(0) {
+        return Err(Usage("--jobs must be at least 1".into()));
+    }
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    Ok((
+        PlayOptions {
+            vars,
+            step_timeout,
+            ..PlayOptions::default()
+        },
+        jobs,
+    ))
+}
+
+/// `--report FORMAT=FILE` values, checked against the formats allowed.
+fn report_targets(values: &[String], allowed: &[&str]) -> Result<Vec<(String, PathBuf)>, Usage> {
+    let forms = allowed
+        .iter()
+        .map(|f| format!("{f}=FILE"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = Vec::new();
+    for (format, file) in parse_pairs(values, "--report", &forms)? {
+        if !allowed.contains(&format.as_str()) {
+            return Err(Usage(format!("--report: unknown format `{format}`; use {forms}")));
+        }
+        out.push((format, PathBuf::from(file)));
+    }
+    Ok(out)
+}
+
+fn write_reports(reports: &[(String, PathBuf)], outcomes: &[Outcome]) -> Result<(), Usage> {
+    for (format, file) in reports {
+        let text = match format.as_str() {
+            "json" => report::json::render(outcomes),
+            "junit" => {
+                report::junit::render(outcomes).map_err(|e| Usage(format!("cannot render JUnit: {e}")))?
+            }
+            _ => report::grades::csv(outcomes).map_err(|e| Usage(format!("cannot render CSV: {e}")))?,
+        };
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Usage(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        std::fs::write(file, text).map_err(|e| Usage(format!("cannot write {}: {e}", file.display())))?;
+        println!("wrote {format} report to {}", file.display());
+    }
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Usage> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Usage(format!("cannot start the async runtime: {e}")))
+}
+
 fn run(args: RunArgs) -> Result<u8, Usage> {
     let files = discover(args.paths)?;
     let mut targets = BTreeMap::new();
@@ -108,42 +182,21 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         }
         targets.insert(protocol, addr);
     }
-    let vars: BTreeMap<String, String> = parse_pairs(&args.vars, "--var", "NAME=VALUE")?
-        .into_iter()
-        .collect();
-    let step_timeout = args
-        .timeout
-        .as_deref()
-        .map(duration::parse)
-        .transpose()
-        .map_err(|e| Usage(format!("--timeout: {e}")))?;
-    let mut reports = Vec::new();
-    for (format, file) in parse_pairs(&args.reports, "--report", "json=FILE or junit=FILE")? {
-        if format != "json" && format != "junit" {
-            return Err(Usage(format!(
-                "--report: unknown format `{format}`; use json=FILE or junit=FILE"
-            )));
-        }
-        reports.push((format, PathBuf::from(file)));
+    if !args.command.is_empty() && !targets.is_empty() {
+        return Err(Usage(
+            "give either --target or a server program after `--`, not both".into(),
+        ));
     }
-    if args.jobs == Some(0) {
-        return Err(Usage("--jobs must be at least 1".into()));
-    }
+    let (play, jobs) = play_options(&args.vars, args.timeout.as_deref(), args.jobs)?;
+    let reports = report_targets(&args.reports, &["json", "junit"])?;
     let config = RunConfig {
         targets,
-        jobs: args.jobs.unwrap_or(0),
+        jobs,
         filters: args.filters,
-        play: PlayOptions {
-            vars,
-            step_timeout,
-            ..PlayOptions::default()
-        },
+        play,
+        server_program: (!args.command.is_empty()).then_some(args.command),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Usage(format!("cannot start the async runtime: {e}")))?;
-    let outcomes = runtime.block_on(engine::run(&files, &config));
+    let outcomes = runtime()?.block_on(engine::run(&files, &config));
     if outcomes.is_empty() {
         return Err(Usage(format!(
             "no scenario matches the filter(s) {}",
@@ -155,7 +208,12 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         verbose: args.verbose,
         ..HumanOptions::default()
     };
-    let against = if config.targets.is_empty() {
+    let against = if let Some(cmd) = &config.server_program {
+        format!(
+            "the server program `{}` (a fresh one per scenario)",
+            cmd.join(" ")
+        )
+    } else if config.targets.is_empty() {
         "the bundled mock servers".to_string()
     } else {
         config
@@ -172,22 +230,151 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         outcomes.len()
     );
     print!("{}", report::human::render(&outcomes, &opts));
-    for (format, file) in reports {
-        let text = match format.as_str() {
-            "json" => report::json::render(&outcomes),
-            _ => report::junit::render(&outcomes).map_err(|e| Usage(format!("cannot render JUnit: {e}")))?,
-        };
-        write_report(&file, &text)?;
-        println!("wrote {format} report to {}", file.display());
-    }
+    write_reports(&reports, &outcomes)?;
     Ok(Summary::exit_code(&outcomes) as u8)
 }
 
-fn write_report(path: &Path, text: &str) -> Result<(), Usage> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Usage(format!("cannot create {}: {e}", dir.display())))?;
+/// A progress bar on a terminal, none when piped or under CI.
+fn progress(total: usize) -> Option<indicatif::ProgressBar> {
+    let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    if !interactive {
+        return None;
     }
-    std::fs::write(path, text).map_err(|e| Usage(format!("cannot write {}: {e}", path.display())))
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {elapsed_precise}  {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    Some(bar)
+}
+
+fn grade(args: GradeArgs) -> Result<u8, Usage> {
+    let files = scenario::discover(&args.scenarios).map_err(|e| Usage(e.to_string()))?;
+    if files.is_empty() {
+        return Err(Usage("no scenario files (*.yaml) in the paths given".into()));
+    }
+    let (play, jobs) = play_options(&args.vars, args.timeout.as_deref(), args.jobs)?;
+    let reports = report_targets(&args.reports, &["json", "junit", "csv"])?;
+    let (submissions, command): (Vec<Submission>, Vec<String>) = match (&args.submissions, &args.cmd) {
+        (Some(dir), Some(cmd)) => {
+            if !args.command.is_empty() {
+                return Err(Usage(
+                    "give either --submissions with --cmd, or a program after `--`, not both".into(),
+                ));
+            }
+            let shard = args
+                .shard
+                .as_deref()
+                .map(str::parse::<Shard>)
+                .transpose()
+                .map_err(|e| Usage(format!("--shard: {e}")))?;
+            let subs = batch::submissions(dir, shard)
+                .map_err(|e| Usage(format!("--submissions {}: {e}", dir.display())))?;
+            if subs.is_empty() {
+                return Err(Usage(format!(
+                    "--submissions {}: no sub-folders to grade",
+                    dir.display()
+                )));
+            }
+            let argv =
+                split_command(cmd).ok_or_else(|| Usage(format!("--cmd `{cmd}` is not a command line")))?;
+            (subs, argv)
+        }
+        _ if args.command.is_empty() => {
+            return Err(Usage(
+                "nothing to grade: give the program after `--` (parley grade SCENARIO -- python3 client.py {host} {port}) \
+                 or --submissions DIR --cmd 'COMMAND'"
+                    .into(),
+            ));
+        }
+        _ => (
+            vec![Submission {
+                // Name it after the script it runs (`python3 client.py` is `client.py`).
+                name: args
+                    .command
+                    .iter()
+                    .skip(1)
+                    .find(|a| Path::new(a).is_file())
+                    .unwrap_or(&args.command[0])
+                    .clone(),
+                dir: PathBuf::from("."),
+            }],
+            args.command.clone(),
+        ),
+    };
+    let single = args.submissions.is_none();
+    // Scenario files are loaded once; an invalid one is reported and graded as an error.
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    let mut invalid: Vec<Outcome> = Vec::new();
+    for item in engine::load_all(&files, &args.filters) {
+        match item {
+            Ok(s) => scenarios.push(s),
+            Err(o) => invalid.push(o),
+        }
+    }
+    if scenarios.is_empty() && invalid.is_empty() {
+        return Err(Usage(format!(
+            "no scenario matches the filter(s) {}",
+            args.filters.join(", ")
+        )));
+    }
+    let runs: usize = scenarios
+        .iter()
+        .map(|s| batch::runs(s, !args.no_variants).len())
+        .sum::<usize>()
+        * submissions.len();
+    let bar = progress(runs).map(Arc::new);
+    let tick = bar.clone();
+    let base = GradeOptions {
+        command,
+        dir: None,
+        play,
+    };
+    let mut outcomes = runtime()?.block_on(batch::grade_all(
+        &submissions,
+        &scenarios,
+        &base,
+        !args.no_variants,
+        jobs,
+        move |o: &Outcome| {
+            if let Some(bar) = &tick {
+                bar.inc(1);
+                bar.set_message(format!("{} {}", o.submission.as_deref().unwrap_or(""), o.label()));
+            }
+        },
+    ));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    outcomes.splice(0..0, invalid);
+    let opts = HumanOptions {
+        color: color(args.color),
+        verbose: args.verbose,
+        ..HumanOptions::default()
+    };
+    if single {
+        // One program: the full report, then its grade.
+        print!("{}", report::human::render(&outcomes, &opts));
+        println!();
+        print!("{}", report::grades::summary_table(&outcomes));
+    } else {
+        for o in outcomes
+            .iter()
+            .filter(|o| args.verbose || o.status != parley::outcome::Status::Passed)
+        {
+            println!("{}", report::human::status_line(o, &opts));
+            if args.verbose {
+                print!("{}", report::human::details(o, &opts));
+            }
+        }
+        println!();
+        print!("{}", report::grades::summary_table(&outcomes));
+        print!("{}", report::human::summary_line(&outcomes, &opts));
+    }
+    write_reports(&reports, &outcomes)?;
+    Ok(Summary::exit_code(&outcomes) as u8)
 }
 
 fn check(args: PathsArgs) -> Result<u8, Usage> {
@@ -228,8 +415,20 @@ fn list(args: PathsArgs) -> Result<u8, Usage> {
                 } else {
                     format!("  [{}]", s.tags.join(", "))
                 };
+                let variants = if s.variants.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "  variants: {}",
+                        s.variants
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
                 println!(
-                    "{:<36} {:<5} {:>3} steps  {}{tags}",
+                    "{:<36} {:<5} {:>3} steps  {}{tags}{variants}",
                     s.id,
                     s.protocol,
                     s.steps.len(),

@@ -5,7 +5,9 @@
 //! scenario as the client with [`session::play`], `jobs` at a time, and returns one
 //! [`Outcome`] per file, in file order. Nothing here prints.
 
+pub mod batch;
 pub mod conn;
+pub mod grade;
 pub mod matcher;
 pub mod mocks;
 pub mod procfs;
@@ -34,6 +36,9 @@ pub struct RunConfig {
     pub filters: Vec<String>,
     /// Play options shared by every scenario.
     pub play: PlayOptions,
+    /// A server program to start for each scenario (`{host}`/`{port}` filled in) instead
+    /// of a mock or target: `parley run ... -- CMD {port}`.
+    pub server_program: Option<Vec<String>>,
 }
 
 impl RunConfig {
@@ -85,6 +90,14 @@ pub fn load_all(files: &[PathBuf], filters: &[String]) -> Vec<Result<Scenario, O
 /// Plays one scenario as the client against its target: the `--target` for its protocol,
 /// or a fresh bundled mock server configured with the scenario's faults.
 pub async fn run_one(scenario: &Scenario, config: &RunConfig) -> Outcome {
+    if let Some(command) = &config.server_program {
+        let opts = grade::GradeOptions {
+            command: command.clone(),
+            dir: None,
+            play: config.play.clone(),
+        };
+        return grade::run_against_program(scenario, &opts).await;
+    }
     match config.targets.get(&scenario.protocol) {
         Some(addr) => {
             let opts = PlayOptions {

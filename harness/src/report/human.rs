@@ -96,7 +96,11 @@ pub fn status_line(o: &Outcome, opts: &HumanOptions) -> String {
     } else {
         String::new()
     };
-    format!("{tag} {:<40} {:>9}{extra}", o.id, duration(o.duration))
+    let label = match &o.submission {
+        Some(sub) => format!("{sub}: {}", o.label()),
+        None => o.label(),
+    };
+    format!("{tag} {label:<40} {:>9}{extra}", duration(o.duration))
 }
 
 /// The whole report.
@@ -135,6 +139,23 @@ pub fn details(o: &Outcome, opts: &HumanOptions) -> String {
     for f in &shown {
         out.push_str(&finding(f, &p));
     }
+    if let Some(prog) = &o.program {
+        if o.status != Status::Passed {
+            let _ = writeln!(
+                out,
+                "      {} {} — {}",
+                p.bold("program"),
+                prog.command,
+                prog.status
+            );
+            if !prog.stderr_tail.is_empty() {
+                for line in prog.stderr_tail.lines() {
+                    let _ = writeln!(out, "        {} {line}", p.dim("stderr|"));
+                }
+            }
+        }
+    }
+
     if o.status == Status::Failed && opts.transcript_tail > 0 && !o.transcript.events.is_empty() {
         let events = &o.transcript.events;
         let from = events.len().saturating_sub(opts.transcript_tail);

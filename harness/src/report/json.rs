@@ -42,6 +42,12 @@ struct ScenarioJson<'a> {
     duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<ErrorJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    submission: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    program: Option<ProgramJson<'a>>,
     points: PointsJson,
     findings: &'a [Finding],
     steps: Vec<StepJson>,
@@ -52,6 +58,16 @@ struct ScenarioJson<'a> {
 struct ErrorJson<'a> {
     kind: &'a str,
     message: &'a str,
+}
+
+#[derive(Serialize)]
+struct ProgramJson<'a> {
+    command: &'a str,
+    status: &'a str,
+    exit_code: Option<i32>,
+    stdout_bytes: usize,
+    stderr_tail: &'a str,
+    stopped: bool,
 }
 
 #[derive(Serialize)]
@@ -124,7 +140,18 @@ fn scenario(o: &Outcome) -> ScenarioJson<'_> {
             },
             message: &e.message,
         }),
+        submission: o.submission.as_deref(),
+        variant: o.variant.as_deref(),
+        program: o.program.as_ref().map(|p| ProgramJson {
+            command: &p.command,
+            status: &p.status,
+            exit_code: p.exit_code,
+            stdout_bytes: p.stdout_bytes,
+            stderr_tail: &p.stderr_tail,
+            stopped: p.stopped,
+        }),
         points: PointsJson { earned, total },
+
         findings: &o.findings,
         steps: o
             .steps

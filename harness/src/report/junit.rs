@@ -11,12 +11,15 @@ use crate::report::transcript::{TranscriptStyle, render as render_transcript};
 /// Renders `outcomes` as JUnit XML.
 pub fn render(outcomes: &[Outcome]) -> Result<String, quick_junit::SerializeError> {
     let mut report = Report::new("parley");
-    let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
+    let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
+
     for o in outcomes {
-        let suite_name = o.protocol.unwrap_or("invalid");
+        let protocol = o.protocol.unwrap_or("invalid");
+        // Grading a class: one suite per submission; otherwise one per protocol.
+        let suite_name = o.submission.clone().unwrap_or_else(|| protocol.to_string());
         let suite = suites
-            .entry(suite_name)
-            .or_insert_with(|| TestSuite::new(suite_name));
+            .entry(suite_name.clone())
+            .or_insert_with(|| TestSuite::new(suite_name.as_str()));
         let status = match o.status {
             Status::Passed => TestCaseStatus::success(),
             Status::Failed => {
@@ -44,8 +47,8 @@ pub fn render(outcomes: &[Outcome]) -> Result<String, quick_junit::SerializeErro
                 s
             }
         };
-        let mut case = TestCase::new(o.id.as_str(), status);
-        case.set_classname(format!("parley.{suite_name}"));
+        let mut case = TestCase::new(o.label(), status);
+        case.set_classname(format!("parley.{protocol}"));
         case.set_time(o.duration);
         if !o.transcript.events.is_empty() {
             case.set_system_out(render_transcript(&o.transcript, TranscriptStyle::default()));

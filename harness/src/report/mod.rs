@@ -4,6 +4,7 @@
 //! return strings; only `main.rs` writes them anywhere.
 
 pub mod diff;
+pub mod grades;
 pub mod human;
 pub mod json;
 pub mod junit;

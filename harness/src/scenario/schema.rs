@@ -860,7 +860,7 @@ pub struct ProgramDoc {
     pub stdout_contains: Option<Template>,
     /// What its standard output must not contain.
     pub stdout_not_contains: Option<Template>,
-    /// The rule a failed stdout or exit check breaks (default `S-EXPECT`).
+    /// The rule a failed stdout or exit check breaks (default `S-PROGRAM`).
     pub rule: Option<RuleRef>,
     /// How long the program may take to finish after the conversation (default 5s).
     pub grace: Option<DurationValue>,

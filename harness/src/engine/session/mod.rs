@@ -58,6 +58,8 @@ pub struct PlayOptions {
     pub target_label: Option<String>,
     /// The process id of the program under test, to read its listening ports from /proc.
     pub program_pid: Option<i32>,
+    /// Cancelled when the program under test exits: parley stops waiting for it to connect.
+    pub program_exited: Option<tokio_util::sync::CancellationToken>,
 }
 
 /// Why the steps stopped.
@@ -236,6 +238,9 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         findings: session.findings,
         transcript: session.recorder.snapshot(),
         steps: results,
+        variant: None,
+        submission: None,
+        program: None,
     }
 }
 

@@ -201,15 +201,19 @@ impl Session<'_> {
             }
         };
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let message = match tokio::time::timeout_at(deadline, listener.accept()).await {
-            Ok(Ok((stream, _))) => return Ok(stream),
-            Ok(Err(e)) => format!("accepting `{conn}` failed: {e}"),
-            Err(_) => format!(
-                "no {} connected to `{conn}` at {addr} within {}",
-                by.name(),
-                human(wait)
+        let exited = self.opts.program_exited.clone().unwrap_or_default();
+        let message = tokio::select! {
+            accepted = tokio::time::timeout_at(deadline, listener.accept()) => match accepted {
+                Ok(Ok((stream, _))) => return Ok(stream),
+                Ok(Err(e)) => format!("accepting `{conn}` failed: {e}"),
+                Err(_) => format!("no {} connected to `{conn}` at {addr} within {}", by.name(), human(wait)),
+            },
+            _ = exited.cancelled() => format!(
+                "the program exited before the {} opened `{conn}` (parley listened at {addr})",
+                by.name()
             ),
         };
+
         let f = self.finding(step, step.rule.unwrap_or("S-CONNECT"), message);
         self.push(f, conn);
         Err(Stop::Halt)

@@ -1,0 +1,165 @@
+//! Grading many programs: one submission folder each, every scenario plain and under each
+//! fault variant, `jobs` at a time, each run with its own program instance and ports.
+//! `--shard K/N` takes every N-th submission so a class can be split across machines.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::grade::{GradeOptions, grade_client};
+use crate::outcome::Outcome;
+use crate::scenario::Scenario;
+
+/// One submission: its name (the folder name) and folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    /// The folder's name.
+    pub name: String,
+    /// The folder.
+    pub dir: PathBuf,
+}
+
+/// A shard: the `index`-th (1-based) of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based.
+    pub index: usize,
+    /// How many shards.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}` is not K/N (e.g. 2/4)"))?;
+        let index: usize = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{k}` in `{s}` is not a number"))?;
+        let count: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{n}` in `{s}` is not a number"))?;
+        if count == 0 || index == 0 || index > count {
+            return Err(format!("shard `{s}`: K must be between 1 and N"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// The sub-folders of `dir`, sorted by name, `shard` applied.
+pub fn submissions(dir: &Path, shard: Option<Shard>) -> std::io::Result<Vec<Submission>> {
+    let mut all: Vec<Submission> = std::fs::read_dir(dir)?
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| Submission {
+            name: e.file_name().to_string_lossy().into_owned(),
+            dir: e.path(),
+        })
+        .collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(match shard {
+        Some(s) => all
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % s.count == s.index - 1)
+            .map(|(_, sub)| sub)
+            .collect(),
+        None => all,
+    })
+}
+
+/// The runs of one scenario: plain, then each variant (unless `variants` is false).
+pub fn runs(scenario: &Scenario, variants: bool) -> Vec<Option<usize>> {
+    let mut out = vec![None];
+    if variants {
+        out.extend((0..scenario.variants.len()).map(Some));
+    }
+    out
+}
+
+/// Grades every submission with every scenario (and variant), `jobs` at a time; calls
+/// `on_done` as each run finishes; returns outcomes ordered by submission, scenario, run.
+pub async fn grade_all<F>(
+    submissions: &[Submission],
+    scenarios: &[Scenario],
+    base: &GradeOptions,
+    variants: bool,
+    jobs: usize,
+    on_done: F,
+) -> Vec<Outcome>
+where
+    F: Fn(&Outcome) + Send + Sync + 'static,
+{
+    let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let on_done = Arc::new(on_done);
+    let scenarios = Arc::new(scenarios.to_vec());
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut order = 0usize;
+    for sub in submissions {
+        for (si, scenario) in scenarios.iter().enumerate() {
+            for run in runs(scenario, variants) {
+                let limit = Arc::clone(&limit);
+                let on_done = Arc::clone(&on_done);
+                let scenarios = Arc::clone(&scenarios);
+                let opts = GradeOptions {
+                    dir: Some(sub.dir.clone()),
+                    ..base.clone()
+                };
+                let name = sub.name.clone();
+                let index = order;
+                order += 1;
+                tasks.spawn(async move {
+                    let _permit = limit.acquire_owned().await;
+                    let scenario = &scenarios[si];
+                    let variant = run.map(|v| (scenario.variants[v].0.as_str(), &scenario.variants[v].1));
+                    let mut outcome = grade_client(scenario, variant, &opts).await;
+                    outcome.submission = Some(name);
+                    on_done(&outcome);
+                    (index, outcome)
+                });
+            }
+        }
+    }
+    let mut done: Vec<(usize, Outcome)> = Vec::with_capacity(order);
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(pair) = joined {
+            done.push(pair);
+        }
+    }
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, o)| o).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_take_every_nth_submission() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a", "b", "c", "d", "e"] {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        std::fs::write(dir.path().join("notes.txt"), "").unwrap();
+        let names = |shard: Option<Shard>| -> Vec<String> {
+            submissions(dir.path(), shard)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.name)
+                .collect()
+        };
+        assert_eq!(names(None), ["a", "b", "c", "d", "e"]);
+        assert_eq!(names(Some("1/2".parse().unwrap())), ["a", "c", "e"]);
+        assert_eq!(names(Some("2/2".parse().unwrap())), ["b", "d"]);
+    }
+
+    #[test]
+    fn bad_shards_are_refused() {
+        assert!("0/2".parse::<Shard>().is_err());
+        assert!("3/2".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().unwrap_err().contains("K/N"));
+    }
+}

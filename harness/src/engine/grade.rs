@@ -1,0 +1,316 @@
+//! Programs under test: parley as the server for a client program (`parley grade`), and
+//! parley as the client of a server program it starts (`parley run ... -- CMD`).
+//!
+//! Each scenario (and each fault variant) gets its own program instance and its own
+//! ports, so scenarios run in parallel and one program's state never leaks into the next.
+//! The program's exit, stdout and stderr tail join the outcome; a program that cannot be
+//! started is an `unreachable` error (exit code 3); one that never connects, hangs or
+//! crashes is graded as such within the deadlines and stopped with its whole process group.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+
+use super::program::{Program, ProgramReport, ProgramSpec, fill};
+use super::session::{Endpoint, PlayOptions, play};
+use crate::finding::Finding;
+use crate::outcome::{ErrorKind, Outcome, ProgramSummary, RunError};
+use crate::scenario::plan::Faults;
+use crate::scenario::{Scenario, Side};
+use crate::visible::visible_truncated;
+
+/// How long a started server program may take to accept its first connection.
+pub const SERVER_START: Duration = Duration::from_secs(10);
+/// How long a server program gets after SIGTERM before SIGKILL.
+pub const SERVER_STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// What to grade with.
+#[derive(Debug, Clone, Default)]
+pub struct GradeOptions {
+    /// The command, with `{host}`, `{port}` and `{dir}` placeholders.
+    pub command: Vec<String>,
+    /// The submission directory (fills `{dir}`), when grading a class.
+    pub dir: Option<std::path::PathBuf>,
+    /// Play options shared by every scenario.
+    pub play: PlayOptions,
+}
+
+fn summary(command: &[String], r: &ProgramReport) -> ProgramSummary {
+    ProgramSummary {
+        command: command.join(" "),
+        status: r.describe_status(),
+        exit_code: r.status.and_then(|s| s.code()),
+        stdout_bytes: r.stdout_total,
+        stderr_tail: r.stderr_tail(8),
+        stopped: r.stopped,
+    }
+}
+
+fn cannot_start(scenario: &Scenario, argv: &[String], e: &std::io::Error) -> Outcome {
+    let mut o = Outcome::error(
+        scenario.id.clone(),
+        scenario.file.clone(),
+        RunError {
+            kind: ErrorKind::Unreachable,
+            message: format!(
+                "cannot start `{}`: {e}",
+                argv.first().map(String::as_str).unwrap_or("")
+            ),
+            diagnostic: None,
+        },
+    );
+    o.name = scenario.name.clone();
+    o.protocol = Some(scenario.protocol.name());
+    o
+}
+
+fn dir_value(dir: Option<&Path>) -> String {
+    dir.map(|d| d.display().to_string())
+        .unwrap_or_else(|| ".".to_string())
+}
+
+/// Grades a client program: parley listens, starts the program with `{host}` and
+/// `{port}`, plays the server side of `scenario` (shaped by `variant`'s faults), checks
+/// what the program printed and how it ended, and stops it.
+pub async fn grade_client(
+    scenario: &Scenario,
+    variant: Option<(&str, &Faults)>,
+    opts: &GradeOptions,
+) -> Outcome {
+    let listener = match TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => return cannot_start(scenario, &opts.command, &e),
+    };
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let port = listener
+        .local_addr()
+        .map(|a| a.port().to_string())
+        .unwrap_or_default();
+    let dir = dir_value(opts.dir.as_deref());
+    let argv = fill(
+        &opts.command,
+        &[("host", "127.0.0.1"), ("port", &port), ("dir", &dir)],
+    );
+    let vars = &opts.play.vars;
+    let stdin = scenario
+        .program
+        .stdin
+        .as_ref()
+        .and_then(|p| p.render(&scenario_vars(scenario, vars)).ok());
+    let spec = ProgramSpec {
+        argv: argv.clone(),
+        env: vec![
+            ("PARLEY_HOST".into(), "127.0.0.1".into()),
+            ("PARLEY_PORT".into(), port.clone()),
+        ],
+        stdin,
+        cwd: None,
+    };
+    let mut program = match Program::spawn(&spec) {
+        Ok(p) => p,
+        Err(e) => return cannot_start(scenario, &argv, &e),
+    };
+    let exited = tokio_util::sync::CancellationToken::new();
+    let play_opts = PlayOptions {
+        server_faults: variant.map(|(_, f)| f.clone()),
+        target_label: Some(format!("{} (parley serving at {addr})", argv.join(" "))),
+        program_pid: Some(program.pid()),
+        program_exited: Some(exited.clone()),
+        ..opts.play.clone()
+    };
+    let mut outcome = {
+        let played = play(scenario, Side::Server, Endpoint::Accept(listener), &play_opts);
+        tokio::pin!(played);
+        loop {
+            tokio::select! {
+                o = &mut played => break o,
+                _ = program.exited(), if !exited.is_cancelled() => exited.cancel(),
+            }
+        }
+    };
+    // A conversation that already failed does not wait the full grace for the program.
+    let grace = if outcome.findings.iter().any(Finding::is_error) {
+        scenario.program.grace.min(Duration::from_millis(500))
+    } else {
+        scenario.program.grace
+    };
+    let report = program.stop(grace).await;
+    check_program(scenario, &mut outcome, &report, grace);
+    outcome.variant = variant.map(|(name, _)| name.to_string());
+    outcome.program = Some(summary(&argv, &report));
+    outcome.settle();
+    outcome
+}
+
+fn scenario_vars(
+    scenario: &Scenario,
+    cli: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut vars: std::collections::BTreeMap<String, String> = scenario
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.source.clone()))
+        .collect();
+    vars.extend(cli.iter().map(|(k, v)| (k.clone(), v.clone())));
+    vars
+}
+
+/// Adds findings for the program's exit and output.
+fn check_program(scenario: &Scenario, outcome: &mut Outcome, r: &ProgramReport, grace: Duration) {
+    let expect = &scenario.program;
+    let rule = expect.rule.unwrap_or("S-PROGRAM");
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    if r.stopped {
+        outcome.findings.push(Finding::new(
+            rule,
+            format!(
+                "the program did not exit within {} after the conversation; parley stopped it{}",
+                crate::scenario::duration::human(grace),
+                if r.killed {
+                    " (it ignored SIGTERM and was killed)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    } else if let Some(want) = expect.exit {
+        let got = r.status.and_then(|s| s.code());
+        if got != Some(want) {
+            outcome.findings.push(
+                Finding::new(
+                    rule,
+                    format!(
+                        "the program ended with {}, not exit status {want}",
+                        r.describe_status()
+                    ),
+                )
+                .expected_text(format!("exit status {want}"))
+                .actual_text(r.describe_status()),
+            );
+        }
+    }
+    let vars = scenario_vars(scenario, &Default::default());
+    if let Some(t) = &expect.stdout_contains {
+        let want = t.render(&vars).unwrap_or_else(|_| t.source.clone());
+        if !stdout.contains(&want) {
+            outcome.findings.push(
+                Finding::new(rule, format!("the program's output does not contain \"{want}\""))
+                    .expected_text(want.clone())
+                    .actual(&r.stdout[..r.stdout.len().min(2048)]),
+            );
+        }
+    }
+    if let Some(t) = &expect.stdout_not_contains {
+        let want = t.render(&vars).unwrap_or_else(|_| t.source.clone());
+        if stdout.contains(&want) {
+            outcome.findings.push(Finding::new(
+                rule,
+                format!("the program's output contains \"{want}\", which it must not"),
+            ));
+        }
+    }
+}
+
+/// Picks a free port on 127.0.0.1 (the kernel's choice; the listener is closed again).
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Waits until something accepts on `addr`, the program exits, or the deadline passes.
+async fn wait_until_accepting(
+    addr: SocketAddr,
+    program: &mut Program,
+    deadline: Instant,
+) -> Result<(), String> {
+    let mut backoff = Duration::from_millis(2);
+    loop {
+        if let Some(status) = program.try_status() {
+            return Err(format!("it exited ({status}) before accepting connections"));
+        }
+        if let Ok(Ok(_probe)) =
+            tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr)).await
+        {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "it did not accept connections on {addr} within {}",
+                crate::scenario::duration::human(SERVER_START)
+            ));
+        }
+        // Nothing to wait on but the port itself: poll with a growing pause, or until the
+        // program exits.
+        tokio::select! {
+            _ = tokio::time::sleep(backoff.min(deadline - Instant::now())) => {}
+            _ = program.exited() => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Starts a server program on a free port, waits until it accepts, plays `scenario` as
+/// the client against it, and stops it; its stderr tail joins the outcome.
+pub async fn run_against_program(scenario: &Scenario, opts: &GradeOptions) -> Outcome {
+    let port = match free_port() {
+        Ok(p) => p,
+        Err(e) => return cannot_start(scenario, &opts.command, &e),
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let dir = dir_value(opts.dir.as_deref());
+    let argv = fill(
+        &opts.command,
+        &[("host", "127.0.0.1"), ("port", &port.to_string()), ("dir", &dir)],
+    );
+    let spec = ProgramSpec {
+        argv: argv.clone(),
+        env: vec![
+            ("PARLEY_HOST".into(), "127.0.0.1".into()),
+            ("PARLEY_PORT".into(), port.to_string()),
+        ],
+        stdin: None,
+        cwd: None,
+    };
+    let mut program = match Program::spawn(&spec) {
+        Ok(p) => p,
+        Err(e) => return cannot_start(scenario, &argv, &e),
+    };
+    let mut outcome = match wait_until_accepting(addr, &mut program, Instant::now() + SERVER_START).await {
+        Ok(()) => {
+            let play_opts = PlayOptions {
+                target_label: Some(format!("{} (on {addr})", argv.join(" "))),
+                ..opts.play.clone()
+            };
+            play(
+                scenario,
+                Side::Client,
+                Endpoint::Connect(addr.to_string()),
+                &play_opts,
+            )
+            .await
+        }
+        Err(why) => {
+            let mut o = Outcome::error(
+                scenario.id.clone(),
+                scenario.file.clone(),
+                RunError {
+                    kind: ErrorKind::Unreachable,
+                    message: format!("the server program `{}`: {why}", argv.join(" ")),
+                    diagnostic: None,
+                },
+            );
+            o.name = scenario.name.clone();
+            o.protocol = Some(scenario.protocol.name());
+            o
+        }
+    };
+    let report = program.stop(SERVER_STOP_GRACE).await;
+    let mut summary = summary(&argv, &report);
+    if summary.stderr_tail.is_empty() && report.stdout_total > 0 {
+        summary.stderr_tail = format!("(stdout) {}", visible_truncated(&report.stdout, 300));
+    }
+    outcome.program = Some(summary);
+    outcome
+}
