@@ -129,8 +129,11 @@ where
     let tracker = tokio_util::task::TaskTracker::new();
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => break,
+            // Accept first: a connection already queued is served (and closed cleanly on
+            // shutdown) rather than reset by dropping the listener.
+            biased;
             accepted = listener.accept() => match accepted {
+
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     tracker.spawn(handle(stream, peer, shutdown.child_token()));
@@ -139,8 +142,10 @@ where
                 // keep serving the others.
                 Err(_) => tokio::task::yield_now().await,
             },
+            _ = shutdown.cancelled() => break,
         }
     }
+
     drop(listener);
     tracker.close();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await;

@@ -5,21 +5,43 @@ use parley_mock::MockServer;
 
 use crate::proto::Protocol;
 use crate::scenario::Scenario;
+use crate::scenario::plan::Faults;
+
+/// The FTP mock's configuration for these faults.
+pub fn ftp_config(faults: &Faults) -> parley_mock::ftp::FtpConfig {
+    parley_mock::ftp::FtpConfig {
+        faults: faults.to_mock(),
+        multiline_greeting: faults.multiline_greeting,
+        bare_lf: faults.bare_lf,
+        transfer_delay: faults.transfer_delay,
+        refuse_data: faults.refuse_data,
+        ..Default::default()
+    }
+}
+
+/// The HTTP mock's configuration for these faults.
+pub fn http_config(faults: &Faults) -> parley_mock::http::HttpConfig {
+    parley_mock::http::HttpConfig {
+        faults: faults.to_mock(),
+        no_content_length: faults.no_content_length,
+        close_delay: faults.close_delay,
+        www_root: Some(parley_mock::fixtures_dir().join("www")),
+        ..Default::default()
+    }
+}
 
 /// Starts the mock for `scenario.protocol`.
 pub async fn start(scenario: &Scenario) -> std::io::Result<MockServer> {
-    let faults = scenario.faults.to_mock();
+    let faults = &scenario.faults;
     match scenario.protocol {
         Protocol::Echo => {
             MockServer::echo(parley_mock::echo::EchoConfig {
-                faults,
+                faults: faults.to_mock(),
                 ..Default::default()
             })
             .await
         }
-        Protocol::Http | Protocol::Ftp => Err(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            format!("no bundled {} mock server yet", scenario.protocol),
-        )),
+        Protocol::Http => MockServer::http(http_config(faults)).await,
+        Protocol::Ftp => MockServer::ftp(ftp_config(faults)).await,
     }
 }

@@ -30,7 +30,7 @@ pub const DEFAULT_SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
 /// How deep includes may nest.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 /// Variables every scenario has: the target's address.
-pub const BUILTIN_VARS: &[&str] = &["host", "port", "target"];
+pub const BUILTIN_VARS: &[&str] = &["host", "port", "target", "authority", "http_date"];
 
 /// A scenario, checked and ready to play.
 #[derive(Debug, Clone)]
@@ -760,10 +760,10 @@ impl Planner {
                     ..Expect::default()
                 },
             ),
-            SideDoc::Code(code) => (
+            SideDoc::Code(codes) => (
                 None,
                 Expect {
-                    code: Some(vec![code]),
+                    code: Some(codes),
                     ..Expect::default()
                 },
             ),

@@ -447,8 +447,8 @@ pub struct SideFields {
 pub enum SideDoc {
     /// `client: "text"` — send this, expect this.
     Literal(Payload),
-    /// `server: 220` — a reply or status code.
-    Code(u16),
+    /// `server: 220` or `server: [230, 331]` — reply or status codes.
+    Code(Vec<u16>),
     /// The map form.
     Fields(Box<SideFields>),
 }
@@ -456,7 +456,8 @@ pub enum SideDoc {
 fn side_from_scalar(s: Scalar<'_>) -> Result<SideDoc, String> {
     match s {
         Scalar::Int(code) => match u16::try_from(code) {
-            Ok(c) if (100..=599).contains(&c) => Ok(SideDoc::Code(c)),
+            Ok(c) if (100..=599).contains(&c) => Ok(SideDoc::Code(vec![c])),
+
             _ => Err(format!(
                 "`{code}` is not a code (100-599); quote it (`\"{code}\"`) to send it as text"
             )),
@@ -508,12 +509,33 @@ fn is_plain(f: &SideFields) -> bool {
 
 impl<'de> Deserialize<'de> for SideDoc {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        str_or_map(
-            d,
-            "a string (the bytes), a code such as 220, or a map of `send` and matchers",
-            side_from_scalar,
-            side_from_fields,
-        )
+        struct V;
+        const EXPECTING: &str =
+            "a string (the bytes), a code such as 220, a list of codes, or a map of `send` and matchers";
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = SideDoc;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(EXPECTING)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SideDoc, E> {
+                side_from_scalar(Scalar::Str(v)).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<SideDoc, E> {
+                side_from_scalar(Scalar::Int(i64::try_from(v).unwrap_or(i64::MAX))).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SideDoc, E> {
+                side_from_scalar(Scalar::Int(v)).map_err(E::custom)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<SideDoc, A::Error> {
+                let codes = Codes::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(SideDoc::Code(codes.0))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<SideDoc, A::Error> {
+                let fields = SideFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                side_from_fields(fields).map_err(serde::de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -524,8 +546,13 @@ impl JsonSchema for SideDoc {
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let fields = generator.subschema_for::<SideFields>();
         json_schema!({
-            "description": "A string (bytes to send and expect), a code (FTP reply / HTTP status), or a map of `send` and matchers.",
-            "anyOf": [ { "type": "string" }, { "type": "integer", "minimum": 100, "maximum": 599 }, fields ]
+            "description": "A string (bytes to send and expect), a code or list of codes (FTP reply / HTTP status), or a map of `send` and matchers.",
+            "anyOf": [
+                { "type": "string" },
+                { "type": "integer", "minimum": 100, "maximum": 599 },
+                { "type": "array", "items": { "type": "integer", "minimum": 100, "maximum": 599 }, "minItems": 1 },
+                fields
+            ]
         })
     }
 }
