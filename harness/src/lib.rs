@@ -8,7 +8,8 @@
 //! - [`proto`]: sans-I/O framing, parsing and RFC checks per protocol;
 //! - [`engine`]: plays a plan over tokio sockets, as client or server, with deadlines;
 //! - [`outcome`]: what a run produced (status, findings, transcript);
-//! - [`report`]: renders outcomes as human text, JSON and JUnit (the engine never prints);
+//! - [`report`]: renders outcomes as human text, JSON, JUnit and CSV (the engine never prints);
+//! - [`serve`]: a bundled mock in the foreground behind a relay that reports every exchange;
 //! - [`rules`]: the rule catalogue; [`finding`]: one deviation; [`visible`]: bytes made readable.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -19,4 +20,5 @@ pub mod proto;
 pub mod report;
 pub mod rules;
 pub mod scenario;
+pub mod serve;
 pub mod visible;

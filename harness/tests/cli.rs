@@ -291,7 +291,7 @@ fn color_always_uses_ansi_and_never_does_not() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for sub in ["run", "check", "list", "explain", "schema"] {
+    for sub in ["run", "grade", "serve", "check", "list", "explain", "schema"] {
         let o = parley(&[sub, "--help"]);
         let out = text(&o);
         assert_eq!(code(&o), 0, "{sub}: {out}");

@@ -34,6 +34,15 @@ pub enum Command {
         Placeholders in the command: {host}, {port} (where parley listens) and {dir} (the submission folder).\n\
         The program also gets PARLEY_HOST and PARLEY_PORT in its environment.")]
     Grade(GradeArgs),
+    /// Run a bundled mock server in the foreground, printing every exchange and what
+    /// parley finds wrong in it. Ctrl-C stops it.
+    #[command(after_help = "Examples:\n  \
+        parley serve ftp                              # on 127.0.0.1:2121\n  \
+        parley serve http --port 8080 --fault split   # responses in pieces, 100 ms apart\n  \
+        parley serve ftp --fault multiline-greeting --fault delay-226\n\n\
+        Faults: byte-at-a-time, split, slow (all); no-content-length, close-delay (http);\n\
+        multiline-greeting, bare-lf, delay-226, refuse-data (ftp).")]
+    Serve(ServeArgs),
     /// Check scenario files without running them.
     #[command(after_help = "Example:\n  parley check scenarios/ fixtures/my-scenario.yaml")]
     Check(PathsArgs),
@@ -139,6 +148,23 @@ pub struct GradeArgs {
     /// The program to grade and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The protocol: echo, http or ftp.
+    #[arg(value_parser = ["echo", "http", "ftp"])]
+    pub protocol: String,
+    /// The port on 127.0.0.1 [default: 7007 for echo, 8080 for http, 2121 for ftp; 0 picks a free one]
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Misbehave on purpose (repeatable); see the list below.
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<String>,
+    /// Colour the output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
 }
 
 /// Paths to scenario files or directories.

@@ -16,7 +16,7 @@ use parley::report::{self, ColorChoice, human::HumanOptions};
 use parley::rules::{self, Check};
 use parley::scenario::{self, Scenario, duration};
 
-use super::args::{Cli, Color, Command, ExplainArgs, GradeArgs, PathsArgs, RunArgs, SchemaArgs};
+use super::args::{Cli, Color, Command, ExplainArgs, GradeArgs, PathsArgs, RunArgs, SchemaArgs, ServeArgs};
 
 /// A usage error: exit code 2.
 #[derive(Debug)]
@@ -35,6 +35,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Usage> {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Grade(args) => grade(args),
+        Command::Serve(args) => serve(args),
         Command::Check(args) => check(args),
         Command::List(args) => list(args),
         Command::Explain(args) => explain(args),
@@ -375,6 +376,79 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
     }
     write_reports(&reports, &outcomes)?;
     Ok(Summary::exit_code(&outcomes) as u8)
+}
+
+fn serve(args: ServeArgs) -> Result<u8, Usage> {
+    use parley::serve::ServeEvent;
+    let protocol = Protocol::from_name(&args.protocol)
+        .ok_or_else(|| Usage(format!("unknown protocol `{}`", args.protocol)))?;
+    let faults = parley::serve::faults(protocol, &args.faults).map_err(Usage)?;
+    let port = args.port.unwrap_or(match protocol {
+        Protocol::Echo => 7007,
+        Protocol::Http => 8080,
+        Protocol::Ftp => 2121,
+    });
+    let color = color(args.color);
+    let paint = |style: anstyle::Style, text: &str| {
+        if color {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_string()
+        }
+    };
+    let fault_list = if args.faults.is_empty() {
+        "none".to_string()
+    } else {
+        args.faults.join(", ")
+    };
+    runtime()?.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let server = tokio::spawn(parley::serve::serve(protocol, port, faults, tx, stop.clone()));
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            tokio::select! {
+                _ = &mut ctrl_c => {
+                    println!("stopping");
+                    stop.cancel();
+                    break;
+                }
+                event = rx.recv() => match event {
+                    None => break,
+                    Some(ServeEvent::Listening { addr }) => println!(
+                        "parley serve {protocol}: listening on {addr} (faults: {fault_list}); Ctrl-C stops it"
+                    ),
+                    Some(ServeEvent::Connected { id, peer }) => println!("[#{id}] {peer} connected"),
+                    Some(ServeEvent::Message { id, from, bytes }) => {
+                        let arrow = if from == parley::outcome::Party::Client { "C>" } else { "S>" };
+                        println!("[#{id}] {arrow} \"{}\"", parley::visible::visible_truncated(&bytes, 400));
+                    }
+                    Some(ServeEvent::Finding { id, finding }) => {
+                        let style = match finding.severity {
+                            rules::Severity::Error => anstyle::AnsiColor::Red.on_default().bold(),
+                            rules::Severity::Warning => anstyle::AnsiColor::Yellow.on_default().bold(),
+                            rules::Severity::Note => anstyle::AnsiColor::Cyan.on_default(),
+                        };
+                        println!(
+                            "[#{id}]    {} {} ({}): {}",
+                            paint(style, finding.rule),
+                            finding.severity,
+                            finding.section,
+                            finding.message
+                        );
+                        println!("[#{id}]    hint: {}", finding.hint);
+                    }
+                    Some(ServeEvent::Closed { id, by }) => println!("[#{id}] closed by the {}", by.name()),
+                },
+            }
+        }
+        match server.await {
+            Ok(Ok(())) => Ok(0),
+            Ok(Err(e)) => Err(Usage(format!("cannot serve {protocol} on 127.0.0.1:{port}: {e}"))),
+            Err(e) => Err(Usage(format!("the server failed: {e}"))),
+        }
+    })
 }
 
 fn check(args: PathsArgs) -> Result<u8, Usage> {
