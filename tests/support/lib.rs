@@ -2,6 +2,8 @@
 //! are snapshotted, and how tests find real peers (vsftpd, nginx, curl, ...).
 #![allow(clippy::print_stderr)]
 
+pub mod peers;
+
 use std::path::{Path, PathBuf};
 
 /// The repository root (the workspace directory).

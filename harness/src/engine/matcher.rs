@@ -39,6 +39,10 @@ pub struct Wanted<'a> {
     pub body: Option<Vec<u8>>,
     /// HTTP JSON body.
     pub json: Option<serde_json::Value>,
+    /// HTTP JSON values at pointers.
+    pub json_at: Vec<(&'a str, serde_json::Value)>,
+    /// HTTP body length.
+    pub body_len: Option<usize>,
 }
 
 impl<'a> Wanted<'a> {
@@ -65,6 +69,12 @@ impl<'a> Wanted<'a> {
                 .collect::<Result<_, MissingVar>>()?,
             body: payload(&expect.body)?,
             json: expect.json.as_ref().map(|j| render_json(j, vars)).transpose()?,
+            json_at: expect
+                .json_at
+                .iter()
+                .map(|(p, v)| Ok((p.as_str(), render_json(v, vars)?)))
+                .collect::<Result<_, MissingVar>>()?,
+            body_len: expect.body_len,
         })
     }
 
@@ -301,6 +311,39 @@ pub fn check(
         if let Err(mut m) = exact_match(want, body) {
             m.message = format!("the body differs: {}", m.message);
             out.push(m);
+        }
+    }
+    if let Some(n) = wanted.body_len {
+        if body.len() != n {
+            out.push(Mismatch {
+                expected: format!("{n} body bytes"),
+                actual: format!("{} body bytes", body.len()),
+                message: format!("the body is {} bytes long, not {n}", body.len()),
+            });
+        }
+    }
+    if !wanted.json_at.is_empty() {
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(doc) => {
+                for (pointer, want) in &wanted.json_at {
+                    match doc.pointer(pointer) {
+                        Some(got) if got == want => {}
+                        got => out.push(Mismatch {
+                            expected: format!("{pointer} = {want}"),
+                            actual: format!(
+                                "{pointer} = {}",
+                                got.map(|g| g.to_string()).unwrap_or_else(|| "(absent)".into())
+                            ),
+                            message: format!("the JSON body's {pointer} is not {want}"),
+                        }),
+                    }
+                }
+            }
+            Err(e) => out.push(Mismatch {
+                expected: "a JSON body".to_string(),
+                actual: visible_truncated(body, 400),
+                message: format!("the body is not JSON: {e}"),
+            }),
         }
     }
     if let Some(want) = &wanted.json {

@@ -287,6 +287,10 @@ pub struct Expect {
     pub body: Option<Payload>,
     /// HTTP JSON body.
     pub json: Option<serde_json::Value>,
+    /// HTTP JSON body values at pointers.
+    pub json_at: Vec<(String, serde_json::Value)>,
+    /// HTTP body length.
+    pub body_len: Option<usize>,
 }
 
 impl Expect {
@@ -805,6 +809,8 @@ impl Planner {
             ("headers", f.headers.is_some()),
             ("body", f.body.is_some()),
             ("json", f.json.is_some()),
+            ("json_at", f.json_at.is_some()),
+            ("body_len", f.body_len.is_some()),
         ] {
             needs(field, !set || p == Protocol::Http, "HTTP")?;
         }
@@ -822,6 +828,8 @@ impl Planner {
             headers: f.headers.unwrap_or_default().into_iter().collect(),
             body: f.body,
             json: f.json,
+            json_at: f.json_at.unwrap_or_default().into_iter().collect(),
+            body_len: f.body_len,
         };
         let has_matcher = expect.frames_raw()
             || expect.not_contains.is_some()
@@ -831,7 +839,10 @@ impl Planner {
             || expect.command.is_some()
             || !expect.headers.is_empty()
             || expect.body.is_some()
-            || expect.json.is_some();
+            || expect.json.is_some()
+            || !expect.json_at.is_empty()
+            || expect.body_len.is_some();
+
         if !has_matcher {
             match &f.send {
                 Some(send) => expect.literal = Some(send.clone()),

@@ -426,6 +426,11 @@ pub struct SideFields {
     pub body: Option<Payload>,
     /// HTTP: the body is JSON equal to this value (strings may use `{{variables}}`).
     pub json: Option<serde_json::Value>,
+    /// HTTP: the JSON body has these values at these JSON pointers (RFC 6901), e.g.
+    /// `{ "/json/name": "parley" }`.
+    pub json_at: Option<BTreeMap<String, serde_json::Value>>,
+    /// HTTP: the body is this many bytes long.
+    pub body_len: Option<usize>,
     /// Shorthand for the message's bytes, as in a payload map: UTF-8 text.
     pub text: Option<Template>,
     /// Shorthand: the message's bytes in hexadecimal.
@@ -505,6 +510,8 @@ fn is_plain(f: &SideFields) -> bool {
         && f.headers.is_none()
         && f.body.is_none()
         && f.json.is_none()
+        && f.json_at.is_none()
+        && f.body_len.is_none()
 }
 
 impl<'de> Deserialize<'de> for SideDoc {

@@ -1,0 +1,164 @@
+//! Real servers as peers, started on free loopback ports for one test and stopped when
+//! the handle drops: vsftpd and pyftpdlib for FTP, nginx and `python3 -m http.server` for
+//! HTTP. Each returns `None` (and says why the test is skipped) when the peer is not
+//! installed, unless `PARLEY_REQUIRE_PEERS=1`, which turns that into a failure.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running peer; killed on drop.
+#[derive(Debug)]
+pub struct Peer {
+    /// What it is.
+    pub name: &'static str,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Starts `cmd` and waits (with a deadline) until something accepts on `port`.
+fn start(name: &'static str, mut cmd: Command, port: u16, dir: tempfile::TempDir) -> Peer {
+    let log = dir.path().join(format!("{name}.log"));
+    let out = std::fs::File::create(&log).expect("log file");
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut peer = Peer {
+        name,
+        addr,
+        child,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
+            return peer;
+        }
+        if let Ok(Some(status)) = peer.child.try_wait() {
+            panic!(
+                "{name} exited ({status}) before listening on {addr}:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not listen on {addr} within 15 s:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        // Nothing to wait on but the port: poll with a growing pause.
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// vsftpd serving `root` to anonymous users, in the foreground, as the launching user,
+/// without its seccomp sandbox.
+pub fn vsftpd(root: &Path) -> Option<Peer> {
+    let program = crate::peer("vsftpd", "apt-get install vsftpd")?;
+    let dir = tempfile::tempdir().ok()?;
+    let port = free_port();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).ok()?;
+    let conf = dir.path().join("vsftpd.conf");
+    let text = format!(
+        "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port={port}\n\
+         anonymous_enable=YES\nanon_root={root}\nno_anon_password=NO\nlocal_enable=NO\n\
+         write_enable=NO\nseccomp_sandbox=NO\nbackground=NO\nrun_as_launching_user=YES\n\
+         connect_from_port_20=NO\npasv_enable=YES\nxferlog_enable=NO\ndirmessage_enable=NO\n\
+         secure_chroot_dir={empty}\n",
+        root = root.display(),
+        empty = empty.display()
+    );
+    std::fs::write(&conf, text).ok()?;
+    let mut cmd = Command::new(program);
+    cmd.arg(&conf);
+    Some(start("vsftpd", cmd, port, dir))
+}
+
+/// pyftpdlib serving `root` read-only to anonymous users.
+pub fn pyftpdlib(root: &Path) -> Option<Peer> {
+    if !crate::python_module("pyftpdlib") {
+        return None;
+    }
+    let dir = tempfile::tempdir().ok()?;
+    let port = free_port();
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-m",
+        "pyftpdlib",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-d",
+    ])
+    .arg(root);
+    Some(start("pyftpdlib", cmd, port, dir))
+}
+
+/// nginx serving `root`, configured in a temporary prefix.
+pub fn nginx(root: &Path) -> Option<Peer> {
+    let program = crate::peer("nginx", "apt-get install nginx-light")?;
+    let dir = tempfile::tempdir().ok()?;
+    let port = free_port();
+    let prefix = dir.path();
+    let conf = prefix.join("nginx.conf");
+    let text = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {p}/nginx.pid;\n\
+         error_log {p}/error.log;\nevents {{ worker_connections 256; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n\
+         fastcgi_temp_path {p}/fastcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n\
+         types {{ text/html html; text/plain txt; application/json json; image/png png; }}\n\
+         server {{\n    listen 127.0.0.1:{port};\n    root {root};\n  }}\n}}\n",
+        p = prefix.display(),
+        root = root.display()
+    );
+    std::fs::write(&conf, text).ok()?;
+    let mut cmd = Command::new(program);
+    cmd.arg("-p").arg(prefix).arg("-c").arg(&conf);
+    Some(start("nginx", cmd, port, dir))
+}
+
+/// `python3 -m http.server` serving `root`.
+pub fn python_http_server(root: &Path) -> Option<Peer> {
+    let dir = tempfile::tempdir().ok()?;
+    let port = free_port();
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-m",
+        "http.server",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+    ])
+    .arg(root);
+    Some(start("python3 -m http.server", cmd, port, dir))
+}
+
+/// `fixtures/<name>` of the repository.
+pub fn fixture(name: &str) -> PathBuf {
+    crate::fixtures_dir().join(name)
+}
