@@ -262,7 +262,17 @@ pub trait Inspector: Send {
         None
     }
 
+    /// Bytes the peer sent on `conn` after its last complete message, where the scenario
+    /// expects it to close: which rule do they break? (HTTP: bytes after a request's
+    /// body mean its Content-Length was too small, H-LEN-2; after a request without
+    /// Content-Length they were a body the server could not frame, H-LEN-1.)
+    fn trailing(&self, dir: Dir, conn: &str, extra: &[u8]) -> Option<(&'static str, String)> {
+        let _ = (dir, conn, extra);
+        None
+    }
+
     /// The multi-line form of a reply parley sends (the `multiline_greeting` fault).
+
     fn multiline(&self, reply: &[u8]) -> Option<Vec<u8>> {
         let _ = reply;
         None

@@ -273,17 +273,24 @@ impl Session<'_> {
                 if !inbox.buf.is_empty() {
                     let extra: Vec<u8> = std::mem::take(&mut inbox.buf);
                     drop(inbox);
+                    let dir = super::dir_from(by);
+                    let (rule, why) = match (step.rule, self.inspector.trailing(dir, conn, &extra)) {
+                        (Some(rule), _) => (rule, String::new()),
+                        (None, Some((rule, why))) => (rule, format!(" — {why}")),
+                        (None, None) => (rule, String::new()),
+                    };
                     let f = self
                         .finding(
                             step,
                             rule,
                             format!(
-                                "the {} sent {} more bytes on `{conn}` where it should have closed it",
+                                "the {} sent {} more bytes on `{conn}` where it should have closed it{why}",
                                 by.name(),
                                 extra.len()
                             ),
                         )
                         .actual(&extra);
+
                     self.push(f, conn);
                     continue;
                 }
