@@ -1,0 +1,320 @@
+//! Grading programs: the fixture programs of `fixtures/programs/` (one correct and several
+//! with one classic bug each) graded with the grading scenarios, asserting the exact rule
+//! ids that fire — and that the correct programs get full marks. Then programs that
+//! misbehave as programs: missing, exiting at once, never connecting, flooding, printing
+//! megabytes, ignoring SIGTERM.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use parley::engine::grade::{GradeOptions, grade_client, run_against_program};
+use parley::engine::{PlayOptions, RunConfig};
+use parley::outcome::{ErrorKind, Outcome, Status};
+use parley::rules::Severity;
+use parley::scenario::{self, Scenario};
+use rstest::rstest;
+
+fn scenario(path: &str) -> Scenario {
+    scenario::load(&parley_tests::scenarios_dir().join(path)).unwrap_or_else(|e| panic!("{}", e.render(false)))
+}
+
+fn program(path: &str) -> String {
+    parley_tests::fixtures_dir().join("programs").join(path).display().to_string()
+}
+
+fn client_command(path: &str) -> Vec<String> {
+    vec!["python3".into(), program(path), "{host}".into(), "{port}".into()]
+}
+
+fn opts(command: Vec<String>) -> GradeOptions {
+    GradeOptions {
+        command,
+        dir: None,
+        play: PlayOptions::default(),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// Grades `program` with `scenario`, plain (`None`) or under a variant.
+fn grade(scenario_path: &str, program_path: &str, variant: Option<&str>) -> Outcome {
+    let sc = scenario(scenario_path);
+    let v = variant.map(|name| {
+        let (n, f) = sc
+            .variants
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{scenario_path} has no variant {name}"));
+        (n.as_str(), f.clone())
+    });
+    runtime().block_on(grade_client(&sc, v.as_ref().map(|(n, f)| (*n, f)), &opts(client_command(program_path))))
+}
+
+fn describe(o: &Outcome) -> String {
+    let opts = parley::report::human::HumanOptions::default();
+    format!("{}{}", parley::report::human::status_line(o, &opts), parley::report::human::details(o, &opts))
+}
+
+/// Error rules that fired, in order, without duplicates.
+fn errors(o: &Outcome) -> Vec<&'static str> {
+    o.failed_rules()
+}
+
+fn has(o: &Outcome, rule: &str, severity: Severity) -> bool {
+    o.findings.iter().any(|f| f.rule == rule && f.severity == severity)
+}
+
+#[rstest]
+#[case::echo_client("grading/echo-client.yaml", "echo-client/good.py")]
+#[case::http_get("grading/http-get.yaml", "http-get/good.py")]
+#[case::http_post("grading/http-post.yaml", "http-post/good.py")]
+#[case::ftp_client("grading/ftp-list.yaml", "ftp-client/good.py")]
+fn a_correct_client_gets_full_marks_plain_and_under_every_variant(#[case] scenario_path: &str, #[case] program_path: &str) {
+    let sc = scenario(scenario_path);
+    let mut runs: Vec<Option<&str>> = vec![None];
+    runs.extend(sc.variants.iter().map(|(n, _)| Some(n.as_str())));
+    for variant in runs {
+        let o = grade(scenario_path, program_path, variant);
+        assert_eq!(o.status, Status::Passed, "{program_path} {variant:?}:\n{}", describe(&o));
+        let (earned, total) = o.points();
+        assert_eq!(earned, total, "{program_path} {variant:?} lost points:\n{}", describe(&o));
+        assert!(o.findings.iter().all(|f| f.severity != Severity::Error), "{}", describe(&o));
+    }
+}
+
+/// A buggy client: the rule that must fire (first), and any consequences it also causes.
+#[rstest]
+#[case::trailing_space("grading/http-get.yaml", "http-get/trailing-space.py", None, &["H-RL-2"])]
+#[case::no_host("grading/http-get.yaml", "http-get/no-host.py", None, &["H-HOST-1"])]
+#[case::lowercase_method("grading/http-get.yaml", "http-get/lowercase-method.py", None, &["H-RL-3"])]
+#[case::single_recv("grading/http-get.yaml", "http-get/single-recv.py", Some("split-response"), &["H-LEN-5"])]
+#[case::not_json("grading/http-post.yaml", "http-post/not-json.py", None, &["H-LEN-4"])]
+#[case::wrong_length("grading/http-post.yaml", "http-post/wrong-length.py", None, &["H-LEN-2", "H-LEN-4"])]
+#[case::no_content_length("grading/http-post.yaml", "http-post/no-content-length.py", None, &["H-LEN-1"])]
+#[case::port_byte_order("grading/ftp-list.yaml", "ftp-client/port-byte-order.py", None, &["F-DATA-1", "S-PROGRAM"])]
+#[case::listen_after_list("grading/ftp-list.yaml", "ftp-client/listen-after-list.py", None, &["F-DATA-2"])]
+#[case::one_read_per_reply_bytes("grading/ftp-list.yaml", "ftp-client/one-read-per-reply.py", Some("byte-at-a-time"), &["F-1123-2"])]
+#[case::one_read_per_reply_greeting("grading/ftp-list.yaml", "ftp-client/one-read-per-reply.py", Some("multiline-greeting"), &["F-RPL-2"])]
+#[case::quit_before_226("grading/ftp-list.yaml", "ftp-client/quit-before-226.py", Some("delayed-226"), &["F-DATA-4"])]
+#[case::single_recv_listing("grading/ftp-list.yaml", "ftp-client/single-recv-listing.py", Some("large-listing"), &["F-DATA-3"])]
+fn a_client_with_one_classic_bug_fires_its_rule(
+    #[case] scenario_path: &str,
+    #[case] program_path: &str,
+    #[case] variant: Option<&str>,
+    #[case] expected: &[&str],
+) {
+    let o = grade(scenario_path, program_path, variant);
+    assert_eq!(o.status, Status::Failed, "{program_path} {variant:?} passed:\n{}", describe(&o));
+    let fired = errors(&o);
+    assert_eq!(fired[0], expected[0], "{program_path} {variant:?}: wrong first rule\n{}", describe(&o));
+    // Consequences of the bug that the table names are allowed; nothing else may fire.
+    for rule in &fired {
+        assert!(
+            expected.contains(rule) || rule.starts_with("S-"),
+            "{program_path} {variant:?}: unexpected {rule}\n{}",
+            describe(&o)
+        );
+    }
+    for rule in expected {
+        assert!(fired.contains(rule), "{program_path} {variant:?}: {rule} did not fire\n{}", describe(&o));
+    }
+}
+
+#[rstest]
+#[case::bare_lf("grading/http-get.yaml", "http-get/bare-lf.py", "H-RL-6")]
+#[case::no_content_type("grading/http-post.yaml", "http-post/no-content-type.py", "H-LEN-3")]
+fn a_client_breaking_a_should_passes_with_a_warning(#[case] scenario_path: &str, #[case] program_path: &str, #[case] rule: &str) {
+    let o = grade(scenario_path, program_path, None);
+    assert!(has(&o, rule, Severity::Warning), "{program_path}: no {rule} warning\n{}", describe(&o));
+    assert_eq!(o.status, Status::Passed, "{}", describe(&o));
+}
+
+#[test]
+fn single_recv_passes_plain_and_fails_only_when_the_response_is_split() {
+    let plain = grade("grading/http-get.yaml", "http-get/single-recv.py", None);
+    assert_eq!(plain.status, Status::Passed, "{}", describe(&plain));
+}
+
+/// Server programs, graded with `parley run SCENARIO -- python3 server.py {port}`.
+fn run_server(scenario_path: &str, program_path: &str) -> Outcome {
+    let sc = scenario(scenario_path);
+    let o = GradeOptions {
+        command: vec!["python3".into(), program(program_path), "{port}".into()],
+        dir: None,
+        play: PlayOptions {
+            step_timeout: Some(Duration::from_secs(2)),
+            ..PlayOptions::default()
+        },
+    };
+    runtime().block_on(run_against_program(&sc, &o))
+}
+
+#[rstest]
+#[case::good("echo-server/good.py", &[("echo/basic.yaml", None), ("echo/large.yaml", None), ("echo/binary.yaml", None), ("echo/concurrent.yaml", None)])]
+#[case::closes_after_one("echo-server/closes-after-one.py", &[("echo/basic.yaml", Some("ECHO-3"))])]
+#[case::truncates_1024("echo-server/truncates-1024.py", &[("echo/large.yaml", Some("ECHO-2"))])]
+#[case::one_at_a_time("echo-server/one-at-a-time.py", &[("echo/concurrent.yaml", Some("ECHO-4")), ("echo/basic.yaml", None), ("echo/large.yaml", None)])]
+fn echo_servers_are_graded_by_the_echo_scenarios(#[case] program_path: &str, #[case] expect: &[(&str, Option<&str>)]) {
+    for (scenario_path, rule) in expect {
+        let o = run_server(scenario_path, program_path);
+        match rule {
+            None => assert_eq!(o.status, Status::Passed, "{program_path} on {scenario_path}:\n{}", describe(&o)),
+            Some(rule) => {
+                assert_eq!(errors(&o).first(), Some(rule), "{program_path} on {scenario_path}:\n{}", describe(&o));
+            }
+        }
+        let prog = o.program.as_ref().expect("program summary");
+        assert!(prog.stopped, "the server was stopped after the scenario");
+    }
+}
+
+fn sh(script: &str) -> Vec<String> {
+    vec!["sh".into(), "-c".into(), script.into()]
+}
+
+fn quick(command: Vec<String>) -> GradeOptions {
+    GradeOptions {
+        command,
+        dir: None,
+        play: PlayOptions {
+            step_timeout: Some(Duration::from_millis(800)),
+            ..PlayOptions::default()
+        },
+    }
+}
+
+fn grade_echo(command: Vec<String>) -> Outcome {
+    let sc = scenario("grading/echo-client.yaml");
+    runtime().block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), grade_client(&sc, None, &quick(command)))
+            .await
+            .expect("grading ends within its deadlines")
+    })
+}
+
+#[test]
+fn a_program_that_does_not_exist_is_unreachable() {
+    let o = grade_echo(vec!["/no/such/program".into(), "{port}".into()]);
+    assert_eq!(o.status, Status::Error);
+    assert_eq!(o.error.as_ref().unwrap().kind, ErrorKind::Unreachable);
+    assert!(o.error.as_ref().unwrap().message.contains("cannot start `/no/such/program`"));
+}
+
+#[test]
+fn a_program_that_exits_at_once_is_reported_without_waiting_for_the_deadline() {
+    let started = std::time::Instant::now();
+    let o = grade_echo(sh("echo bye >&2; exit 4"));
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert_eq!(errors(&o)[0], "S-CONNECT");
+    assert!(o.findings[0].message.contains("the program exited before the client opened `main`"), "{}", describe(&o));
+    let prog = o.program.as_ref().unwrap();
+    assert_eq!(prog.exit_code, Some(4));
+    assert_eq!(prog.stderr_tail, "bye");
+}
+
+#[test]
+fn a_program_that_never_connects_fails_within_the_step_deadline_and_is_stopped() {
+    let started = std::time::Instant::now();
+    let o = grade_echo(sh("exec sleep 60"));
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(o.findings[0].message.starts_with("no client connected to `main`"), "{}", describe(&o));
+    assert!(o.program.as_ref().unwrap().stopped);
+}
+
+#[test]
+fn a_program_that_floods_the_socket_is_cut_off() {
+    // Connects and sends megabytes of 'x' instead of "hello\n".
+    let o = grade_echo(vec![
+        "python3".into(),
+        "-c".into(),
+        "import socket,sys\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\ntry:\n    s.sendall(b'x'*50_000_000)\nexcept OSError:\n    pass".into(),
+        "{host}".into(),
+        "{port}".into(),
+    ]);
+    assert_eq!(o.status, Status::Failed, "{}", describe(&o));
+    assert_eq!(o.findings[0].rule, "ECHO-1", "{}", describe(&o));
+}
+
+#[test]
+fn a_program_that_connects_twice_is_graded_on_its_first_connection() {
+    let o = grade_echo(vec![
+        "python3".into(),
+        "-c".into(),
+        "import socket,sys\na=socket.create_connection((sys.argv[1], int(sys.argv[2])))\nb=socket.create_connection((sys.argv[1], int(sys.argv[2])))\nb.sendall(b'hello\\n')\nprint(b.recv(10))".into(),
+        "{host}".into(),
+        "{port}".into(),
+    ]);
+    assert_eq!(o.status, Status::Failed);
+    assert!(describe(&o).contains("on `main`"), "{}", describe(&o));
+}
+
+#[test]
+fn megabytes_on_stdout_are_counted_not_kept() {
+    let o = grade_echo(sh("head -c 3000000 /dev/zero; exit 0"));
+    let prog = o.program.as_ref().unwrap();
+    assert_eq!(prog.stdout_bytes, 3_000_000);
+}
+
+#[test]
+fn a_program_ignoring_sigterm_is_killed_and_nothing_is_left_behind() {
+    let marker = format!("parley-sigterm-test-{}", std::process::id());
+    let o = grade_echo(sh(&format!("trap '' TERM; exec -a {marker} sleep 60")));
+    assert!(o.program.as_ref().unwrap().stopped);
+    let left = std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| {
+                    std::fs::read_to_string(e.path().join("cmdline")).is_ok_and(|c| c.contains(&marker))
+                        && !std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| s.contains(") Z "))
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(left, 0, "a process survived");
+}
+
+#[test]
+fn a_whole_class_is_graded_with_one_row_per_submission() {
+    let class = tempfile::tempdir().unwrap();
+    for (name, source) in [("alice", "echo-client/good.py"), ("bob", "echo-client/good.py")] {
+        let dir = class.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::copy(program(source), dir.join("client.py")).unwrap();
+    }
+    // carol's submission is missing its client.py.
+    std::fs::create_dir(class.path().join("carol")).unwrap();
+    let subs = parley::engine::batch::submissions(class.path(), None).unwrap();
+    let sc = vec![scenario("grading/echo-client.yaml")];
+    let base = quick(vec!["python3".into(), "{dir}/client.py".into(), "{host}".into(), "{port}".into()]);
+    let outcomes = runtime().block_on(parley::engine::batch::grade_all(&subs, &sc, &base, true, 4, |_| {}));
+    assert_eq!(outcomes.len(), 6, "3 submissions × (plain + 1 variant)");
+    let by = |name: &str| outcomes.iter().filter(|o| o.submission.as_deref() == Some(name)).collect::<Vec<_>>();
+    assert!(by("alice").iter().all(|o| o.status == Status::Passed));
+    assert!(by("carol").iter().all(|o| o.status == Status::Failed), "carol has no program");
+    let table = parley::report::grades::summary_table(&outcomes);
+    assert!(table.contains("alice") && table.contains("8/8"), "{table}");
+    let csv = parley::report::grades::csv(&outcomes).unwrap();
+    assert!(csv.lines().next().unwrap().starts_with("submission,scenario,variant,status"));
+    assert_eq!(csv.lines().count(), 7);
+}
+
+#[test]
+fn run_with_a_server_program_uses_a_fresh_instance_per_scenario() {
+    let files = vec![
+        parley_tests::scenarios_dir().join("echo/basic.yaml"),
+        parley_tests::scenarios_dir().join("echo/large.yaml"),
+    ];
+    let config = RunConfig {
+        server_program: Some(vec!["python3".into(), program("echo-server/good.py"), "{port}".into()]),
+        jobs: 2,
+        ..RunConfig::default()
+    };
+    let outcomes = runtime().block_on(parley::engine::run(&files, &config));
+    assert!(outcomes.iter().all(|o| o.status == Status::Passed), "{:?}", outcomes.iter().map(describe).collect::<Vec<_>>());
+    let commands: Vec<&str> = outcomes.iter().map(|o| o.target.as_str()).collect();
+    assert_ne!(commands[0], commands[1], "each scenario got its own port");
+    let _ = PathBuf::new();
+}
