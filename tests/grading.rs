@@ -15,11 +15,16 @@ use parley::scenario::{self, Scenario};
 use rstest::rstest;
 
 fn scenario(path: &str) -> Scenario {
-    scenario::load(&parley_tests::scenarios_dir().join(path)).unwrap_or_else(|e| panic!("{}", e.render(false)))
+    scenario::load(&parley_tests::scenarios_dir().join(path))
+        .unwrap_or_else(|e| panic!("{}", e.render(false)))
 }
 
 fn program(path: &str) -> String {
-    parley_tests::fixtures_dir().join("programs").join(path).display().to_string()
+    parley_tests::fixtures_dir()
+        .join("programs")
+        .join(path)
+        .display()
+        .to_string()
 }
 
 fn client_command(path: &str) -> Vec<String> {
@@ -35,7 +40,11 @@ fn opts(command: Vec<String>) -> GradeOptions {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Grades `program` with `scenario`, plain (`None`) or under a variant.
@@ -49,12 +58,20 @@ fn grade(scenario_path: &str, program_path: &str, variant: Option<&str>) -> Outc
             .unwrap_or_else(|| panic!("{scenario_path} has no variant {name}"));
         (n.as_str(), f.clone())
     });
-    runtime().block_on(grade_client(&sc, v.as_ref().map(|(n, f)| (*n, f)), &opts(client_command(program_path))))
+    runtime().block_on(grade_client(
+        &sc,
+        v.as_ref().map(|(n, f)| (*n, f)),
+        &opts(client_command(program_path)),
+    ))
 }
 
 fn describe(o: &Outcome) -> String {
     let opts = parley::report::human::HumanOptions::default();
-    format!("{}{}", parley::report::human::status_line(o, &opts), parley::report::human::details(o, &opts))
+    format!(
+        "{}{}",
+        parley::report::human::status_line(o, &opts),
+        parley::report::human::details(o, &opts)
+    )
 }
 
 /// Error rules that fired, in order, without duplicates.
@@ -63,7 +80,9 @@ fn errors(o: &Outcome) -> Vec<&'static str> {
 }
 
 fn has(o: &Outcome, rule: &str, severity: Severity) -> bool {
-    o.findings.iter().any(|f| f.rule == rule && f.severity == severity)
+    o.findings
+        .iter()
+        .any(|f| f.rule == rule && f.severity == severity)
 }
 
 #[rstest]
@@ -71,16 +90,33 @@ fn has(o: &Outcome, rule: &str, severity: Severity) -> bool {
 #[case::http_get("grading/http-get.yaml", "http-get/good.py")]
 #[case::http_post("grading/http-post.yaml", "http-post/good.py")]
 #[case::ftp_client("grading/ftp-list.yaml", "ftp-client/good.py")]
-fn a_correct_client_gets_full_marks_plain_and_under_every_variant(#[case] scenario_path: &str, #[case] program_path: &str) {
+fn a_correct_client_gets_full_marks_plain_and_under_every_variant(
+    #[case] scenario_path: &str,
+    #[case] program_path: &str,
+) {
     let sc = scenario(scenario_path);
     let mut runs: Vec<Option<&str>> = vec![None];
     runs.extend(sc.variants.iter().map(|(n, _)| Some(n.as_str())));
     for variant in runs {
         let o = grade(scenario_path, program_path, variant);
-        assert_eq!(o.status, Status::Passed, "{program_path} {variant:?}:\n{}", describe(&o));
+        assert_eq!(
+            o.status,
+            Status::Passed,
+            "{program_path} {variant:?}:\n{}",
+            describe(&o)
+        );
         let (earned, total) = o.points();
-        assert_eq!(earned, total, "{program_path} {variant:?} lost points:\n{}", describe(&o));
-        assert!(o.findings.iter().all(|f| f.severity != Severity::Error), "{}", describe(&o));
+        assert_eq!(
+            earned,
+            total,
+            "{program_path} {variant:?} lost points:\n{}",
+            describe(&o)
+        );
+        assert!(
+            o.findings.iter().all(|f| f.severity != Severity::Error),
+            "{}",
+            describe(&o)
+        );
     }
 }
 
@@ -106,9 +142,19 @@ fn a_client_with_one_classic_bug_fires_its_rule(
     #[case] expected: &[&str],
 ) {
     let o = grade(scenario_path, program_path, variant);
-    assert_eq!(o.status, Status::Failed, "{program_path} {variant:?} passed:\n{}", describe(&o));
+    assert_eq!(
+        o.status,
+        Status::Failed,
+        "{program_path} {variant:?} passed:\n{}",
+        describe(&o)
+    );
     let fired = errors(&o);
-    assert_eq!(fired[0], expected[0], "{program_path} {variant:?}: wrong first rule\n{}", describe(&o));
+    assert_eq!(
+        fired[0],
+        expected[0],
+        "{program_path} {variant:?}: wrong first rule\n{}",
+        describe(&o)
+    );
     // Consequences of the bug that the table names are allowed; nothing else may fire.
     for rule in &fired {
         assert!(
@@ -118,16 +164,28 @@ fn a_client_with_one_classic_bug_fires_its_rule(
         );
     }
     for rule in expected {
-        assert!(fired.contains(rule), "{program_path} {variant:?}: {rule} did not fire\n{}", describe(&o));
+        assert!(
+            fired.contains(rule),
+            "{program_path} {variant:?}: {rule} did not fire\n{}",
+            describe(&o)
+        );
     }
 }
 
 #[rstest]
 #[case::bare_lf("grading/http-get.yaml", "http-get/bare-lf.py", "H-RL-6")]
 #[case::no_content_type("grading/http-post.yaml", "http-post/no-content-type.py", "H-LEN-3")]
-fn a_client_breaking_a_should_passes_with_a_warning(#[case] scenario_path: &str, #[case] program_path: &str, #[case] rule: &str) {
+fn a_client_breaking_a_should_passes_with_a_warning(
+    #[case] scenario_path: &str,
+    #[case] program_path: &str,
+    #[case] rule: &str,
+) {
     let o = grade(scenario_path, program_path, None);
-    assert!(has(&o, rule, Severity::Warning), "{program_path}: no {rule} warning\n{}", describe(&o));
+    assert!(
+        has(&o, rule, Severity::Warning),
+        "{program_path}: no {rule} warning\n{}",
+        describe(&o)
+    );
     assert_eq!(o.status, Status::Passed, "{}", describe(&o));
 }
 
@@ -156,13 +214,26 @@ fn run_server(scenario_path: &str, program_path: &str) -> Outcome {
 #[case::closes_after_one("echo-server/closes-after-one.py", &[("echo/basic.yaml", Some("ECHO-3"))])]
 #[case::truncates_1024("echo-server/truncates-1024.py", &[("echo/large.yaml", Some("ECHO-2"))])]
 #[case::one_at_a_time("echo-server/one-at-a-time.py", &[("echo/concurrent.yaml", Some("ECHO-4")), ("echo/basic.yaml", None), ("echo/large.yaml", None)])]
-fn echo_servers_are_graded_by_the_echo_scenarios(#[case] program_path: &str, #[case] expect: &[(&str, Option<&str>)]) {
+fn echo_servers_are_graded_by_the_echo_scenarios(
+    #[case] program_path: &str,
+    #[case] expect: &[(&str, Option<&str>)],
+) {
     for (scenario_path, rule) in expect {
         let o = run_server(scenario_path, program_path);
         match rule {
-            None => assert_eq!(o.status, Status::Passed, "{program_path} on {scenario_path}:\n{}", describe(&o)),
+            None => assert_eq!(
+                o.status,
+                Status::Passed,
+                "{program_path} on {scenario_path}:\n{}",
+                describe(&o)
+            ),
             Some(rule) => {
-                assert_eq!(errors(&o).first(), Some(rule), "{program_path} on {scenario_path}:\n{}", describe(&o));
+                assert_eq!(
+                    errors(&o).first(),
+                    Some(rule),
+                    "{program_path} on {scenario_path}:\n{}",
+                    describe(&o)
+                );
             }
         }
         let prog = o.program.as_ref().expect("program summary");
@@ -199,16 +270,32 @@ fn a_program_that_does_not_exist_is_unreachable() {
     let o = grade_echo(vec!["/no/such/program".into(), "{port}".into()]);
     assert_eq!(o.status, Status::Error);
     assert_eq!(o.error.as_ref().unwrap().kind, ErrorKind::Unreachable);
-    assert!(o.error.as_ref().unwrap().message.contains("cannot start `/no/such/program`"));
+    assert!(
+        o.error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("cannot start `/no/such/program`")
+    );
 }
 
 #[test]
 fn a_program_that_exits_at_once_is_reported_without_waiting_for_the_deadline() {
     let started = std::time::Instant::now();
     let o = grade_echo(sh("echo bye >&2; exit 4"));
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(errors(&o)[0], "S-CONNECT");
-    assert!(o.findings[0].message.contains("the program exited before the client opened `main`"), "{}", describe(&o));
+    assert!(
+        o.findings[0]
+            .message
+            .contains("the program exited before the client opened `main`"),
+        "{}",
+        describe(&o)
+    );
     let prog = o.program.as_ref().unwrap();
     assert_eq!(prog.exit_code, Some(4));
     assert_eq!(prog.stderr_tail, "bye");
@@ -218,8 +305,16 @@ fn a_program_that_exits_at_once_is_reported_without_waiting_for_the_deadline() {
 fn a_program_that_never_connects_fails_within_the_step_deadline_and_is_stopped() {
     let started = std::time::Instant::now();
     let o = grade_echo(sh("exec sleep 60"));
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
-    assert!(o.findings[0].message.starts_with("no client connected to `main`"), "{}", describe(&o));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        o.findings[0].message.starts_with("no client connected to `main`"),
+        "{}",
+        describe(&o)
+    );
     assert!(o.program.as_ref().unwrap().stopped);
 }
 
@@ -260,8 +355,18 @@ fn megabytes_on_stdout_are_counted_not_kept() {
 #[test]
 fn a_program_ignoring_sigterm_is_killed_and_nothing_is_left_behind() {
     let marker = format!("parley-sigterm-test-{}", std::process::id());
-    let o = grade_echo(sh(&format!("trap '' TERM; exec -a {marker} sleep 60")));
+    // An ignored signal stays ignored across exec: this `sleep` ignores SIGTERM.
+    let o = grade_echo(vec![
+        "bash".into(),
+        "-c".into(),
+        format!("trap '' TERM; exec -a {marker} sleep 60"),
+    ]);
     assert!(o.program.as_ref().unwrap().stopped);
+    assert!(
+        describe(&o).contains("it ignored SIGTERM and was killed"),
+        "{}",
+        describe(&o)
+    );
     let left = std::fs::read_dir("/proc")
         .map(|entries| {
             entries
@@ -288,16 +393,41 @@ fn a_whole_class_is_graded_with_one_row_per_submission() {
     std::fs::create_dir(class.path().join("carol")).unwrap();
     let subs = parley::engine::batch::submissions(class.path(), None).unwrap();
     let sc = vec![scenario("grading/echo-client.yaml")];
-    let base = quick(vec!["python3".into(), "{dir}/client.py".into(), "{host}".into(), "{port}".into()]);
-    let outcomes = runtime().block_on(parley::engine::batch::grade_all(&subs, &sc, &base, true, 4, |_| {}));
+    let base = quick(vec![
+        "python3".into(),
+        "{dir}/client.py".into(),
+        "{host}".into(),
+        "{port}".into(),
+    ]);
+    let outcomes = runtime().block_on(parley::engine::batch::grade_all(
+        &subs,
+        &sc,
+        &base,
+        true,
+        4,
+        |_| {},
+    ));
     assert_eq!(outcomes.len(), 6, "3 submissions × (plain + 1 variant)");
-    let by = |name: &str| outcomes.iter().filter(|o| o.submission.as_deref() == Some(name)).collect::<Vec<_>>();
+    let by = |name: &str| {
+        outcomes
+            .iter()
+            .filter(|o| o.submission.as_deref() == Some(name))
+            .collect::<Vec<_>>()
+    };
     assert!(by("alice").iter().all(|o| o.status == Status::Passed));
-    assert!(by("carol").iter().all(|o| o.status == Status::Failed), "carol has no program");
+    assert!(
+        by("carol").iter().all(|o| o.status == Status::Failed),
+        "carol has no program"
+    );
     let table = parley::report::grades::summary_table(&outcomes);
     assert!(table.contains("alice") && table.contains("8/8"), "{table}");
     let csv = parley::report::grades::csv(&outcomes).unwrap();
-    assert!(csv.lines().next().unwrap().starts_with("submission,scenario,variant,status"));
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .starts_with("submission,scenario,variant,status")
+    );
     assert_eq!(csv.lines().count(), 7);
 }
 
@@ -308,12 +438,20 @@ fn run_with_a_server_program_uses_a_fresh_instance_per_scenario() {
         parley_tests::scenarios_dir().join("echo/large.yaml"),
     ];
     let config = RunConfig {
-        server_program: Some(vec!["python3".into(), program("echo-server/good.py"), "{port}".into()]),
+        server_program: Some(vec![
+            "python3".into(),
+            program("echo-server/good.py"),
+            "{port}".into(),
+        ]),
         jobs: 2,
         ..RunConfig::default()
     };
     let outcomes = runtime().block_on(parley::engine::run(&files, &config));
-    assert!(outcomes.iter().all(|o| o.status == Status::Passed), "{:?}", outcomes.iter().map(describe).collect::<Vec<_>>());
+    assert!(
+        outcomes.iter().all(|o| o.status == Status::Passed),
+        "{:?}",
+        outcomes.iter().map(describe).collect::<Vec<_>>()
+    );
     let commands: Vec<&str> = outcomes.iter().map(|o| o.target.as_str()).collect();
     assert_ne!(commands[0], commands[1], "each scenario got its own port");
     let _ = PathBuf::new();

@@ -20,7 +20,6 @@ pub fn ftp_config(faults: &Faults) -> parley_mock::ftp::FtpConfig {
 }
 
 /// The HTTP mock's configuration for these faults.
-#[allow(clippy::needless_update)]
 pub fn http_config(faults: &Faults) -> parley_mock::http::HttpConfig {
     parley_mock::http::HttpConfig {
         faults: faults.to_mock(),
