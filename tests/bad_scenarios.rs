@@ -50,7 +50,7 @@ fn load(name: &str) -> ScenarioError {
     6,
     19,
     "unknown variable `usr`",
-    "variables here: host, port, target, user"
+    "variables here: authority, host, http_date, port, target, user"
 )]
 #[case::invalid_regex("invalid-regex.yaml", 6, 14, "invalid regular expression", "unclosed group")]
 #[case::empty_steps("empty-steps.yaml", 3, 8, "`steps` is empty", "at least one step")]
