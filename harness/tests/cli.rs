@@ -298,3 +298,22 @@ fn every_subcommand_has_help_with_an_example() {
         assert!(out.contains("Example"), "{sub} --help has no example:\n{out}");
     }
 }
+
+#[test]
+fn output_into_a_closed_pipe_is_dropped_without_a_panic() {
+    // `parley list | head -1`: the reader is gone before parley writes.
+    for args in [&["list"][..], &["explain", "--list"], &["run", "scenarios/echo"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = Command::new(env!("CARGO_BIN_EXE_parley"))
+            .args(args)
+            .current_dir(root())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("parley runs");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(code(&o), 0, "{args:?}: {stderr}");
+    }
+}

@@ -120,6 +120,11 @@ pub fn pyftpdlib(root: &Path) -> Option<Peer> {
 
 /// nginx serving `root`, configured in a temporary prefix.
 pub fn nginx(root: &Path) -> Option<Peer> {
+    nginx_with(root, "")
+}
+
+/// nginx serving `root`, with `extra` added inside its `server` block (e.g. a `location`).
+pub fn nginx_with(root: &Path, extra: &str) -> Option<Peer> {
     let program = crate::peer("nginx", "apt-get install nginx-light")?;
     let dir = tempfile::tempdir().ok()?;
     let port = free_port();
@@ -131,7 +136,7 @@ pub fn nginx(root: &Path) -> Option<Peer> {
          http {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n\
          fastcgi_temp_path {p}/fastcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n\
          types {{ text/html html; text/plain txt; application/json json; image/png png; }}\n\
-         server {{\n    listen 127.0.0.1:{port};\n    root {root};\n  }}\n}}\n",
+         server {{\n    listen 127.0.0.1:{port};\n    root {root};\n{extra}\n  }}\n}}\n",
         p = prefix.display(),
         root = root.display()
     );

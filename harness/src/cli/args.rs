@@ -21,24 +21,33 @@ pub struct Cli {
 pub enum Command {
     /// Play scenarios as the client against servers: the bundled mocks, or --target.
     #[command(after_help = "Examples:\n  \
-        parley run                                   # every scenario in scenarios/ against the bundled mocks\n  \
-        parley run scenarios/echo --filter large     # one scenario\n  \
-        parley run scenarios/echo --target echo=127.0.0.1:7\n  \
+        # every scenario in scenarios/ against the bundled mocks\n  \
+        parley run\n  \
+        # one scenario\n  \
+        parley run scenarios/echo --filter large\n  \
+        # a protocol's scenarios against a real server\n  \
+        parley run scenarios/http/httpbin --target http=httpbin.org:80\n  \
+        # a server program started for each scenario\n  \
+        parley run scenarios/echo -- python3 server.py {port}\n  \
         parley run --report json=report.json --report junit=junit.xml")]
     Run(RunArgs),
     /// Grade client programs: parley plays the server of each scenario for a program it
     /// starts with `{host}` and `{port}` filled in.
     #[command(after_help = "Examples:\n  \
         parley grade scenarios/grading/echo-client.yaml -- python3 client.py {host} {port}\n  \
-        parley grade scenarios/grading/ftp-list.yaml --submissions class/ --cmd 'python3 {dir}/ftp_client.py {host} {port}' --report csv=grades.csv\n\n\
-        Placeholders in the command: {host}, {port} (where parley listens) and {dir} (the submission folder).\n\
+        parley grade scenarios/grading/ftp-list.yaml --submissions class/ \\\n      \
+        --cmd 'python3 {dir}/ftp_client.py {host} {port}' --report csv=grades.csv\n\n\
+        Placeholders in the command: {host}, {port} (where parley listens) and\n\
+        {dir} (the submission folder).\n\
         The program also gets PARLEY_HOST and PARLEY_PORT in its environment.")]
     Grade(GradeArgs),
     /// Run a bundled mock server in the foreground, printing every exchange and what
     /// parley finds wrong in it. Ctrl-C stops it.
     #[command(after_help = "Examples:\n  \
-        parley serve ftp                              # on 127.0.0.1:2121\n  \
-        parley serve http --port 8080 --fault split   # responses in pieces, 100 ms apart\n  \
+        # on 127.0.0.1:2121\n  \
+        parley serve ftp\n  \
+        # responses in pieces, 100 ms apart\n  \
+        parley serve http --port 8080 --fault split\n  \
         parley serve ftp --fault multiline-greeting --fault delay-226\n\n\
         Faults: byte-at-a-time, split, slow (all); no-content-length, close-delay (http);\n\
         multiline-greeting, bare-lf, delay-226, refuse-data (ftp).")]

@@ -17,6 +17,7 @@ use parley::rules::{self, Check};
 use parley::scenario::{self, Scenario, duration};
 
 use super::args::{Cli, Color, Command, ExplainArgs, GradeArgs, PathsArgs, RunArgs, SchemaArgs, ServeArgs};
+use super::output::{say, say_err, say_raw};
 
 /// A usage error: exit code 2.
 #[derive(Debug)]
@@ -151,7 +152,7 @@ fn write_reports(reports: &[(String, PathBuf)], outcomes: &[Outcome]) -> Result<
                 .map_err(|e| Usage(format!("cannot create {}: {e}", dir.display())))?;
         }
         std::fs::write(file, text).map_err(|e| Usage(format!("cannot write {}: {e}", file.display())))?;
-        println!("wrote {format} report to {}", file.display());
+        say!("wrote {format} report to {}", file.display());
     }
     Ok(())
 }
@@ -225,12 +226,12 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
             .join(", ")
             + " (bundled mocks for the other protocols)"
     };
-    println!(
+    say!(
         "parley {}: {} scenario(s) against {against}\n",
         env!("CARGO_PKG_VERSION"),
         outcomes.len()
     );
-    print!("{}", report::human::render(&outcomes, &opts));
+    say_raw!("{}", report::human::render(&outcomes, &opts));
     write_reports(&reports, &outcomes)?;
     Ok(Summary::exit_code(&outcomes) as u8)
 }
@@ -357,22 +358,22 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
     };
     if single {
         // One program: the full report, then its grade.
-        print!("{}", report::human::render(&outcomes, &opts));
-        println!();
-        print!("{}", report::grades::summary_table(&outcomes));
+        say_raw!("{}", report::human::render(&outcomes, &opts));
+        say!();
+        say_raw!("{}", report::grades::summary_table(&outcomes));
     } else {
         for o in outcomes
             .iter()
             .filter(|o| args.verbose || o.status != parley::outcome::Status::Passed)
         {
-            println!("{}", report::human::status_line(o, &opts));
+            say!("{}", report::human::status_line(o, &opts));
             if args.verbose {
-                print!("{}", report::human::details(o, &opts));
+                say_raw!("{}", report::human::details(o, &opts));
             }
         }
-        println!();
-        print!("{}", report::grades::summary_table(&outcomes));
-        print!("{}", report::human::summary_line(&outcomes, &opts));
+        say!();
+        say_raw!("{}", report::grades::summary_table(&outcomes));
+        say_raw!("{}", report::human::summary_line(&outcomes, &opts));
     }
     write_reports(&reports, &outcomes)?;
     Ok(Summary::exit_code(&outcomes) as u8)
@@ -410,19 +411,19 @@ fn serve(args: ServeArgs) -> Result<u8, Usage> {
         loop {
             tokio::select! {
                 _ = &mut ctrl_c => {
-                    println!("stopping");
+                    say!("stopping");
                     stop.cancel();
                     break;
                 }
                 event = rx.recv() => match event {
                     None => break,
-                    Some(ServeEvent::Listening { addr }) => println!(
+                    Some(ServeEvent::Listening { addr }) => say!(
                         "parley serve {protocol}: listening on {addr} (faults: {fault_list}); Ctrl-C stops it"
                     ),
-                    Some(ServeEvent::Connected { id, peer }) => println!("[#{id}] {peer} connected"),
+                    Some(ServeEvent::Connected { id, peer }) => say!("[#{id}] {peer} connected"),
                     Some(ServeEvent::Message { id, from, bytes }) => {
                         let arrow = if from == parley::outcome::Party::Client { "C>" } else { "S>" };
-                        println!("[#{id}] {arrow} \"{}\"", parley::visible::visible_truncated(&bytes, 400));
+                        say!("[#{id}] {arrow} \"{}\"", parley::visible::visible_truncated(&bytes, 400));
                     }
                     Some(ServeEvent::Finding { id, finding }) => {
                         let style = match finding.severity {
@@ -430,16 +431,16 @@ fn serve(args: ServeArgs) -> Result<u8, Usage> {
                             rules::Severity::Warning => anstyle::AnsiColor::Yellow.on_default().bold(),
                             rules::Severity::Note => anstyle::AnsiColor::Cyan.on_default(),
                         };
-                        println!(
+                        say!(
                             "[#{id}]    {} {} ({}): {}",
                             paint(style, finding.rule),
                             finding.severity,
                             finding.section,
                             finding.message
                         );
-                        println!("[#{id}]    hint: {}", finding.hint);
+                        say!("[#{id}]    hint: {}", finding.hint);
                     }
-                    Some(ServeEvent::Closed { id, by }) => println!("[#{id}] closed by the {}", by.name()),
+                    Some(ServeEvent::Closed { id, by }) => say!("[#{id}] closed by the {}", by.name()),
                 },
             }
         }
@@ -457,7 +458,7 @@ fn check(args: PathsArgs) -> Result<u8, Usage> {
     let mut bad = 0;
     for file in &files {
         match scenario::load(file) {
-            Ok(s) => println!(
+            Ok(s) => say!(
                 "ok    {} ({}, {} steps)",
                 file.display(),
                 s.protocol,
@@ -465,11 +466,11 @@ fn check(args: PathsArgs) -> Result<u8, Usage> {
             ),
             Err(e) => {
                 bad += 1;
-                println!("{}", e.render(color));
+                say!("{}", e.render(color));
             }
         }
     }
-    println!(
+    say!(
         "\n{} file(s) checked: {} valid, {bad} invalid",
         files.len(),
         files.len() - bad
@@ -501,7 +502,7 @@ fn list(args: PathsArgs) -> Result<u8, Usage> {
                             .join(", ")
                     )
                 };
-                println!(
+                say!(
                     "{:<36} {:<5} {:>3} steps  {}{tags}{variants}",
                     s.id,
                     s.protocol,
@@ -511,7 +512,7 @@ fn list(args: PathsArgs) -> Result<u8, Usage> {
             }
             Err(e) => {
                 bad += 1;
-                eprintln!("{}", e.render(color));
+                say_err!("{}", e.render(color));
             }
         }
     }
@@ -521,7 +522,7 @@ fn list(args: PathsArgs) -> Result<u8, Usage> {
 fn explain(args: ExplainArgs) -> Result<u8, Usage> {
     if args.list {
         for r in rules::RULES {
-            println!("{:<9} {:<7} {:<24} {}", r.id, r.severity, r.section, r.summary);
+            say!("{:<9} {:<7} {:<24} {}", r.id, r.severity, r.section, r.summary);
         }
         return Ok(0);
     }
@@ -531,14 +532,14 @@ fn explain(args: ExplainArgs) -> Result<u8, Usage> {
             "unknown rule `{id}`; `parley explain --list` lists every rule"
         )));
     };
-    println!("{} — {}", r.id, r.section);
+    say!("{} — {}", r.id, r.section);
     let severity = match r.strict_severity {
         Some(strict) => format!("{} (http10), {} (strict11)", r.severity, strict),
         None => r.severity.to_string(),
     };
-    println!("severity: {severity}");
-    println!("rule:     {}", r.summary);
-    println!("fix:      {}", r.advice);
+    say!("severity: {severity}");
+    say!("rule:     {}", r.summary);
+    say!("fix:      {}", r.advice);
     let how = match r.check {
         Check::Bytes => {
             "checked on the bytes of every message, whatever the scenario's matchers say".to_string()
@@ -549,7 +550,7 @@ fn explain(args: ExplainArgs) -> Result<u8, Usage> {
         }
         Check::Behaviour(how) => format!("cannot be judged from the bytes alone: {how}"),
     };
-    println!("checked:  {how}");
+    say!("checked:  {how}");
     Ok(0)
 }
 
@@ -559,6 +560,6 @@ fn schema(args: SchemaArgs) -> Result<u8, Usage> {
     } else {
         scenario::json_schema()
     };
-    println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    say!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
     Ok(0)
 }

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod output;
 
 pub use args::Cli;
 pub use commands::dispatch;

@@ -1,0 +1,141 @@
+//! Real servers as peers: the bundled scenarios played with `--target` against nginx and
+//! `python3 -m http.server` (document root `fixtures/www/`), and against vsftpd and
+//! pyftpdlib (root `fixtures/ftp-root/`), each started on a free loopback port for the
+//! test. A test skips with a message when its peer is not installed, unless
+//! `PARLEY_REQUIRE_PEERS=1` (set by `.ci/run`), which makes a missing peer a failure.
+//!
+//! Where a real server legitimately differs from the mock (its own error pages, an
+//! `HTTP/1.1` status line, 331 instead of 230), the scenarios allow it and the report shows
+//! it as a note or warning, never as an error: the assertions below check both.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use parley::engine::{self, RunConfig};
+use parley::outcome::{Outcome, Status};
+use parley::proto::Protocol;
+use parley::rules::Severity;
+use parley_tests::peers::{self, Peer};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn files(paths: &[&str]) -> Vec<PathBuf> {
+    let dirs: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| parley_tests::scenarios_dir().join(p))
+        .collect();
+    parley::scenario::discover(&dirs).expect("scenarios are found")
+}
+
+/// Plays `paths` with `--target PROTO=peer`.
+fn run_against(peer: &Peer, protocol: Protocol, paths: &[&str]) -> Vec<Outcome> {
+    let config = RunConfig {
+        targets: BTreeMap::from([(protocol, peer.addr.to_string())]),
+        jobs: 2,
+        ..RunConfig::default()
+    };
+    let outcomes = runtime().block_on(engine::run(&files(paths), &config));
+    assert!(!outcomes.is_empty(), "no scenarios under {paths:?}");
+    outcomes
+}
+
+fn describe(o: &Outcome) -> String {
+    let opts = parley::report::human::HumanOptions {
+        verbose: true,
+        ..Default::default()
+    };
+    format!(
+        "{}{}",
+        parley::report::human::status_line(o, &opts),
+        parley::report::human::details(o, &opts)
+    )
+}
+
+fn assert_all_pass(peer: &Peer, outcomes: &[Outcome]) {
+    for o in outcomes {
+        assert_eq!(
+            o.status,
+            Status::Passed,
+            "{} against {}:\n{}",
+            o.id,
+            peer.name,
+            describe(o)
+        );
+        assert!(
+            o.findings.iter().all(|f| f.severity != Severity::Error),
+            "{}",
+            describe(o)
+        );
+    }
+}
+
+fn has_note(o: &Outcome, rule: &str) -> bool {
+    o.findings
+        .iter()
+        .any(|f| f.rule == rule && f.severity == Severity::Note)
+}
+
+fn by_id<'a>(outcomes: &'a [Outcome], id: &str) -> &'a Outcome {
+    outcomes
+        .iter()
+        .find(|o| o.id == id)
+        .unwrap_or_else(|| panic!("no outcome for {id}"))
+}
+
+#[test]
+fn origin_scenarios_pass_against_nginx_with_its_http11_status_line_as_a_note() {
+    let Some(peer) = peers::nginx(&peers::fixture("www")) else {
+        return;
+    };
+    let outcomes = run_against(&peer, Protocol::Http, &["http/origin"]);
+    assert_all_pass(&peer, &outcomes);
+    // nginx answers an HTTP/1.0 request with `HTTP/1.1 200 OK`: legal, reported as a note.
+    let get = by_id(&outcomes, "http::origin::get-file");
+    assert!(has_note(get, "H-SL-3"), "{}", describe(get));
+}
+
+#[test]
+fn origin_scenarios_pass_against_python_http_server() {
+    let Some(peer) = peers::python_http_server(&peers::fixture("www")) else {
+        return;
+    };
+    let outcomes = run_against(&peer, Protocol::Http, &["http/origin"]);
+    assert_all_pass(&peer, &outcomes);
+    // It answers in HTTP/1.0 itself: no H-SL-3 note.
+    let get = by_id(&outcomes, "http::origin::get-file");
+    assert!(!has_note(get, "H-SL-3"), "{}", describe(get));
+}
+
+/// The FTP scenarios that must pass unchanged against every real server.
+const FTP_CORE: [&str; 4] = [
+    "ftp/login.yaml",
+    "ftp/list-active.yaml",
+    "ftp/list-passive.yaml",
+    "ftp/quit.yaml",
+];
+
+#[test]
+fn core_ftp_scenarios_pass_against_vsftpd() {
+    let Some(peer) = peers::vsftpd(&peers::fixture("ftp-root")) else {
+        return;
+    };
+    let outcomes = run_against(&peer, Protocol::Ftp, &FTP_CORE);
+    assert_eq!(outcomes.len(), 4);
+    assert_all_pass(&peer, &outcomes);
+}
+
+#[test]
+fn core_ftp_scenarios_pass_against_pyftpdlib() {
+    let Some(peer) = peers::pyftpdlib(&peers::fixture("ftp-root")) else {
+        return;
+    };
+    let outcomes = run_against(&peer, Protocol::Ftp, &FTP_CORE);
+    assert_eq!(outcomes.len(), 4);
+    assert_all_pass(&peer, &outcomes);
+}
