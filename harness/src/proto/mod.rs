@@ -272,7 +272,6 @@ pub trait Inspector: Send {
     }
 
     /// The multi-line form of a reply parley sends (the `multiline_greeting` fault).
-
     fn multiline(&self, reply: &[u8]) -> Option<Vec<u8>> {
         let _ = reply;
         None
