@@ -456,3 +456,38 @@ fn run_with_a_server_program_uses_a_fresh_instance_per_scenario() {
     assert_ne!(commands[0], commands[1], "each scenario got its own port");
     let _ = PathBuf::new();
 }
+
+#[test]
+fn a_rubric_weighs_rules_into_the_points_of_scenarios_of_their_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rubric.yaml");
+    std::fs::write(&path, "name: lab 1\nrules:\n  ECHO-1: 3\n  F-DATA-1: 5\n").unwrap();
+    let rubric = std::sync::Arc::new(parley::scenario::rubric::load(&path).unwrap());
+    let sc = scenario("grading/echo-client.yaml");
+    let steps = sc.steps.len() as u32;
+    let graded = |command: Vec<String>| {
+        let mut o = quick(command);
+        o.play.rubric = Some(rubric.clone());
+        runtime().block_on(grade_client(&sc, None, &o))
+    };
+    // F-DATA-1 is an FTP rule: it gives no points to an echo scenario.
+    let good = graded(client_command("echo-client/good.py"));
+    assert_eq!(good.points(), (steps + 3, steps + 3), "{}", describe(&good));
+    // A client that sends the wrong bytes breaks ECHO-1: it loses the step and the rule.
+    let bad = graded(vec![
+        "python3".into(),
+        "-c".into(),
+        "import socket,sys\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\ns.sendall(b'hellx\\n')\nprint(s.recv(10))".into(),
+        "{host}".into(),
+        "{port}".into(),
+    ]);
+    let scores = bad.rule_scores();
+    assert_eq!(scores.len(), 1);
+    assert_eq!(
+        (scores[0].rule, scores[0].points, scores[0].earned),
+        ("ECHO-1", 3, false)
+    );
+    let (earned, total) = bad.points();
+    assert_eq!(total, steps + 3);
+    assert!(earned < steps, "{earned}/{total}: {}", describe(&bad));
+}

@@ -1,6 +1,7 @@
 //! What playing a scenario produced: a status, the findings, the transcript and the result
 //! of each step. The engine fills these in; `report` renders them.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -203,6 +204,20 @@ pub struct Outcome {
     pub submission: Option<String>,
     /// The program under test, when parley started one.
     pub program: Option<ProgramSummary>,
+    /// Grading: points for rules (the scenario's `rule_points` and the rubric's), each a
+    /// check of its own; see [`Outcome::rule_scores`].
+    pub rule_points: BTreeMap<&'static str, u32>,
+}
+
+/// The score of one weighted rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleScore {
+    /// The rule id.
+    pub rule: &'static str,
+    /// Its points.
+    pub points: u32,
+    /// Earned: the run reached its end with no finding of the rule (warning or error).
+    pub earned: bool,
 }
 
 /// What the program under test did.
@@ -240,6 +255,7 @@ impl Outcome {
             variant: None,
             submission: None,
             program: None,
+            rule_points: BTreeMap::new(),
         }
     }
 
@@ -278,16 +294,41 @@ impl Outcome {
         out
     }
 
-    /// Points earned and possible.
+    /// Points earned and possible: each step's points when it passed (or was skipped by
+    /// its `when:`), plus each weighted rule's ([`Outcome::rule_scores`]).
     pub fn points(&self) -> (u32, u32) {
-        let total = self.steps.iter().map(|s| s.points).sum();
+        let rules = self.rule_scores();
+        let total =
+            self.steps.iter().map(|s| s.points).sum::<u32>() + rules.iter().map(|r| r.points).sum::<u32>();
         let earned = self
             .steps
             .iter()
             .filter(|s| matches!(s.state, StepState::Passed | StepState::Skipped))
             .map(|s| s.points)
-            .sum();
+            .sum::<u32>()
+            + rules.iter().filter(|r| r.earned).map(|r| r.points).sum::<u32>();
         (earned, total)
+    }
+
+    /// How each weighted rule scored. A rule's points are earned only by a run that got to
+    /// its last step (a program that never connects earns nothing for the rules it never
+    /// had the chance to break) and has no warning or error finding of the rule.
+    pub fn rule_scores(&self) -> Vec<RuleScore> {
+        let completed = self.status != Status::Error
+            && !self.steps.is_empty()
+            && self.steps.iter().all(|s| s.state != StepState::NotRun);
+        self.rule_points
+            .iter()
+            .map(|(rule, points)| RuleScore {
+                rule,
+                points: *points,
+                earned: completed
+                    && !self
+                        .findings
+                        .iter()
+                        .any(|f| f.rule == *rule && f.severity >= Severity::Warning),
+            })
+            .collect()
     }
 }
 

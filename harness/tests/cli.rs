@@ -317,3 +317,23 @@ fn output_into_a_closed_pipe_is_dropped_without_a_panic() {
         assert_eq!(code(&o), 0, "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_broken_rubric_exits_2_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let rubric = write(dir.path(), "rubric.yaml", "rules:\n  H-RL-2: 2\n  X-1: 1\n");
+    let o = parley(&[
+        "grade",
+        "--rubric",
+        rubric.to_str().unwrap(),
+        "--color",
+        "never",
+        "scenarios/grading/echo-client.yaml",
+        "--",
+        "true",
+    ]);
+    let out = text(&o);
+    assert_eq!(code(&o), 2, "{out}");
+    assert!(out.contains("unknown rule `X-1`"), "{out}");
+    assert!(out.contains("rubric.yaml:3:"), "{out}");
+}

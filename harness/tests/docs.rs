@@ -2,7 +2,8 @@
 //!
 //! A ```yaml block starting with `# file: NAME` is written to a scratch directory under
 //! `target/` (so `../../fixtures/...` paths resolve as they would from `scenarios/x/`);
-//! then every block that is not a fragment (`_NAME`) must load without error.
+//! then every block that is not a fragment (`_NAME`) must load without error. A block
+//! starting with `# rubric.yaml` is a rubric for `parley grade --rubric` and must load as one.
 
 use std::path::{Path, PathBuf};
 
@@ -29,7 +30,10 @@ fn examples(markdown: &str) -> Vec<(String, String)> {
         }
         let name = block
             .first()
-            .and_then(|l| l.strip_prefix("# file: "))
+            .and_then(|l| {
+                l.strip_prefix("# file: ")
+                    .or_else(|| l.starts_with("# rubric.yaml").then_some("rubric.yaml"))
+            })
             .unwrap_or_else(|| panic!("a yaml block without `# file: NAME`: {:?}", block.first()))
             .trim()
             .to_string();
@@ -55,6 +59,16 @@ fn every_example_of_the_scenario_language_loads() {
     let mut checked = 0;
     for (name, _) in &blocks {
         if name.starts_with('_') {
+            continue;
+        }
+        if name == "rubric.yaml" {
+            let rubric = parley::scenario::rubric::load(&dir.join(name)).unwrap_or_else(|e| {
+                panic!(
+                    "the rubric in docs/scenarios.md does not load:\n{}",
+                    e.render(false)
+                )
+            });
+            assert!(!rubric.rules.is_empty());
             continue;
         }
         if let Err(e) = parley::scenario::load(&dir.join(name)) {

@@ -133,6 +133,10 @@ pub struct GradeArgs {
     /// Play only the plain run, not the scenarios' fault variants.
     #[arg(long)]
     pub no_variants: bool,
+    /// Weigh rules for a course: a YAML file `rules: { H-RL-2: 2, F-DATA-1: 3 }` whose
+    /// rules become checks worth those points in every scenario of their protocol.
+    #[arg(long, value_name = "FILE")]
+    pub rubric: Option<PathBuf>,
     /// Run only scenarios whose id contains this text, or with tag NAME for `tag:NAME`.
     #[arg(long = "filter", value_name = "TEXT")]
     pub filters: Vec<String>,

@@ -257,8 +257,17 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
     if files.is_empty() {
         return Err(Usage("no scenario files (*.yaml) in the paths given".into()));
     }
-    let (play, jobs) = play_options(&args.vars, args.timeout.as_deref(), args.jobs)?;
+    let (mut play, jobs) = play_options(&args.vars, args.timeout.as_deref(), args.jobs)?;
     let reports = report_targets(&args.reports, &["json", "junit", "csv"])?;
+    if let Some(path) = &args.rubric {
+        match scenario::rubric::load(path) {
+            Ok(rubric) => play.rubric = Some(Arc::new(rubric)),
+            Err(e) => {
+                say_err!("{}", e.render(color(args.color)));
+                return Ok(2);
+            }
+        }
+    }
     let (submissions, command): (Vec<Submission>, Vec<String>) = match (&args.submissions, &args.cmd) {
         (Some(dir), Some(cmd)) => {
             if !args.command.is_empty() {

@@ -49,7 +49,7 @@ fn summary(command: &[String], r: &ProgramReport) -> ProgramSummary {
     }
 }
 
-fn cannot_start(scenario: &Scenario, argv: &[String], e: &std::io::Error) -> Outcome {
+fn cannot_start(scenario: &Scenario, opts: &PlayOptions, argv: &[String], e: &std::io::Error) -> Outcome {
     let mut o = Outcome::error(
         scenario.id.clone(),
         scenario.file.clone(),
@@ -64,6 +64,9 @@ fn cannot_start(scenario: &Scenario, argv: &[String], e: &std::io::Error) -> Out
     );
     o.name = scenario.name.clone();
     o.protocol = Some(scenario.protocol.name());
+    // Nothing ran, but the gradebook still needs what the scenario was worth.
+    o.steps = super::session::not_run(scenario);
+    o.rule_points = super::session::rule_points(scenario, opts);
     o
 }
 
@@ -82,7 +85,7 @@ pub async fn grade_client(
 ) -> Outcome {
     let listener = match TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
-        Err(e) => return cannot_start(scenario, &opts.command, &e),
+        Err(e) => return cannot_start(scenario, &opts.play, &opts.command, &e),
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let port = listener
@@ -111,7 +114,7 @@ pub async fn grade_client(
     };
     let mut program = match Program::spawn(&spec) {
         Ok(p) => p,
-        Err(e) => return cannot_start(scenario, &argv, &e),
+        Err(e) => return cannot_start(scenario, &opts.play, &argv, &e),
     };
     let exited = tokio_util::sync::CancellationToken::new();
     let play_opts = PlayOptions {
@@ -256,7 +259,7 @@ async fn wait_until_accepting(
 pub async fn run_against_program(scenario: &Scenario, opts: &GradeOptions) -> Outcome {
     let port = match free_port() {
         Ok(p) => p,
-        Err(e) => return cannot_start(scenario, &opts.command, &e),
+        Err(e) => return cannot_start(scenario, &opts.play, &opts.command, &e),
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let dir = dir_value(opts.dir.as_deref());
@@ -275,7 +278,7 @@ pub async fn run_against_program(scenario: &Scenario, opts: &GradeOptions) -> Ou
     };
     let mut program = match Program::spawn(&spec) {
         Ok(p) => p,
-        Err(e) => return cannot_start(scenario, &argv, &e),
+        Err(e) => return cannot_start(scenario, &opts.play, &argv, &e),
     };
     let mut outcome = match wait_until_accepting(addr, &mut program, Instant::now() + SERVER_START).await {
         Ok(()) => {

@@ -49,6 +49,8 @@ struct ScenarioJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     program: Option<ProgramJson<'a>>,
     points: PointsJson,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rule_points: Vec<RulePointsJson>,
     findings: &'a [Finding],
     steps: Vec<StepJson>,
     transcript: Vec<EventJson<'a>>,
@@ -74,6 +76,13 @@ struct ProgramJson<'a> {
 struct PointsJson {
     earned: u32,
     total: u32,
+}
+
+#[derive(Serialize)]
+struct RulePointsJson {
+    rule: &'static str,
+    points: u32,
+    earned: bool,
 }
 
 #[derive(Serialize)]
@@ -151,7 +160,15 @@ fn scenario(o: &Outcome) -> ScenarioJson<'_> {
             stopped: p.stopped,
         }),
         points: PointsJson { earned, total },
-
+        rule_points: o
+            .rule_scores()
+            .into_iter()
+            .map(|r| RulePointsJson {
+                rule: r.rule,
+                points: r.points,
+                earned: r.earned,
+            })
+            .collect(),
         findings: &o.findings,
         steps: o
             .steps

@@ -12,6 +12,7 @@ pub mod error;
 pub(crate) mod locate;
 pub mod payload;
 pub mod plan;
+pub mod rubric;
 pub mod schema;
 pub mod template;
 

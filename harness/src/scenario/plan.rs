@@ -65,6 +65,8 @@ pub struct Scenario {
     pub program: ProgramExpect,
     /// Server role: answers to unexpected client commands, by keyword (`*` for any).
     pub answers: Vec<(String, Payload)>,
+    /// Grading: points for rules, by id.
+    pub rule_points: BTreeMap<&'static str, u32>,
     /// The steps, includes expanded.
     pub steps: Vec<Step>,
 }
@@ -495,6 +497,7 @@ pub(crate) fn build(
         variants,
         program,
         answers,
+        rule_points: doc.rule_points.into_iter().map(|(r, p)| (r.0, p)).collect(),
         steps: planner.pending.into_iter().map(|p| p.step).collect(),
     })
 }

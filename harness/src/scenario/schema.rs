@@ -65,6 +65,11 @@ pub struct ScenarioDoc {
     /// by keyword (`PWD: "257 \"/\"\r\n"`), `"*"` for any other.
     #[serde(default)]
     pub answers: BTreeMap<String, Payload>,
+    /// Grading: points for rules, by id (`H-RL-2: 2`). Each is a check of its own, earned
+    /// when the run reaches its end without a finding (warning or error) of that rule; a
+    /// step's own `points` are earned when the step passes.
+    #[serde(default)]
+    pub rule_points: BTreeMap<RuleRef, u32>,
     /// The conversation, in order.
     pub steps: Steps,
 }
@@ -364,7 +369,7 @@ impl JsonSchema for ConnName {
 }
 
 /// A rule id that exists in the catalogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RuleRef(pub &'static str);
 
 impl<'de> Deserialize<'de> for RuleRef {

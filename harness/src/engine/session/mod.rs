@@ -60,6 +60,8 @@ pub struct PlayOptions {
     pub program_pid: Option<i32>,
     /// Cancelled when the program under test exits: parley stops waiting for it to connect.
     pub program_exited: Option<tokio_util::sync::CancellationToken>,
+    /// Grading: the course's rule weights (`--rubric`), over the scenario's `rule_points`.
+    pub rubric: Option<std::sync::Arc<crate::scenario::rubric::Rubric>>,
 }
 
 /// Why the steps stopped.
@@ -253,7 +255,25 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         variant: None,
         submission: None,
         program: None,
+        rule_points: rule_points(scenario, opts),
     }
+}
+
+/// The rule weights of `scenario` under the options' rubric.
+pub fn rule_points(scenario: &Scenario, opts: &PlayOptions) -> BTreeMap<&'static str, u32> {
+    match &opts.rubric {
+        Some(rubric) => rubric.weights_for(scenario.protocol, &scenario.rule_points),
+        None => scenario.rule_points.clone(),
+    }
+}
+
+/// Every step of `scenario` as not run (a program that could not be started).
+pub fn not_run(scenario: &Scenario) -> Vec<StepResult> {
+    scenario
+        .steps
+        .iter()
+        .map(|s| result(s, StepState::NotRun))
+        .collect()
 }
 
 fn result(step: &Step, state: StepState) -> StepResult {
