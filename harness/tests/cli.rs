@@ -337,3 +337,67 @@ fn a_broken_rubric_exits_2_with_its_location() {
     assert!(out.contains("unknown rule `X-1`"), "{out}");
     assert!(out.contains("rubric.yaml:3:"), "{out}");
 }
+
+#[test]
+fn serve_prints_its_address_and_each_exchange_and_stops_cleanly_on_ctrl_c() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .args(["serve", "echo", "--port", "0", "--color", "never"])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("parley serve starts");
+    // Lines of its stdout, as they come, through a channel read with deadlines.
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str| {
+        rx.recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("parley serve printed no {what} within 10 s"))
+    };
+    let first = next("address line");
+    let addr = first
+        .split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.write_all(b"hello\r\n").unwrap();
+    let mut back = [0u8; 7];
+    conn.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"hello\r\n");
+    drop(conn);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("closed by")) {
+        seen.push(next("close line"));
+    }
+    let log = seen.join("\n");
+    assert!(log.contains("connected"), "{log}");
+    assert!(log.contains(r#"C> "hello\r\n""#), "{log}");
+    // Ctrl-C: SIGINT to the process.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    // Wait for the exit as an event, with a deadline.
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait());
+    });
+    let status = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("parley serve stops within 10 s of SIGINT")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(next("stopping line"), "stopping");
+}
