@@ -32,7 +32,7 @@ use body::{Bodiless, BodyFraming, Chunks};
 use head::{Head, HeadEnd};
 use headers::ContentLength;
 use request::{Authority, RequestLine, Version};
-use response::{Asked, StatusLine};
+use response::{Asked, RequestShape, StatusLine};
 
 use super::{Dir, Frame, Inspector, MessageView, Mismatch};
 use crate::finding::Finding;
@@ -250,9 +250,15 @@ impl HttpInspector {
         }
         let state = self.conns.entry(conn.to_string()).or_default();
         state.deferred = deferred;
+        let readable = line.words.len() == 3 && line.version_word().and_then(Version::parse).is_some();
         state.awaiting.push_back(Asked {
             method: line.method(),
             version,
+            shape: if readable {
+                RequestShape::Full
+            } else {
+                RequestShape::Unreadable
+            },
         });
         state.last_request = Some(end);
         MessageView {
@@ -601,6 +607,15 @@ impl Inspector for HttpInspector {
         let p = &partial[start..];
         let n = partial.len();
         if dir == Dir::ToClient && !p.is_empty() && !may_be_status_line(p) {
+            if self
+                .awaited(conn)
+                .is_some_and(|a| a.shape == RequestShape::Unreadable)
+            {
+                return Some((
+                    "H-CONN-1",
+                    "the server answered the unreadable request the HTTP/0.9 way, without a status line; such an answer ends when the server closes, and it kept the connection open".to_string(),
+                ));
+            }
             return Some((
                 "H-SL-1",
                 format!(

@@ -64,6 +64,15 @@ impl<'a> StatusLine<'a> {
     }
 }
 
+/// Whether a server could read the request line of the request it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestShape {
+    /// `Method SP Request-URI SP HTTP-Version`: the server knows the client's version.
+    Full,
+    /// Anything else: the server cannot tell which version the client speaks.
+    Unreadable,
+}
+
 /// What parley knows of the request a response answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asked {
@@ -71,6 +80,8 @@ pub struct Asked {
     pub method: String,
     /// Its version.
     pub version: Version,
+    /// Whether its request line could be read.
+    pub shape: RequestShape,
 }
 
 /// Checks a status line: H-SL-1..5. `asked` is the request it answers, when known.
@@ -82,6 +93,11 @@ pub fn check_status_line(line: &StatusLine<'_>, raw: &[u8], asked: Option<&Asked
         reason,
     } = line
     else {
+        if asked.is_some_and(|a| a.shape == RequestShape::Unreadable) {
+            // A server that cannot read the request's version may answer the HTTP/0.9
+            // way, with the entity alone (RFC 1945 §6; python's http.server does).
+            return;
+        }
         judge.flag(
             "H-SL-1",
             "the response does not start with a status line: send `HTTP/1.0 200 OK` then CRLF before the headers",
@@ -229,6 +245,7 @@ mod tests {
         Asked {
             method: "GET".into(),
             version: Version::HTTP10,
+            shape: RequestShape::Full,
         }
     }
 
@@ -257,10 +274,21 @@ mod tests {
     }
 
     #[test]
+    fn no_status_line_for_an_unreadable_request_is_not_h_sl_1() {
+        let asked = Asked {
+            shape: RequestShape::Unreadable,
+            ..http10()
+        };
+        assert_eq!(rules(b"<html>\r\n", Some(&asked)), Vec::<&str>::new());
+        assert_eq!(rules(b"HTTP/1.0 200\r\n", Some(&asked)), ["H-SL-1"]);
+    }
+
+    #[test]
     fn http11_answers_to_an_http11_request_are_not_noted() {
         let asked = Asked {
             method: "GET".into(),
             version: Version { major: 1, minor: 1 },
+            shape: RequestShape::Full,
         };
         assert_eq!(
             rules(b"HTTP/1.1 100 Continue\r\n", Some(&asked)),
@@ -301,6 +329,7 @@ mod tests {
         let asked = Asked {
             method: "GET".into(),
             version: Version { major: 1, minor: 1 },
+            shape: RequestShape::Full,
         };
         check_chunked(&head, Some(&asked), &mut Judge::new(Profile::Http10, &mut out));
         assert!(out.is_empty());

@@ -11,6 +11,7 @@ const TARGET: (&str, u16) = ("127.0.0.1", 8080);
 const GET: &[u8] = b"GET /status/418 HTTP/1.0\r\nHost: 127.0.0.1:8080\r\n\r\n";
 const HEAD: &[u8] = b"HEAD /hello.txt HTTP/1.0\r\nHost: 127.0.0.1:8080\r\n\r\n";
 const HEAD11: &[u8] = b"HEAD /hello.txt HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+const BAD_LINE: &[u8] = b"GET /hello.txt HTTP/1.0 extra\r\nHost: 127.0.0.1:8080\r\n\r\n";
 const GET11: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
 const DATE: &str = "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
 
@@ -292,6 +293,13 @@ fn table() -> Vec<(&'static str, Case)> {
                     &format!("HTTP/1.0 200 OK\r\n{DATE}Content-Type: text/plain\r\n\r\nuntil the end"),
                     &[],
                 )
+            },
+        ),
+        (
+            "an_http09_answer_to_an_unreadable_request_line_is_fine",
+            Case {
+                until_close: true,
+                ..resp(BAD_LINE, "<html>Error code: 400</html>\n", &[])
             },
         ),
         (
