@@ -153,7 +153,7 @@ impl HttpInspector {
         }
     }
 
-    /// The method of the request the next response on `conn` answers (GET when unknown).
+    /// The request the next response on `conn` answers, when parley saw it.
     fn awaited(&self, conn: &str) -> Option<&Asked> {
         self.conns.get(conn).and_then(|c| c.awaiting.front())
     }
@@ -495,7 +495,20 @@ fn after_request(
             ),
         ));
     }
+    // RFC 2616 §4.1: some old clients send an extra CRLF after a request.
+    let only_line_ends = end.followed.iter().all(|b| matches!(b, b'\r' | b'\n'));
     match end.framing {
+        BodyFraming::Empty(Bodiless::NoLength) if only_line_ends => Some((
+            "H-HD-3",
+            "the request's head is followed by more empty lines: it ends with exactly one (CRLF CRLF), and nothing follows a request without a body".to_string(),
+        )),
+        BodyFraming::Length(n) if only_line_ends && json_note.is_none() => Some((
+            "H-LEN-2",
+            format!(
+                "the request's {n}-octet body is followed by an extra line end ({} octets) that no Content-Length covers: send nothing after the body",
+                end.followed_len
+            ),
+        )),
         BodyFraming::Length(n) => {
             let mut why = format!(
                 "Content-Length says {n}, but {} more octet{} of body followed: Content-Length is too small \

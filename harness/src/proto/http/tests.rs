@@ -572,6 +572,13 @@ fn trailing_rule(asked: Option<&[u8]>, first: &[u8], extra: &[u8]) -> Option<&'s
     b"GET /again HTTP/1.1\r\n",
     Some("H-LEN-1")
 )]
+#[case::an_extra_crlf_after_a_head_is_h_hd_3(None, GET, b"\r\n", Some("H-HD-3"))]
+#[case::an_extra_crlf_after_a_body_is_h_len_2(
+    None,
+    b"POST /post HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nContent-Length: 2\r\n\r\nhi",
+    b"\r\n",
+    Some("H-LEN-2")
+)]
 #[case::a_body_after_a_head_response_is_h_len_6(
     Some(HEAD),
     b"HTTP/1.0 200 OK\r\nContent-Length: 14\r\n\r\n",
