@@ -490,7 +490,10 @@ pub static RULES: &[Rule] = &[
         "RFC 1945 §1.3",
         "In 1.0 without keep-alive, the server closes after the response.",
         "Close the connection after sending the response to an HTTP/1.0 request.",
-        Scenario,
+        Behaviour(
+            "a `close: server` step waits for the server to close after the response; a response without \
+             Content-Length that never ends (the server keeps the connection open) is reported under it too",
+        ),
     ),
     r(
         "H-CONN-2",
@@ -506,7 +509,10 @@ pub static RULES: &[Rule] = &[
         "RFC 2616 §14.10",
         "A client sends nothing more on a connection it declared `close`.",
         "Open a new connection for the next request after sending `Connection: close`.",
-        Scenario,
+        Behaviour(
+            "parley as server, at a `close: client` step: bytes that look like a new request after one that said \
+             `Connection: close` (or an HTTP/1.0 request without keep-alive)",
+        ),
     ),
     // FTP, RFC 959, RFC 1123 §4.1, RFC 2577.
     r(

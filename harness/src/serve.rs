@@ -253,6 +253,20 @@ async fn pump(
             }
         }
         if eof {
+            // Bytes after the last whole message: the protocol may say which rule they
+            // break (HTTP: a Content-Length too small, a body without one).
+            if !buf.is_empty() {
+                let mut inspector = inspector.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((rule, why)) = inspector.trailing(dir, MAIN, &buf) {
+                    let finding = Finding::in_profile(
+                        rule,
+                        Profile::Http10,
+                        format!("{} bytes followed the last message: {why}", buf.len()),
+                    )
+                    .actual(&buf);
+                    let _ = events.send(ServeEvent::Finding { id, finding });
+                }
+            }
             let _ = write.shutdown().await;
             return from;
         }
@@ -291,7 +305,7 @@ async fn relay(
         Party::Server,
         server_read,
         client_write,
-        inspector,
+        Arc::clone(&inspector),
         events.clone(),
     ));
     // Which direction ended first says who closed; the other gets a moment to finish
@@ -313,6 +327,16 @@ async fn relay(
         .is_err()
     {
         other.abort();
+    }
+    // Verdicts that waited for what followed a message (`Inspector::finish`).
+    let mut late = Vec::new();
+    {
+        let mut i = inspector.lock().unwrap_or_else(|p| p.into_inner());
+        i.finish(Dir::ToServer, &mut late);
+        i.finish(Dir::ToClient, &mut late);
+    }
+    for finding in late {
+        let _ = events.send(ServeEvent::Finding { id, finding });
     }
 }
 

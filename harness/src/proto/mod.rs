@@ -265,10 +265,23 @@ pub trait Inspector: Send {
     /// Bytes the peer sent on `conn` after its last complete message, where the scenario
     /// expects it to close: which rule do they break? (HTTP: bytes after a request's
     /// body mean its Content-Length was too small, H-LEN-2; after a request without
-    /// Content-Length they were a body the server could not frame, H-LEN-1.)
-    fn trailing(&self, dir: Dir, conn: &str, extra: &[u8]) -> Option<(&'static str, String)> {
+    /// Content-Length they were a body the server could not frame, H-LEN-1.) May be
+    /// called several times as more bytes arrive, each time with the new bytes only; the
+    /// inspector may remember them (HTTP judges a JSON body on the octets actually sent).
+    fn trailing(&mut self, dir: Dir, conn: &str, extra: &[u8]) -> Option<(&'static str, String)> {
         let _ = (dir, conn, extra);
         None
+    }
+
+    /// The conversation is over: findings about messages going `dir` (the peer's
+    /// direction) whose verdict waited for what followed them. HTTP: a request body
+    /// labelled JSON that does not parse as framed by its Content-Length is judged once
+    /// it is known whether more octets followed (then the length was wrong, H-LEN-2, and
+    /// the JSON is judged on all the octets sent) or not (H-LEN-4). Each finding names its
+    /// connection (`Finding::on`); the engine attaches the step that received the last
+    /// message there.
+    fn finish(&mut self, dir: Dir, findings: &mut Vec<Finding>) {
+        let _ = (dir, findings);
     }
 
     /// The multi-line form of a reply parley sends (the `multiline_greeting` fault).

@@ -96,6 +96,9 @@ struct Session<'a> {
     resync: bool,
     /// parley already sent its first message on `main` (the greeting).
     greeted: bool,
+    /// The step (number, location) that received the peer's last message on each
+    /// connection, for findings the inspector gives at the end (`Inspector::finish`).
+    received_at: HashMap<String, (usize, String)>,
 }
 
 fn party(side: Side) -> Party {
@@ -149,6 +152,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         main_opened: false,
         resync: false,
         greeted: false,
+        received_at: HashMap::new(),
     };
     session.globals.insert("target".into(), format!("{host}:{port}"));
     // The Host header value: the port only when it is not HTTP's 80 (RFC 2616 §14.23).
@@ -216,6 +220,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
             stopped = Some(stop);
         }
     }
+    session.finish(&mut results);
     // Close everything; the peer sees the connections end.
     session.conns.clear();
     session.listeners.clear();
@@ -286,6 +291,30 @@ fn result(step: &Step, state: StepState) -> StepResult {
 }
 
 impl Session<'_> {
+    /// Takes the verdicts the inspector kept until it knew what followed a message
+    /// ([`Inspector::finish`]), attaches each to the step that received the peer's last
+    /// message on its connection, and fails that step when the verdict is an error.
+    fn finish(&mut self, results: &mut [StepResult]) {
+        let mut late = Vec::new();
+        self.inspector.finish(dir_from(self.me.other()), &mut late);
+        for mut f in late {
+            let at = f.conn.as_ref().and_then(|c| self.received_at.get(c));
+            if let Some((number, location)) = at {
+                f.step = Some(*number);
+                f.location = Some(location.clone());
+                if f.is_error() {
+                    if let Some(r) = results
+                        .iter_mut()
+                        .find(|r| r.number == *number && r.state == StepState::Passed)
+                    {
+                        r.state = StepState::Failed;
+                    }
+                }
+            }
+            self.findings.push(f);
+        }
+    }
+
     fn env<'s>(&'s self, step: &'s Step) -> Env<'s> {
         Env {
             cli: &self.opts.vars,

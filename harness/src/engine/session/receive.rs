@@ -41,6 +41,8 @@ impl Session<'_> {
             // RFC checks on every message, whatever the step's matchers say.
             let mut found = Vec::new();
             let view = self.inspector.inspect(dir, conn, &msg, &mut found);
+            self.received_at
+                .insert(conn.to_string(), (step.number, step.location.to_string()));
             for mut f in found {
                 f.step = Some(step.number);
                 f.location = Some(step.location.to_string());
