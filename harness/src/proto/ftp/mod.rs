@@ -117,6 +117,7 @@ impl FtpInspector {
         push(findings, parsed.violations, msg);
         let mut view = MessageView::default();
         let Some(reply) = parsed.reply else {
+            self.session.on_unreadable_reply();
             return view;
         };
         let seq = self.session.on_reply(&reply);

@@ -307,6 +307,17 @@ impl Session {
         out
     }
 
+    /// A reply without a readable code (F-RPL-1 already): it still answers whatever was
+    /// waiting — the greeting, or the oldest command — so that one garbled line does not
+    /// shift every later reply onto the wrong command. Nothing more is judged.
+    pub fn on_unreadable_reply(&mut self) {
+        if matches!(self.phase, Phase::Greeting | Phase::GreetingDelayed) {
+            self.phase = Phase::NeedUser;
+        } else if self.awaiting.pop_front().is_some() {
+            self.completed = None;
+        }
+    }
+
     /// The effects of a command's final (or 3yz) reply.
     fn finish(&mut self, done: &Awaiting, code: ReplyCode, out: &mut Vec<Violation>) {
         let kw = done.command.keyword.as_str();
@@ -664,6 +675,21 @@ mod tests {
         );
         let (s, _) = play(&with_login(&["C:NOOP", "S:200 ok"]));
         assert!(!s.completed().unwrap().after_preliminary);
+    }
+
+    #[test]
+    fn a_garbled_reply_still_answers_what_was_waiting() {
+        let mut s = Session::new();
+        s.on_unreadable_reply();
+        assert_eq!(s.phase(), Phase::NeedUser);
+        s.on_command(parse_command(b"USER a\r\n").command.as_ref());
+        s.on_unreadable_reply();
+        let v = s.on_reply(&parse_reply(b"221 late\r\n").reply.unwrap());
+        assert_eq!(
+            v.iter().map(|v| v.rule).collect::<Vec<_>>(),
+            ["F-RPL-4"],
+            "nothing waits any more: the 221 is unasked"
+        );
     }
 
     #[test]

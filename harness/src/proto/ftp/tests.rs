@@ -100,6 +100,12 @@ fn server_side_sequence_rules_judge_the_replies() {
 }
 
 #[test]
+fn one_garbled_reply_does_not_shift_the_replies_after_it() {
+    let (_, f) = converse(&["S:22 ready", "C:USER a", "S:331 pw", "C:PASS x", "S:230 in"]);
+    assert_eq!(rules(&f), ["F-RPL-1"], "{f:#?}");
+}
+
+#[test]
 fn severities_come_from_the_catalogue() {
     let (_, f) = converse(&["S:220 ready\n"]);
     assert_eq!(f[0].severity, Severity::Warning);
