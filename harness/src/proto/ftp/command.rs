@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 
 use super::Violation;
-use super::addr::{self, PortArgsError};
+use super::addr;
 
 /// One parsed command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,10 +223,7 @@ fn check_arguments(c: &Command, violations: &mut Vec<Violation>) {
     match c.keyword.as_str() {
         "PORT" => {
             if let Err(e) = addr::parse_port_args(arg) {
-                violations.push(Violation::new(
-                    "F-CMD-3",
-                    format!("PORT {arg}: {}", port_hint(&e)),
-                ));
+                violations.push(Violation::new("F-CMD-3", format!("PORT {arg}: {e}")));
             }
         }
         "TYPE" => {
@@ -241,10 +238,6 @@ fn check_arguments(c: &Command, violations: &mut Vec<Violation>) {
         }
         _ => {}
     }
-}
-
-fn port_hint(e: &PortArgsError) -> String {
-    e.to_string()
 }
 
 /// Parses TYPE's argument (959 §4.1.2): `A [SP N|T|C]`, `E [SP N|T|C]`, `I`, `L SP n`.

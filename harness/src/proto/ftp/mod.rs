@@ -381,7 +381,16 @@ impl Inspector for FtpInspector {
         ))
     }
 
-    /// A client command that arrived before parley had finished its reply.
+    /// A client command that arrived before parley had finished sending `answering`:
+    /// - the greeting, written whole: the client did not wait for it (F-SEQ-1);
+    /// - a multi-line reply (the greeting too) written in pieces: the client took its
+    ///   first piece for the whole reply (F-RPL-2);
+    /// - a single-line reply (the greeting too) written in pieces: one read taken for one
+    ///   reply (F-1123-2) — a client that sent its command after the first byte of a
+    ///   split greeting cannot be told from one that read nothing, and the read is the
+    ///   likelier bug;
+    /// - the 226/250/4yz that closes a transfer (after 125/150): F-DATA-4;
+    /// - any other reply: pipelining (F-CMD-2).
     fn premature(
         &self,
         dir: Dir,
