@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use parley::engine::{self, RunConfig};
-use parley::outcome::Status;
+use parley::outcome::{Party, Status};
 use parley::report::human::{self, HumanOptions};
-use parley::report::transcript;
 
 fn main() {
     let args = Arguments::from_args();
@@ -52,7 +51,8 @@ fn play(file: &Path) -> Result<(), Failed> {
         .into());
     }
     let name = format!("scenario__{}", scenario.id.replace("::", "__"));
-    let text = transcript::for_snapshot(&outcome.transcript);
+    // Against the mocks parley always plays the client.
+    let text = parley_tests::snapshot_text(&outcome.transcript, Party::Client);
     let settings = parley_tests::snapshot_settings();
     settings.bind(|| {
         insta::assert_snapshot!(name, text);

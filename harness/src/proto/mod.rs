@@ -210,6 +210,22 @@ pub trait Inspector: Send {
         None
     }
 
+    /// A message going `dir` on `conn` (not `main`) never completed (deadline or end of
+    /// file) with `partial` received, while the same peer had already sent `main_unread`
+    /// on `main`, bytes no step has read yet: do they explain it? (FTP: a 226 on the
+    /// control connection while the data connection is still open and carried nothing,
+    /// F-DATA-5.) Asked before [`Inspector::incomplete`]; `None` leaves it to that.
+    fn stalled_beside(
+        &self,
+        dir: Dir,
+        conn: &str,
+        partial: &[u8],
+        main_unread: &[u8],
+    ) -> Option<(&'static str, String)> {
+        let _ = (dir, conn, partial, main_unread);
+        None
+    }
+
     /// Checks made when a connection ends (the end of file is itself a message in some
     /// protocols: a close-delimited HTTP body, an FTP data transfer).
     fn on_close(&mut self, dir: Dir, conn: &str, findings: &mut Vec<Finding>) {
@@ -260,6 +276,15 @@ pub trait Inspector: Send {
     fn opened_late(&self, conn: &str) -> Option<&'static str> {
         let _ = conn;
         None
+    }
+
+    /// parley plays the server, its first attempt to open `conn` was refused, and its next
+    /// step sends `next` on `main`: may it send that now, before it retries? (FTP: yes
+    /// for a 125/150 preliminary reply, which a client may wait for before it listens.)
+    /// The step is then not sent again when its turn comes.
+    fn send_before_retry(&self, conn: &str, next: &[u8]) -> bool {
+        let _ = (conn, next);
+        false
     }
 
     /// Bytes the peer sent on `conn` after its last complete message, where the scenario

@@ -3,7 +3,8 @@
 //!
 //! When parley plays an FTP server and the client announced a data address with PORT,
 //! parley connects at once like a real server, retries for a short grace window if the
-//! client refused (it listened too late: F-DATA-2), and if the connection never opens it
+//! client refused (it listened too late: F-DATA-2) — sending its next reply first when the
+//! protocol allows (the 150 such a client waits for) — and if the connection never opens it
 //! sends the protocol's reply (425) with a finding that does the arithmetic (F-DATA-1),
 //! then carries on with the client's next command.
 
@@ -20,7 +21,7 @@ use crate::outcome::EventKind;
 use crate::proto::{Framing, MAIN};
 use crate::scenario::Side;
 use crate::scenario::duration::human;
-use crate::scenario::plan::Step;
+use crate::scenario::plan::{Action, Step};
 use crate::scenario::template::Template;
 
 impl Session<'_> {
@@ -109,6 +110,9 @@ impl Session<'_> {
                         && e.kind() == std::io::ErrorKind::ConnectionRefused
                         && Instant::now() < grace_end
                     {
+                        if refusals == 0 {
+                            self.send_ahead(step, conn).await?;
+                        }
                         refusals += 1;
                         tokio::time::sleep(backoff.min(grace_end - Instant::now())).await;
                         backoff = (backoff * 2).min(Duration::from_millis(100));
@@ -138,6 +142,45 @@ impl Session<'_> {
             }
         }
         Ok(Some(stream))
+    }
+
+    /// While retrying data connection `conn`: when parley's next step sends a message on
+    /// `main` that the protocol lets go out before the connection is open (an FTP 150,
+    /// "about to open data connection"), sends it now — a client may wait for it before
+    /// it listens — and marks the step as sent.
+    async fn send_ahead(&mut self, step: &Step, conn: &str) -> Result<(), Stop> {
+        let scenario = self.scenario;
+        let Some(next) = scenario.steps.iter().find(|s| s.number == step.number + 1) else {
+            return Ok(());
+        };
+        let Action::Message {
+            from,
+            conn: on,
+            send,
+            expect,
+        } = &next.action
+        else {
+            return Ok(());
+        };
+        if *from != self.me || on != MAIN || next.when.as_ref().is_some_and(|c| !self.holds(c, next)) {
+            return Ok(());
+        }
+        let Some(payload) = send
+            .as_ref()
+            .or(expect.literal.as_ref())
+            .or(expect.exact.as_ref())
+        else {
+            return Ok(());
+        };
+        let bytes = payload
+            .render(&self.env(next))
+            .map_err(|e| self.missing(next, e))?;
+        if !self.inspector.send_before_retry(conn, &bytes) {
+            return Ok(());
+        }
+        self.send(next, MAIN, send.as_ref(), expect).await?;
+        self.sent_ahead = Some(next.number);
+        Ok(())
     }
 
     /// A connection parley opens failed. `Ok(())`: the protocol answered for it (FTP 425)

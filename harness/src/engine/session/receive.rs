@@ -239,8 +239,9 @@ impl Session<'_> {
     }
 
     /// The rule a message that never completed breaks, and the protocol's reason: the
-    /// step's own rule, else the protocol's judgement of the partial bytes, else (at end of
-    /// file) the protocol's early-close rule, else the step's default.
+    /// step's own rule, else (on a connection other than `main`) what the peer's unread
+    /// bytes on `main` say, else the protocol's judgement of the partial bytes, else (at
+    /// end of file) the protocol's early-close rule, else the step's default.
     fn stalled_rule(
         &self,
         step: &Step,
@@ -251,6 +252,18 @@ impl Session<'_> {
     ) -> (&'static str, String) {
         if let Some(rule) = step.rule {
             return (rule, String::new());
+        }
+        // What the same peer already sent on `main` may explain a data connection that
+        // never completed (an FTP 226 while it is still open).
+        if conn != MAIN {
+            let main_unread = self
+                .conns
+                .get(MAIN)
+                .map(|c| c.shared.lock().buf.clone())
+                .unwrap_or_default();
+            if let Some((rule, why)) = self.inspector.stalled_beside(dir, conn, got, &main_unread) {
+                return (rule, format!(" — {why}"));
+            }
         }
         if !got.is_empty() {
             if let Some((rule, why)) = self.inspector.incomplete(dir, conn, got) {

@@ -1,7 +1,8 @@
 //! The messages parley sends. When it plays the server, the fault knobs shape them: a
 //! multi-line greeting, padded data, pauses, pieces written apart — the things a correct
 //! client survives and a fragile one does not. A peer that closes while parley is still
-//! writing took the first read for the whole message.
+//! writing took the first read for the whole message (one that had closed before parley
+//! began did not: its next step reports the close).
 
 use std::time::Duration;
 
@@ -93,12 +94,22 @@ impl Session<'_> {
         if conn == MAIN {
             self.greeted = true;
         }
-        // Record before writing: the peer's answer must not appear before what it answers.
-        self.recorder.data(conn, party(self.me), &bytes);
         let Some(c) = self.conns.get_mut(conn) else {
             return Err(Self::not_open(step, conn));
         };
+        // Let the inspector follow the message before it goes out, so that the hooks
+        // called while writing (`closed_while_sending`) know what is being written.
+        let dir = dir_from(self.me);
+        let mut ignored = Vec::new();
+        self.inspector.inspect(dir, conn, &bytes, &mut ignored);
+        // Record before writing: the peer's answer must not appear before what it answers.
+        self.recorder.data(conn, party(self.me), &bytes);
         let shared = c.shared.clone();
+        // A peer that had already closed before this message did not cut it short.
+        let closed_before = {
+            let inbox = shared.lock();
+            inbox.eof || inbox.error.is_some()
+        };
         let mut mark = 0;
         let mut cut_short: Option<usize> = None;
         let mut failure: Option<String> = None;
@@ -109,7 +120,7 @@ impl Session<'_> {
                     tokio::time::sleep(self.faults.write_delay).await;
                 }
                 if shared.lock().eof {
-                    cut_short = Some(written);
+                    cut_short = Some(written).filter(|_| !closed_before);
                     break;
                 }
             }
@@ -130,7 +141,7 @@ impl Session<'_> {
                         std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
                     );
                     if closed && written > 0 {
-                        cut_short = Some(written);
+                        cut_short = Some(written).filter(|_| !closed_before);
                     } else {
                         failure = Some(format!("sending {} bytes on `{conn}` failed: {e}", bytes.len()));
                     }
@@ -152,7 +163,6 @@ impl Session<'_> {
             bytes: bytes.clone(),
             split: pieces.len() > 1,
         });
-        let dir = dir_from(self.me);
         if let Some(done) = cut_short {
             let rule = step
                 .rule
@@ -175,8 +185,6 @@ impl Session<'_> {
             self.push(f, conn);
             return Err(Stop::Halt);
         }
-        let mut ignored = Vec::new();
-        self.inspector.inspect(dir, conn, &bytes, &mut ignored);
         if let Some(code) = leading_code(&bytes) {
             self.last_code = Some(code);
         }

@@ -1,0 +1,700 @@
+//! The FTP session as both sides see it: the login phase (an explicit enum), the commands
+//! waiting for their replies, the data-connection setup each transfer uses up, and the
+//! representation type. It judges sequences in both directions:
+//!
+//! - a client's commands (messages going to the server): PASS only after a 331 to USER
+//!   (F-SEQ-2), transfers only when logged in (F-SEQ-3), each transfer after its own
+//!   PORT/PASV/EPRT/EPSV (F-SEQ-4), nothing before the 220 greeting (F-SEQ-1);
+//! - a server's replies (messages going to the client): a code the command may receive
+//!   (F-RPL-4, [`super::table`]), no 2yz to PASS without USER (F-SEQ-2), no transfer
+//!   started before login (F-SEQ-3), `TYPE I` answered 200 (F-TYPE-1);
+//! - a listing on a data connection in ASCII type with lines in bare LF (F-DATA-7).
+//!
+//! Findings about parley's own messages are dropped by the engine; this module judges
+//! every message alike and never asks who sent it.
+
+use std::collections::VecDeque;
+
+use super::Violation;
+use super::command::{Command, ReprType};
+use super::reply::{FtpReply, ReplyCode};
+use super::table::{self, GREETING, Stage};
+use crate::proto::Dir;
+
+/// Where the login stands (RFC 959 §4.1.1, §5.4 "Login").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Connected; the greeting has not come (959 §5.4 "Connection Establishment").
+    Greeting,
+    /// A 120 came; the 220 follows.
+    GreetingDelayed,
+    /// Greeted (or a login failed): USER is expected.
+    NeedUser,
+    /// USER was answered 331: PASS is expected.
+    NeedPass,
+    /// 332: ACCT is expected.
+    NeedAccount,
+    /// 230 (or 202 to PASS/ACCT): commands that need a login are allowed.
+    LoggedIn,
+    /// 221 or 421: the server closes the control connection.
+    Closed,
+}
+
+/// How the next transfer's data connection is set up (959 §3.2, RFC 2428).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataSetup {
+    /// No PORT/PASV/EPRT/EPSV since the last transfer.
+    Unset,
+    /// One was sent; its reply has not come.
+    Requested,
+    /// Accepted: the next transfer uses it.
+    Ready,
+}
+
+/// A command waiting for its reply, and how far its exchange got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Awaiting {
+    command: Command,
+    stage: Stage,
+    /// The phase when the command was sent (PASS judged against it).
+    phase: Phase,
+}
+
+/// The last exchange that ended: its command, final code, and whether a preliminary
+/// reply (125/150) came first — then the final reply closed a transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    /// The command's keyword.
+    pub keyword: String,
+    /// The final (or 3yz) code.
+    pub code: ReplyCode,
+    /// A 1yz reply came before it.
+    pub after_preliminary: bool,
+}
+
+/// The transfer a data connection belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Transfer {
+    keyword: String,
+    repr: ReprType,
+}
+
+/// The commands that move data over a data connection (959 §4.1.3; MLSD RFC 3659 §7).
+pub fn is_transfer(keyword: &str) -> bool {
+    matches!(
+        keyword,
+        "LIST" | "NLST" | "RETR" | "STOR" | "STOU" | "APPE" | "MLSD"
+    )
+}
+
+/// The state both directions of one FTP conversation share.
+#[derive(Debug, Clone)]
+pub struct Session {
+    phase: Phase,
+    awaiting: VecDeque<Awaiting>,
+    data: DataSetup,
+    repr: ReprType,
+    transfer: Option<Transfer>,
+    transfers: usize,
+    commands: usize,
+    completed: Option<Completed>,
+}
+
+impl Default for Session {
+    fn default() -> Session {
+        Session::new()
+    }
+}
+
+impl Session {
+    /// A session that has just connected.
+    pub fn new() -> Session {
+        Session {
+            phase: Phase::Greeting,
+            awaiting: VecDeque::new(),
+            data: DataSetup::Unset,
+            repr: ReprType::default(),
+            transfer: None,
+            transfers: 0,
+            commands: 0,
+            completed: None,
+        }
+    }
+
+    /// The login phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The data-connection setup.
+    pub fn data(&self) -> DataSetup {
+        self.data
+    }
+
+    /// The representation type in force (ASCII until a TYPE is accepted, 959 §3.1.1).
+    pub fn repr(&self) -> ReprType {
+        self.repr
+    }
+
+    /// Commands seen so far.
+    pub fn commands(&self) -> usize {
+        self.commands
+    }
+
+    /// The last exchange that ended.
+    pub fn completed(&self) -> Option<&Completed> {
+        self.completed.as_ref()
+    }
+
+    /// A command from the client: judges the client's sequence and starts waiting for
+    /// the reply. `command` is `None` for a line no keyword could be read from (its
+    /// reply still answers it).
+    pub fn on_command(&mut self, command: Option<&Command>) -> Vec<Violation> {
+        let mut out = Vec::new();
+        self.commands += 1;
+        let command = command.cloned().unwrap_or(Command {
+            keyword: String::new(),
+            arg: None,
+        });
+        let kw = command.keyword.as_str();
+        let shown = command.display();
+        match self.phase {
+            Phase::Greeting | Phase::GreetingDelayed => out.push(Violation::new(
+                "F-SEQ-1",
+                format!("{shown} was sent before the server's 220 greeting (RFC 959 §5.4): read the greeting first"),
+            )),
+            _ => {}
+        }
+        if kw == "PASS"
+            && self.phase != Phase::NeedPass
+            && !matches!(self.phase, Phase::Greeting | Phase::GreetingDelayed)
+        {
+            let why = match self.phase {
+                Phase::LoggedIn => "the session is already logged in (USER was answered 230)",
+                Phase::NeedAccount => "the server asked for ACCT (332), not a password",
+                _ => "USER was not answered 331 first",
+            };
+            out.push(Violation::new(
+                "F-SEQ-2",
+                format!("PASS was sent but {why}: PASS follows a 331 reply to USER (RFC 959 §4.1.1)"),
+            ));
+        }
+        if is_transfer(kw) {
+            if self.phase != Phase::LoggedIn
+                && !matches!(self.phase, Phase::Greeting | Phase::GreetingDelayed)
+            {
+                out.push(Violation::new(
+                    "F-SEQ-3",
+                    format!("{kw} was sent before the login completed (no 230 yet): log in with USER and PASS first"),
+                ));
+            }
+            if self.data == DataSetup::Unset {
+                let why = if self.transfers == 0 {
+                    "no PORT, PASV, EPRT or EPSV came before it".to_string()
+                } else {
+                    "the previous transfer used up the last PORT/PASV: each transfer needs its own"
+                        .to_string()
+                };
+                out.push(Violation::new(
+                    "F-SEQ-4",
+                    format!("{kw} starts a transfer, but {why} (RFC 959 §3.2)"),
+                ));
+            }
+            self.transfer = Some(Transfer {
+                keyword: kw.to_string(),
+                repr: self.repr,
+            });
+            self.transfers += 1;
+        }
+        if matches!(kw, "PORT" | "EPRT" | "PASV" | "EPSV") {
+            self.data = DataSetup::Requested;
+        }
+        self.awaiting.push_back(Awaiting {
+            command,
+            stage: Stage::First,
+            phase: self.phase,
+        });
+        out
+    }
+
+    /// A reply from the server: judges its code against the command it answers and the
+    /// server's sequence, and moves the session on.
+    pub fn on_reply(&mut self, reply: &FtpReply) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let code = reply.code;
+        // A code with impossible digits is F-RPL-3 already; the table says nothing more.
+        let judged = code.class().is_some() && code.function().is_some();
+        if matches!(self.phase, Phase::Greeting | Phase::GreetingDelayed) {
+            let stage = if self.phase == Phase::Greeting {
+                Stage::First
+            } else {
+                Stage::AfterPreliminary
+            };
+            if judged && !GREETING.allows(stage, code.0) {
+                out.push(Violation::new(
+                    "F-RPL-4",
+                    format!(
+                        "the greeting is {code}, but a server greets with {} (RFC 959 §5.4)",
+                        GREETING.describe(stage)
+                    ),
+                ));
+            }
+            self.phase = match code.0 {
+                120 if stage == Stage::First => Phase::GreetingDelayed,
+                421 => Phase::Closed,
+                _ if code.is_preliminary() => self.phase,
+                _ => Phase::NeedUser,
+            };
+            return out;
+        }
+        let Some(front) = self.awaiting.front_mut() else {
+            if code != ReplyCode::SERVICE_NOT_AVAILABLE && judged {
+                out.push(Violation::new(
+                    "F-RPL-4",
+                    format!("a {code} reply came, but no command was waiting for a reply (only 421 may come unasked, RFC 959 §5.4)"),
+                ));
+            } else if code == ReplyCode::SERVICE_NOT_AVAILABLE {
+                self.phase = Phase::Closed;
+            }
+            return out;
+        };
+        let kw = front.command.keyword.clone();
+        let stage = front.stage;
+        if let Some(row) = table::row(&kw).filter(|_| judged) {
+            if !row.allows(stage, code.0) {
+                let when = match stage {
+                    Stage::First => String::new(),
+                    Stage::AfterPreliminary => " after its preliminary reply".to_string(),
+                };
+                out.push(Violation::new(
+                    "F-RPL-4",
+                    format!(
+                        "{code} answers {kw}, which may receive{when} {} ({})",
+                        row.describe(stage),
+                        row.source
+                    ),
+                ));
+            }
+        }
+        let transfer = is_transfer(&kw);
+        if transfer
+            && stage == Stage::First
+            && (code.is_preliminary() || code.is_success())
+            && self.phase != Phase::LoggedIn
+        {
+            out.push(Violation::new(
+                "F-SEQ-3",
+                format!("the server started {kw} ({code}) before the login completed: it must answer 530 (RFC 959 §4.1.1)"),
+            ));
+        }
+        if code.is_preliminary() {
+            front.stage = Stage::AfterPreliminary;
+            if transfer {
+                // The data connection is in use: the next transfer needs a new setup.
+                self.data = DataSetup::Unset;
+            }
+            return out;
+        }
+        let Some(done) = self.awaiting.pop_front() else {
+            return out;
+        };
+        self.finish(&done, code, &mut out);
+        self.completed = Some(Completed {
+            keyword: kw,
+            code,
+            after_preliminary: stage == Stage::AfterPreliminary,
+        });
+        out
+    }
+
+    /// A reply without a readable code (F-RPL-1 already): it still answers whatever was
+    /// waiting — the greeting, or the oldest command — so that one garbled line does not
+    /// shift every later reply onto the wrong command. Nothing more is judged.
+    pub fn on_unreadable_reply(&mut self) {
+        if matches!(self.phase, Phase::Greeting | Phase::GreetingDelayed) {
+            self.phase = Phase::NeedUser;
+        } else if self.awaiting.pop_front().is_some() {
+            self.completed = None;
+        }
+    }
+
+    /// The effects of a command's final (or 3yz) reply.
+    fn finish(&mut self, done: &Awaiting, code: ReplyCode, out: &mut Vec<Violation>) {
+        let kw = done.command.keyword.as_str();
+        let ok = code.is_success();
+        if code == ReplyCode::SERVICE_NOT_AVAILABLE {
+            self.phase = Phase::Closed;
+            return;
+        }
+        match kw {
+            "USER" => {
+                self.phase = match code.0 {
+                    331 => Phase::NeedPass,
+                    332 => Phase::NeedAccount,
+                    230 => Phase::LoggedIn,
+                    _ if code.is_final() && !ok => Phase::NeedUser,
+                    _ => self.phase,
+                };
+            }
+            "PASS" | "ACCT" => {
+                if kw == "PASS" && ok && matches!(done.phase, Phase::NeedUser) {
+                    out.push(Violation::new(
+                        "F-SEQ-2",
+                        format!("the server accepted PASS ({code}) without a USER before it: PASS without USER earns 503 (RFC 959 §4.1.1)"),
+                    ));
+                }
+                self.phase = match code.0 {
+                    230 | 202 => Phase::LoggedIn,
+                    332 => Phase::NeedAccount,
+                    _ if !ok && done.phase != Phase::LoggedIn => Phase::NeedUser,
+                    _ => self.phase,
+                };
+            }
+            "REIN" if ok => {
+                self.phase = Phase::NeedUser;
+                self.data = DataSetup::Unset;
+                self.repr = ReprType::default();
+            }
+            "QUIT" if code == ReplyCode::CLOSING_CONTROL => self.phase = Phase::Closed,
+            "TYPE" => {
+                if ok {
+                    if let Some(t) = done.command.repr_type() {
+                        self.repr = t;
+                    }
+                }
+                if done.command.repr_type() == Some(ReprType::Image) && code != ReplyCode::COMMAND_OK {
+                    out.push(Violation::new(
+                        "F-TYPE-1",
+                        format!("TYPE I was answered {code}, not 200: binary transfers will be converted as ASCII (RFC 959 §3.1.1)"),
+                    ));
+                }
+            }
+            "PORT" | "EPRT" | "PASV" | "EPSV" => {
+                let accepted = match kw {
+                    "PASV" => code == ReplyCode::PASSIVE_MODE,
+                    // `EPSV ALL` (200) sets no data connection up (RFC 2428 §4).
+                    "EPSV" => code == ReplyCode::EXTENDED_PASSIVE_MODE,
+                    _ => ok,
+                };
+                self.data = if accepted {
+                    DataSetup::Ready
+                } else {
+                    DataSetup::Unset
+                };
+            }
+            _ if is_transfer(kw) && ok => self.data = DataSetup::Unset,
+            _ => {}
+        }
+    }
+
+    /// A whole data-connection message going `dir`: a LIST/NLST listing in ASCII type
+    /// must end its lines in CRLF (F-DATA-7, 959 §3.1.1.1).
+    pub fn on_data(&self, dir: Dir, bytes: &[u8]) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let Some(t) = &self.transfer else { return out };
+        if dir != Dir::ToClient || !matches!(t.keyword.as_str(), "LIST" | "NLST") || t.repr != ReprType::Ascii
+        {
+            return out;
+        }
+        let lines = bytes.iter().filter(|b| **b == b'\n').count();
+        let bare = bytes
+            .iter()
+            .enumerate()
+            .filter(|(i, b)| **b == b'\n' && (*i == 0 || bytes[i - 1] != b'\r'))
+            .count();
+        if bare > 0 {
+            out.push(Violation::new(
+                "F-DATA-7",
+                format!(
+                    "{bare} of the {} listing's {lines} lines end in a bare LF: in ASCII type (the type until TYPE I) lines end in CRLF (RFC 959 §3.1.1.1)",
+                    t.keyword
+                ),
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::ftp::command::parse_command;
+    use crate::proto::ftp::reply::parse_reply;
+
+    /// Plays `script` ("C:" commands, "S:" replies) and returns the rules fired.
+    fn play(script: &[&str]) -> (Session, Vec<&'static str>) {
+        let mut s = Session::new();
+        let mut fired = Vec::new();
+        for line in script {
+            let (who, text) = line.split_at(2);
+            let bytes = format!("{text}\r\n");
+            let v = match who {
+                "C:" => s.on_command(parse_command(bytes.as_bytes()).command.as_ref()),
+                "S:" => s.on_reply(&parse_reply(bytes.as_bytes()).reply.unwrap()),
+                _ => panic!("{line}"),
+            };
+            fired.extend(v.iter().map(|v| v.rule));
+        }
+        (s, fired)
+    }
+
+    const LOGIN: &[&str] = &["S:220 hi", "C:USER anonymous", "S:331 pw", "C:PASS x", "S:230 ok"];
+
+    fn with_login(rest: &[&'static str]) -> Vec<&'static str> {
+        LOGIN.iter().chain(rest).copied().collect()
+    }
+
+    #[test]
+    fn a_conforming_session_breaks_nothing() {
+        let (s, fired) = play(&with_login(&[
+            "C:TYPE I",
+            "S:200 ok",
+            "C:PORT 127,0,0,1,155,171",
+            "S:200 ok",
+            "C:LIST",
+            "S:150 here",
+            "S:226 done",
+            "C:PASV",
+            "S:227 Entering Passive Mode (127,0,0,1,1,2)",
+            "C:RETR f",
+            "S:125 open",
+            "S:226 done",
+            "C:QUIT",
+            "S:221 bye",
+        ]));
+        assert_eq!(fired, Vec::<&str>::new());
+        assert_eq!(s.phase(), Phase::Closed);
+        assert_eq!(s.repr(), ReprType::Image);
+        assert_eq!(s.data(), DataSetup::Unset);
+    }
+
+    #[test]
+    fn login_phases_follow_the_replies() {
+        let (s, _) = play(&["S:220 hi"]);
+        assert_eq!(s.phase(), Phase::NeedUser);
+        let (s, _) = play(&["S:220 hi", "C:USER a", "S:331 pw"]);
+        assert_eq!(s.phase(), Phase::NeedPass);
+        let (s, _) = play(&["S:220 hi", "C:USER a", "S:230 in"]);
+        assert_eq!(s.phase(), Phase::LoggedIn);
+        let (s, _) = play(&["S:220 hi", "C:USER a", "S:331 pw", "C:PASS b", "S:530 no"]);
+        assert_eq!(s.phase(), Phase::NeedUser);
+        let (s, _) = play(&["S:120 soon", "S:220 hi"]);
+        assert_eq!(s.phase(), Phase::NeedUser);
+    }
+
+    #[test]
+    fn pass_before_user_breaks_f_seq_2_on_the_client() {
+        let (_, fired) = play(&["S:220 hi", "C:PASS x", "S:503 no"]);
+        assert_eq!(fired, ["F-SEQ-2"]);
+    }
+
+    #[test]
+    fn pass_after_230_breaks_f_seq_2_on_the_client() {
+        let (_, fired) = play(&["S:220 hi", "C:USER a", "S:230 in", "C:PASS x", "S:202 fine"]);
+        assert_eq!(fired, ["F-SEQ-2"]);
+    }
+
+    #[test]
+    fn a_server_accepting_pass_without_user_breaks_f_seq_2() {
+        // The client's PASS is F-SEQ-2 too; the server's 230 is its own F-SEQ-2.
+        let mut s = Session::new();
+        s.on_reply(&parse_reply(b"220 hi\r\n").reply.unwrap());
+        s.on_command(parse_command(b"PASS x\r\n").command.as_ref());
+        let v = s.on_reply(&parse_reply(b"230 ok\r\n").reply.unwrap());
+        assert_eq!(v.iter().map(|v| v.rule).collect::<Vec<_>>(), ["F-SEQ-2"]);
+        assert!(v[0].message.starts_with("the server accepted PASS (230)"));
+    }
+
+    #[test]
+    fn list_before_login_breaks_f_seq_3_on_the_client() {
+        let (_, fired) = play(&[
+            "S:220 hi",
+            "C:PASV",
+            "S:227 (127,0,0,1,1,2)",
+            "C:LIST",
+            "S:530 login",
+        ]);
+        assert_eq!(fired, ["F-SEQ-3"]);
+    }
+
+    #[test]
+    fn a_server_starting_a_transfer_before_login_breaks_f_seq_3() {
+        let mut s = Session::new();
+        s.on_reply(&parse_reply(b"220 hi\r\n").reply.unwrap());
+        s.on_command(parse_command(b"PASV\r\n").command.as_ref());
+        s.on_reply(&parse_reply(b"227 (127,0,0,1,1,2)\r\n").reply.unwrap());
+        s.on_command(parse_command(b"RETR f\r\n").command.as_ref());
+        let v = s.on_reply(&parse_reply(b"150 here\r\n").reply.unwrap());
+        assert_eq!(v.iter().map(|v| v.rule).collect::<Vec<_>>(), ["F-SEQ-3"]);
+    }
+
+    #[test]
+    fn a_transfer_without_port_or_pasv_breaks_f_seq_4() {
+        let (_, fired) = play(&with_login(&["C:LIST", "S:450 no data"]));
+        assert_eq!(fired, ["F-SEQ-4"]);
+    }
+
+    #[test]
+    fn a_second_transfer_reusing_the_first_pasv_breaks_f_seq_4() {
+        let (_, fired) = play(&with_login(&[
+            "C:PASV",
+            "S:227 (127,0,0,1,1,2)",
+            "C:LIST",
+            "S:150 here",
+            "S:226 done",
+            "C:NLST",
+            "S:450 no",
+        ]));
+        assert_eq!(fired, ["F-SEQ-4"]);
+    }
+
+    #[test]
+    fn a_refused_transfer_leaves_its_pasv_for_the_next() {
+        let (_, fired) = play(&with_login(&[
+            "C:PASV",
+            "S:227 (127,0,0,1,1,2)",
+            "C:RETR missing",
+            "S:550 no such file",
+            "C:RETR present",
+            "S:150 here",
+            "S:226 done",
+        ]));
+        assert_eq!(fired, Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_refused_port_sets_nothing_up() {
+        let (_, fired) = play(&with_login(&[
+            "C:EPRT |1|127.0.0.1|5000|",
+            "S:502 no",
+            "C:LIST",
+            "S:450 no",
+        ]));
+        assert_eq!(fired, ["F-SEQ-4"]);
+    }
+
+    #[test]
+    fn a_command_before_the_greeting_breaks_f_seq_1() {
+        let (_, fired) = play(&["S:120 wait", "C:USER a", "S:220 hi"]);
+        assert_eq!(fired, ["F-SEQ-1"]);
+    }
+
+    #[test]
+    fn codes_outside_the_table_break_f_rpl_4() {
+        let (_, fired) = play(&with_login(&["C:NOOP", "S:150 what"]));
+        assert_eq!(fired, ["F-RPL-4"]);
+        let (_, fired) = play(&with_login(&[
+            "C:PASV",
+            "S:227 (1,2,3,4,5,6)",
+            "C:LIST",
+            "S:226 at once",
+        ]));
+        assert_eq!(fired, ["F-RPL-4"]);
+        let (_, fired) = play(&["S:230 hello"]);
+        assert_eq!(fired, ["F-RPL-4"]);
+    }
+
+    #[test]
+    fn four_twenty_one_may_answer_anything_and_closes() {
+        let (s, fired) = play(&with_login(&["C:NOOP", "S:421 bye"]));
+        assert!(fired.is_empty());
+        assert_eq!(s.phase(), Phase::Closed);
+        let (_, fired) = play(&["S:421 busy"]);
+        assert!(fired.is_empty());
+    }
+
+    #[test]
+    fn an_unasked_reply_breaks_f_rpl_4() {
+        let (_, fired) = play(&with_login(&["S:226 what"]));
+        assert_eq!(fired, ["F-RPL-4"]);
+    }
+
+    #[test]
+    fn unknown_commands_are_not_judged_but_still_answered() {
+        let (_, fired) = play(&with_login(&["C:XFOO", "S:500 unknown", "C:NOOP", "S:200 ok"]));
+        assert!(fired.is_empty());
+    }
+
+    #[test]
+    fn type_i_answered_otherwise_is_an_f_type_1_note() {
+        let (s, fired) = play(&with_login(&["C:TYPE I", "S:504 no"]));
+        assert_eq!(fired, ["F-TYPE-1"]);
+        assert_eq!(s.repr(), ReprType::Ascii);
+    }
+
+    #[test]
+    fn an_ascii_listing_in_bare_lf_breaks_f_data_7_and_crlf_does_not() {
+        let (s, _) = play(&with_login(&[
+            "C:PASV",
+            "S:227 (1,2,3,4,5,6)",
+            "C:LIST",
+            "S:150 here",
+        ]));
+        let v = s.on_data(Dir::ToClient, b"a\nb\r\nc\n");
+        assert_eq!(v.iter().map(|v| v.rule).collect::<Vec<_>>(), ["F-DATA-7"]);
+        assert!(v[0].message.starts_with("2 of the LIST listing's 3 lines"));
+        assert!(s.on_data(Dir::ToClient, b"a\r\nb\r\n").is_empty());
+    }
+
+    #[test]
+    fn a_binary_listing_may_end_lines_in_lf() {
+        let (s, _) = play(&with_login(&[
+            "C:TYPE I",
+            "S:200 ok",
+            "C:PASV",
+            "S:227 (1,2,3,4,5,6)",
+            "C:NLST",
+            "S:150 here",
+        ]));
+        assert!(s.on_data(Dir::ToClient, b"a\nb\n").is_empty());
+        let (s, _) = play(&with_login(&[
+            "C:PASV",
+            "S:227 (1,2,3,4,5,6)",
+            "C:RETR f",
+            "S:150 here",
+        ]));
+        assert!(
+            s.on_data(Dir::ToClient, b"a\nb\n").is_empty(),
+            "F-DATA-7 is about listings"
+        );
+    }
+
+    #[test]
+    fn the_final_reply_after_150_is_remembered_as_closing_a_transfer() {
+        let (s, _) = play(&with_login(&[
+            "C:PASV",
+            "S:227 (1,2,3,4,5,6)",
+            "C:LIST",
+            "S:150 here",
+            "S:226 done",
+        ]));
+        let c = s.completed().unwrap();
+        assert_eq!(
+            (c.keyword.as_str(), c.code, c.after_preliminary),
+            ("LIST", ReplyCode(226), true)
+        );
+        let (s, _) = play(&with_login(&["C:NOOP", "S:200 ok"]));
+        assert!(!s.completed().unwrap().after_preliminary);
+    }
+
+    #[test]
+    fn a_garbled_reply_still_answers_what_was_waiting() {
+        let mut s = Session::new();
+        s.on_unreadable_reply();
+        assert_eq!(s.phase(), Phase::NeedUser);
+        s.on_command(parse_command(b"USER a\r\n").command.as_ref());
+        s.on_unreadable_reply();
+        let v = s.on_reply(&parse_reply(b"221 late\r\n").reply.unwrap());
+        assert_eq!(
+            v.iter().map(|v| v.rule).collect::<Vec<_>>(),
+            ["F-RPL-4"],
+            "nothing waits any more: the 221 is unasked"
+        );
+    }
+
+    #[test]
+    fn pipelined_commands_are_answered_in_order() {
+        let (_, fired) = play(&with_login(&["C:NOOP", "C:SYST", "S:200 ok", "S:215 UNIX"]));
+        assert!(fired.is_empty(), "{fired:?}");
+    }
+}

@@ -1,0 +1,417 @@
+//! The bundled FTP scenarios against servers that break the protocol on purpose: a reply
+//! with a two-digit code, a multi-line reply that never ends, a 226 before the data
+//! connection carried anything, a data connection that stalls, garbage on the data
+//! connection, a control connection closed mid-reply, a 227 without its numbers, bare-LF
+//! replies. Each ends within its step deadline with the exact rule id — never a panic or
+//! a hang. The fake servers answer events; nothing here sleeps.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use parley::engine::{Endpoint, PlayOptions, play};
+use parley::outcome::{Outcome, Status};
+use parley::rules::Severity;
+use parley::scenario::{self, Scenario, Side};
+use parley_mock::MockServer;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The step deadline of every play here.
+const STEP: Duration = Duration::from_millis(400);
+
+fn bundled(name: &str) -> Scenario {
+    scenario::load(&parley_tests::scenarios_dir().join(name)).expect("bundled scenario loads")
+}
+
+fn quick() -> PlayOptions {
+    PlayOptions {
+        step_timeout: Some(STEP),
+        ..PlayOptions::default()
+    }
+}
+
+/// Plays `name` as the client against `addr`; every play must end well within 20 s.
+async fn against(name: &str, addr: SocketAddr) -> (Outcome, Duration) {
+    let started = Instant::now();
+    let o = tokio::time::timeout(
+        Duration::from_secs(20),
+        play(
+            &bundled(name),
+            Side::Client,
+            Endpoint::Connect(addr.to_string()),
+            &quick(),
+        ),
+    )
+    .await
+    .expect("the engine ended within its deadlines");
+    (o, started.elapsed())
+}
+
+fn rules(o: &Outcome) -> Vec<&'static str> {
+    o.failed_rules()
+}
+
+fn describe(o: &Outcome) -> String {
+    let opts = parley::report::human::HumanOptions::default();
+    format!(
+        "{}{}",
+        parley::report::human::status_line(o, &opts),
+        parley::report::human::details(o, &opts)
+    )
+}
+
+fn message<'o>(o: &'o Outcome, rule: &str) -> &'o str {
+    o.findings
+        .iter()
+        .find(|f| f.rule == rule)
+        .map(|f| f.message.as_str())
+        .unwrap_or_else(|| panic!("no {rule}:\n{}", describe(o)))
+}
+
+/// A server that runs `behave` on its first connection.
+async fn serve_once<F, Fut>(behave: F) -> SocketAddr
+where
+    F: FnOnce(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        if let Ok((stream, _)) = listener.accept().await {
+            behave(stream).await;
+        }
+    });
+    addr
+}
+
+/// Writes `first`, then waits until parley closes the connection.
+async fn say_then_wait(first: &'static [u8]) -> SocketAddr {
+    serve_once(move |mut s| async move {
+        let _ = s.write_all(first).await;
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest).await;
+    })
+    .await
+}
+
+/// Writes `first`, then closes.
+async fn say_then_close(first: &'static [u8]) -> SocketAddr {
+    serve_once(move |mut s| async move {
+        let _ = s.write_all(first).await;
+    })
+    .await
+}
+
+/// What the fake server does when a transfer command (LIST, NLST, RETR) arrives, after
+/// its 150 and once parley has connected to its passive port.
+#[derive(Debug, Clone, Copy)]
+enum Transfer {
+    /// 226 at once; the data connection stays open and silent.
+    DoneBeforeData,
+    /// The first line of a listing, then nothing: no close, no 226.
+    Stall,
+    /// These bytes, close, then 226.
+    Send(&'static [u8]),
+}
+
+/// A small FTP server on one control connection: `greeting`, then anyone logs in, TYPE is
+/// accepted, PASV listens on loopback (announced with `pasv` text, `{}` standing for the
+/// six numbers), and transfers do `transfer`. It lives until parley closes the control
+/// connection.
+#[derive(Debug, Clone, Copy)]
+struct Fake {
+    greeting: &'static [u8],
+    pasv: &'static str,
+    transfer: Transfer,
+}
+
+impl Default for Fake {
+    fn default() -> Fake {
+        Fake {
+            greeting: b"220 fake FTP server ready.\r\n",
+            pasv: "227 Entering Passive Mode ({}).\r\n",
+            transfer: Transfer::Send(b"readme.txt\r\n"),
+        }
+    }
+}
+
+impl Fake {
+    async fn start(self) -> SocketAddr {
+        serve_once(move |stream| self.serve(stream)).await
+    }
+
+    async fn serve(self, stream: TcpStream) {
+        let (read, mut control) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        if control.write_all(self.greeting).await.is_err() {
+            return;
+        }
+        let mut passive: Option<TcpListener> = None;
+        // Data connections the misbehaving transfers leave open.
+        let mut held: Vec<TcpStream> = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let keyword = line.split(' ').next().unwrap_or("").trim().to_ascii_uppercase();
+            let reply: Vec<u8> = match keyword.as_str() {
+                "USER" => b"331 Password, please.\r\n".to_vec(),
+                "PASS" => b"230 Logged in.\r\n".to_vec(),
+                "TYPE" => b"200 Type set.\r\n".to_vec(),
+                "PASV" => {
+                    let Ok(l) = TcpListener::bind("127.0.0.1:0").await else {
+                        return;
+                    };
+                    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+                    passive = Some(l);
+                    let numbers = format!("127,0,0,1,{},{}", port >> 8, port & 0xff);
+                    self.pasv.replace("{}", &numbers).into_bytes()
+                }
+                "LIST" | "NLST" | "RETR" => {
+                    let Some(l) = passive.take() else {
+                        let _ = control.write_all(b"425 Use PASV first.\r\n").await;
+                        continue;
+                    };
+                    if control.write_all(b"150 Here it comes.\r\n").await.is_err() {
+                        return;
+                    }
+                    let Ok((mut data, _)) = l.accept().await else {
+                        return;
+                    };
+                    match self.transfer {
+                        Transfer::DoneBeforeData => {
+                            held.push(data);
+                            b"226 Transfer complete.\r\n".to_vec()
+                        }
+                        Transfer::Stall => {
+                            let _ = data
+                                .write_all(
+                                    b"-rw-r--r--    1 ftp      ftp           265 Jan 01  2024 readme.txt\r\n",
+                                )
+                                .await;
+                            held.push(data);
+                            continue;
+                        }
+                        Transfer::Send(bytes) => {
+                            let _ = data.write_all(bytes).await;
+                            drop(data);
+                            b"226 Transfer complete.\r\n".to_vec()
+                        }
+                    }
+                }
+                "QUIT" => {
+                    let _ = control.write_all(b"221 Goodbye.\r\n").await;
+                    return;
+                }
+                _ => b"502 Not implemented.\r\n".to_vec(),
+            };
+            if control.write_all(&reply).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reply_with_a_two_digit_code_breaks_f_rpl_1() {
+    let addr = Fake {
+        greeting: b"22 fake FTP server ready.\r\n",
+        ..Fake::default()
+    }
+    .start()
+    .await;
+    let (o, _) = against("ftp/login.yaml", addr).await;
+    assert_eq!(o.status, Status::Failed);
+    // The grammar, then the step that wanted a 220.
+    assert_eq!(rules(&o), ["F-RPL-1", "S-EXPECT"], "{}", describe(&o));
+    assert_eq!(
+        message(&o, "F-RPL-1"),
+        "`22 fake FTP server ready.` is not an FTP reply: its code has 2 digits, not three (RFC 959 §4.2)"
+    );
+    assert_eq!(
+        o.findings[0].actual.as_deref(),
+        Some("22 fake FTP server ready.\\r\\n")
+    );
+}
+
+#[tokio::test]
+async fn a_multiline_reply_that_never_ends_breaks_f_rpl_2_at_the_step_deadline() {
+    let addr = say_then_wait(b"220-Welcome.\r\n220-This banner never ends.\r\n").await;
+    let (o, took) = against("ftp/login.yaml", addr).await;
+    assert_eq!(rules(&o), ["F-RPL-2"], "{}", describe(&o));
+    let m = message(&o, "F-RPL-2");
+    assert!(
+        m.starts_with("waited 400 ms for a complete message with code 220"),
+        "{m}"
+    );
+    assert!(
+        m.contains("the multi-line 220 reply never ended: parley waited for a line that starts with `220 `"),
+        "{m}"
+    );
+    assert!(m.contains("and 2 lines came"), "{m}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_226_before_the_data_connection_carried_anything_breaks_f_data_5() {
+    let addr = Fake {
+        transfer: Transfer::DoneBeforeData,
+        ..Fake::default()
+    }
+    .start()
+    .await;
+    let (o, took) = against("ftp/list-passive.yaml", addr).await;
+    assert_eq!(rules(&o), ["F-DATA-5"], "{}", describe(&o));
+    let m = message(&o, "F-DATA-5");
+    assert!(
+        m.contains("the server sent `226 Transfer complete.\\r\\n` on the control connection while `data` was still open and had carried nothing"),
+        "{m}"
+    );
+    assert_eq!(o.findings[0].conn.as_deref(), Some("data"));
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_data_connection_that_stalls_fails_its_step_at_the_deadline() {
+    let addr = Fake {
+        transfer: Transfer::Stall,
+        ..Fake::default()
+    }
+    .start()
+    .await;
+    let (o, took) = against("ftp/list-passive.yaml", addr).await;
+    assert_eq!(rules(&o), ["S-EXPECT"], "{}", describe(&o));
+    let m = message(&o, "S-EXPECT");
+    assert!(
+        m.starts_with("waited 400 ms for the end of the data (the peer closing the connection) from the server on `data`"),
+        "{m}"
+    );
+    assert!(
+        m.contains("in stream mode the server ends a transfer by closing the data connection"),
+        "{m}"
+    );
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+#[tokio::test]
+async fn garbage_on_the_data_connection_fails_the_listing_step_and_warns_about_bare_lf() {
+    let addr = Fake {
+        transfer: Transfer::Send(b"\x00\xff\x13garbage\n\x1b[2Jmore garbage\n"),
+        ..Fake::default()
+    }
+    .start()
+    .await;
+    // NLST without TYPE I: ASCII type, so the bare LFs are F-DATA-7 too.
+    let (o, _) = against("ftp/nlst.yaml", addr).await;
+    assert_eq!(rules(&o), ["S-EXPECT"], "{}", describe(&o));
+    assert!(
+        message(&o, "S-EXPECT").contains("the message does not contain \"readme.txt\""),
+        "{}",
+        describe(&o)
+    );
+    let warning = o.findings.iter().find(|f| f.rule == "F-DATA-7").unwrap();
+    assert_eq!(warning.severity, Severity::Warning);
+    assert!(
+        warning
+            .message
+            .starts_with("2 of the NLST listing's 2 lines end in a bare LF")
+    );
+    // The conversation went on: the 226 and QUIT steps passed.
+    assert!(
+        o.steps
+            .iter()
+            .all(|s| s.state != parley::outcome::StepState::NotRun)
+    );
+}
+
+#[tokio::test]
+async fn closing_the_control_connection_mid_line_breaks_f_rpl_1() {
+    let addr = say_then_close(b"220 fake FTP ser").await;
+    let (o, took) = against("ftp/login.yaml", addr).await;
+    assert_eq!(rules(&o), ["F-RPL-1"], "{}", describe(&o));
+    let m = message(&o, "F-RPL-1");
+    assert!(
+        m.starts_with("the server closed `main` while parley waited for a complete message with code 220"),
+        "{m}"
+    );
+    assert!(m.contains("the reply line `220 fake FTP ser` never ended"), "{m}");
+    assert!(
+        took < STEP,
+        "the close is seen at once, not at the deadline: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn closing_the_control_connection_mid_multiline_reply_breaks_f_rpl_2() {
+    let addr = say_then_close(b"220-Welcome.\r\n220-more to co").await;
+    let (o, _) = against("ftp/login.yaml", addr).await;
+    assert_eq!(rules(&o), ["F-RPL-2"], "{}", describe(&o));
+    assert!(message(&o, "F-RPL-2").contains("and 1 line came"));
+}
+
+#[tokio::test]
+async fn a_227_without_its_six_numbers_breaks_f_data_6() {
+    let addr = Fake {
+        // No `{}`: the numbers are left out.
+        pasv: "227 Entering Passive Mode, the port is a secret.\r\n",
+        ..Fake::default()
+    }
+    .start()
+    .await;
+    let (o, _) = against("ftp/list-passive.yaml", addr).await;
+    assert_eq!(rules(&o), ["F-DATA-6"], "{}", describe(&o));
+    // parley cannot connect anywhere: the step that needs the address cannot run.
+    assert_eq!(o.status, Status::Error);
+    assert!(
+        o.error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("variable `pasv.addr` has no value"),
+        "{}",
+        describe(&o)
+    );
+}
+
+#[tokio::test]
+async fn bare_lf_replies_pass_with_f_rpl_5_warnings() {
+    let mock = MockServer::ftp(parley_mock::ftp::FtpConfig {
+        bare_lf: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (o, _) = against("ftp/login.yaml", mock.addr()).await;
+    assert_eq!(o.status, Status::Passed, "{}", describe(&o));
+    let warnings: Vec<_> = o.findings.iter().filter(|f| f.rule == "F-RPL-5").collect();
+    assert_eq!(warnings.len(), 4, "220, 331, 230, 221: {}", describe(&o));
+    assert!(warnings.iter().all(|f| f.severity == Severity::Warning));
+    mock.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_bundled_mock_passes_every_ftp_scenario_written_seven_bytes_at_a_time() {
+    let config = parley_mock::ftp::FtpConfig {
+        faults: parley_mock::faults::Faults {
+            split_writes: std::num::NonZeroUsize::new(7),
+            ..Default::default()
+        },
+        multiline_greeting: true,
+        ..Default::default()
+    };
+    let mock = MockServer::ftp(config).await.unwrap();
+    for name in [
+        "ftp/login.yaml",
+        "ftp/list-active.yaml",
+        "ftp/list-passive.yaml",
+        "ftp/nlst.yaml",
+        "ftp/retr.yaml",
+        "ftp/type.yaml",
+        "ftp/noop-syst-pwd.yaml",
+        "ftp/bad-sequence.yaml",
+        "ftp/bounce.yaml",
+        "ftp/quit.yaml",
+    ] {
+        let (o, _) = against(name, mock.addr()).await;
+        assert_eq!(o.status, Status::Passed, "{name}: {}", describe(&o));
+        assert!(o.findings.is_empty(), "{name}: {}", describe(&o));
+    }
+    mock.shutdown().await;
+}
