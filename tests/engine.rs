@@ -8,22 +8,12 @@ use std::time::Duration;
 
 use parley::engine::{Endpoint, PlayOptions, play};
 use parley::outcome::{ErrorKind, Outcome, Status, Summary};
-use parley::scenario::{self, Scenario, Side};
+use parley::scenario::{Scenario, Side};
 use parley_mock::MockServer;
 use parley_mock::echo::EchoConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
-fn bundled(name: &str) -> Scenario {
-    scenario::load(&parley_tests::scenarios_dir().join(name)).expect("bundled scenario loads")
-}
-
-fn inline(yaml: &str) -> Scenario {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("inline.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    scenario::load(&path).unwrap_or_else(|e| panic!("{}", e.render(false)))
-}
+use parley_tests::{bundled, inline, serve_once};
 
 fn quick() -> PlayOptions {
     PlayOptions {
@@ -44,22 +34,6 @@ async fn against(scenario: &Scenario, addr: SocketAddr, opts: &PlayOptions) -> O
 
 fn rules(o: &Outcome) -> Vec<&'static str> {
     o.failed_rules()
-}
-
-/// A server that runs `behave` on its first connection.
-async fn serve_once<F, Fut>(behave: F) -> SocketAddr
-where
-    F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        if let Ok((stream, _)) = listener.accept().await {
-            behave(stream).await;
-        }
-    });
-    addr
 }
 
 #[tokio::test]

@@ -11,17 +11,14 @@ use std::time::{Duration, Instant};
 use parley::engine::{Endpoint, PlayOptions, play};
 use parley::outcome::{Outcome, Status};
 use parley::rules::Severity;
-use parley::scenario::{self, Scenario, Side};
+use parley::scenario::Side;
 use parley_mock::MockServer;
+use parley_tests::{bundled, describe, serve_once};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The step deadline of every play here.
 const STEP: Duration = Duration::from_millis(400);
-
-fn bundled(name: &str) -> Scenario {
-    scenario::load(&parley_tests::scenarios_dir().join(name)).expect("bundled scenario loads")
-}
 
 fn quick() -> PlayOptions {
     PlayOptions {
@@ -51,37 +48,12 @@ fn rules(o: &Outcome) -> Vec<&'static str> {
     o.failed_rules()
 }
 
-fn describe(o: &Outcome) -> String {
-    let opts = parley::report::human::HumanOptions::default();
-    format!(
-        "{}{}",
-        parley::report::human::status_line(o, &opts),
-        parley::report::human::details(o, &opts)
-    )
-}
-
 fn message<'o>(o: &'o Outcome, rule: &str) -> &'o str {
     o.findings
         .iter()
         .find(|f| f.rule == rule)
         .map(|f| f.message.as_str())
         .unwrap_or_else(|| panic!("no {rule}:\n{}", describe(o)))
-}
-
-/// A server that runs `behave` on its first connection.
-async fn serve_once<F, Fut>(behave: F) -> SocketAddr
-where
-    F: FnOnce(TcpStream) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        if let Ok((stream, _)) = listener.accept().await {
-            behave(stream).await;
-        }
-    });
-    addr
 }
 
 /// Writes `first`, then waits until parley closes the connection.

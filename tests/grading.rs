@@ -11,13 +11,8 @@ use parley::engine::grade::{GradeOptions, grade_client, run_against_program};
 use parley::engine::{PlayOptions, RunConfig};
 use parley::outcome::{ErrorKind, Outcome, Status};
 use parley::rules::Severity;
-use parley::scenario::{self, Scenario};
+use parley_tests::{bundled as scenario, describe, runtime};
 use rstest::rstest;
-
-fn scenario(path: &str) -> Scenario {
-    scenario::load(&parley_tests::scenarios_dir().join(path))
-        .unwrap_or_else(|e| panic!("{}", e.render(false)))
-}
 
 fn program(path: &str) -> String {
     parley_tests::fixtures_dir()
@@ -39,14 +34,6 @@ fn opts(command: Vec<String>) -> GradeOptions {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Grades `program` with `scenario`, plain (`None`) or under a variant.
 fn grade(scenario_path: &str, program_path: &str, variant: Option<&str>) -> Outcome {
     let sc = scenario(scenario_path);
@@ -63,15 +50,6 @@ fn grade(scenario_path: &str, program_path: &str, variant: Option<&str>) -> Outc
         v.as_ref().map(|(n, f)| (*n, f)),
         &opts(client_command(program_path)),
     ))
-}
-
-fn describe(o: &Outcome) -> String {
-    let opts = parley::report::human::HumanOptions::default();
-    format!(
-        "{}{}",
-        parley::report::human::status_line(o, &opts),
-        parley::report::human::details(o, &opts)
-    )
 }
 
 /// Error rules that fired, in order, without duplicates.

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use parley::engine::{Endpoint, PlayOptions, play};
 use parley::outcome::{Outcome, Status};
 use parley::rules::Severity;
-use parley::scenario::{self, Scenario, Side};
+use parley::scenario::Side;
+use parley_tests::inline;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -26,13 +27,6 @@ steps:
   - server: { code: 418 }
   - close: server
 "#;
-
-fn inline(yaml: &str) -> Scenario {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad-server.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    scenario::load(&path).unwrap_or_else(|e| panic!("{}", e.render(false)))
-}
 
 /// What the server does once the request has arrived.
 #[derive(Debug, Clone, Copy)]

@@ -8,39 +8,14 @@
 
 use parley::engine::PlayOptions;
 use parley::engine::grade::{GradeOptions, grade_client};
-use parley::outcome::{Outcome, Status};
+use parley::outcome::Status;
 use parley::rules::Severity;
-use parley::scenario::{self, Scenario};
-
-fn scenario(path: &str) -> Scenario {
-    scenario::load(&parley_tests::scenarios_dir().join(path))
-        .unwrap_or_else(|e| panic!("{}", e.render(false)))
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn describe(o: &Outcome) -> String {
-    let opts = parley::report::human::HumanOptions {
-        verbose: true,
-        ..Default::default()
-    };
-    format!(
-        "{}{}",
-        parley::report::human::status_line(o, &opts),
-        parley::report::human::details(o, &opts)
-    )
-}
+use parley_tests::{bundled, describe_verbose, runtime};
 
 /// Grades `command` with `scenario_path`, plain and under each variant; every run must pass
 /// with no error finding and full marks.
 fn assert_client_passes(scenario_path: &str, command: &[&str]) {
-    let sc = scenario(scenario_path);
+    let sc = bundled(scenario_path);
     let opts = GradeOptions {
         command: command.iter().map(|s| s.to_string()).collect(),
         dir: None,
@@ -57,15 +32,15 @@ fn assert_client_passes(scenario_path: &str, command: &[&str]) {
             Status::Passed,
             "{} ({label}) with {scenario_path}:\n{}",
             command[0],
-            describe(&o)
+            describe_verbose(&o)
         );
         assert!(
             o.findings.iter().all(|f| f.severity != Severity::Error),
             "{}",
-            describe(&o)
+            describe_verbose(&o)
         );
         let (earned, total) = o.points();
-        assert_eq!(earned, total, "{label}: {}", describe(&o));
+        assert_eq!(earned, total, "{label}: {}", describe_verbose(&o));
     }
 }
 

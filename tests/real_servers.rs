@@ -16,14 +16,7 @@ use parley::outcome::{Outcome, Status};
 use parley::proto::Protocol;
 use parley::rules::Severity;
 use parley_tests::peers::{self, Peer};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use parley_tests::{describe_verbose, runtime};
 
 fn files(paths: &[&str]) -> Vec<PathBuf> {
     let dirs: Vec<PathBuf> = paths
@@ -45,18 +38,6 @@ fn run_against(peer: &Peer, protocol: Protocol, paths: &[&str], jobs: usize) -> 
     outcomes
 }
 
-fn describe(o: &Outcome) -> String {
-    let opts = parley::report::human::HumanOptions {
-        verbose: true,
-        ..Default::default()
-    };
-    format!(
-        "{}{}",
-        parley::report::human::status_line(o, &opts),
-        parley::report::human::details(o, &opts)
-    )
-}
-
 fn assert_all_pass(peer: &Peer, outcomes: &[Outcome]) {
     for o in outcomes {
         assert_eq!(
@@ -65,12 +46,12 @@ fn assert_all_pass(peer: &Peer, outcomes: &[Outcome]) {
             "{} against {}:\n{}",
             o.id,
             peer.name,
-            describe(o)
+            describe_verbose(o)
         );
         assert!(
             o.findings.iter().all(|f| f.severity != Severity::Error),
             "{}",
-            describe(o)
+            describe_verbose(o)
         );
     }
 }
@@ -97,7 +78,7 @@ fn origin_scenarios_pass_against_nginx_with_its_http11_status_line_as_a_note() {
     assert_all_pass(&peer, &outcomes);
     // nginx answers an HTTP/1.0 request with `HTTP/1.1 200 OK`: legal, reported as a note.
     let get = by_id(&outcomes, "http::origin::get-file");
-    assert!(has_note(get, "H-SL-3"), "{}", describe(get));
+    assert!(has_note(get, "H-SL-3"), "{}", describe_verbose(get));
 }
 
 #[test]
@@ -109,7 +90,7 @@ fn origin_scenarios_pass_against_python_http_server() {
     assert_all_pass(&peer, &outcomes);
     // It answers in HTTP/1.0 itself: no H-SL-3 note.
     let get = by_id(&outcomes, "http::origin::get-file");
-    assert!(!has_note(get, "H-SL-3"), "{}", describe(get));
+    assert!(!has_note(get, "H-SL-3"), "{}", describe_verbose(get));
 }
 
 /// The FTP scenarios that must pass unchanged against every real server.
@@ -141,7 +122,7 @@ fn core_ftp_scenarios_pass_against_vsftpd() {
             parley::outcome::EventKind::Data { bytes, .. } if bytes.starts_with(b"331")
         )),
         "{}",
-        describe(login)
+        describe_verbose(login)
     );
 }
 
@@ -171,7 +152,7 @@ fn every_ftp_scenario_passes_against_vsftpd_and_the_report_says_where_it_differs
             .iter()
             .any(|f| f.rule == "F-DATA-7" && f.severity == Severity::Warning),
         "{}",
-        describe(type_)
+        describe_verbose(type_)
     );
 }
 

@@ -195,6 +195,70 @@ pub fn python_module(module: &str) -> bool {
     ok
 }
 
+/// A scenario of `scenarios/` by its path there (`echo/basic.yaml`); panics with the
+/// rendered diagnostic when it does not load.
+pub fn bundled(path: &str) -> parley::scenario::Scenario {
+    parley::scenario::load(&scenarios_dir().join(path)).unwrap_or_else(|e| panic!("{}", e.render(false)))
+}
+
+/// A scenario written in the test, loaded from a scratch file.
+pub fn inline(yaml: &str) -> parley::scenario::Scenario {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let path = dir.path().join("inline.yaml");
+    std::fs::write(&path, yaml).expect("the scratch file is written");
+    parley::scenario::load(&path).unwrap_or_else(|e| panic!("{}", e.render(false)))
+}
+
+/// A two-worker runtime for tests that block on the engine.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// The human report of one outcome (status line, findings, transcript tail), for
+/// assertion messages.
+pub fn describe(o: &parley::outcome::Outcome) -> String {
+    render(o, false)
+}
+
+/// Like [`describe`], with the warnings and notes of a passing outcome too.
+pub fn describe_verbose(o: &parley::outcome::Outcome) -> String {
+    render(o, true)
+}
+
+fn render(o: &parley::outcome::Outcome, verbose: bool) -> String {
+    let opts = parley::report::human::HumanOptions {
+        verbose,
+        ..Default::default()
+    };
+    format!(
+        "{}{}",
+        parley::report::human::status_line(o, &opts),
+        parley::report::human::details(o, &opts)
+    )
+}
+
+/// A server on a free loopback port that runs `behave` on its first connection.
+pub async fn serve_once<F, Fut>(behave: F) -> std::net::SocketAddr
+where
+    F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free loopback port");
+    let addr = listener.local_addr().expect("a bound address");
+    tokio::spawn(async move {
+        if let Ok((stream, _)) = listener.accept().await {
+            behave(stream).await;
+        }
+    });
+    addr
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

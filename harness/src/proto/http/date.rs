@@ -79,9 +79,10 @@ pub fn parse(value: &str) -> Option<HttpDate> {
     let num = |s: &str| s.trim().parse::<u32>().ok();
     let month = |s: &str| MONTH.iter().position(|m| *m == s).map(|i| i as u32 + 1);
     let wk = |names: &[&str; 7], s: &str| names.iter().position(|n| *n == s).map(|i| i as u32);
-    if let Some(c) = RFC1123.captures(value) {
-        return Some(HttpDate {
-            form: DateForm::Rfc1123,
+    // rfc1123 and rfc850 share their groups: weekday, day, month, year, h, m, s, zone.
+    let dated = |c: regex::Captures<'_>, form: DateForm, names: &[&str; 7]| -> Option<HttpDate> {
+        Some(HttpDate {
+            form,
             zone: c[8].to_string(),
             fields: [
                 num(&c[4])?,
@@ -91,23 +92,14 @@ pub fn parse(value: &str) -> Option<HttpDate> {
                 num(&c[6])?,
                 num(&c[7])?,
             ],
-            weekday: wk(&WKDAY, &c[1])?,
-        });
+            weekday: wk(names, &c[1])?,
+        })
+    };
+    if let Some(c) = RFC1123.captures(value) {
+        return dated(c, DateForm::Rfc1123, &WKDAY);
     }
     if let Some(c) = RFC850.captures(value) {
-        return Some(HttpDate {
-            form: DateForm::Rfc850,
-            zone: c[8].to_string(),
-            fields: [
-                num(&c[4])?,
-                month(&c[3])?,
-                num(&c[2])?,
-                num(&c[5])?,
-                num(&c[6])?,
-                num(&c[7])?,
-            ],
-            weekday: wk(&WEEKDAY, &c[1])?,
-        });
+        return dated(c, DateForm::Rfc850, &WEEKDAY);
     }
     if let Some(c) = ASCTIME.captures(value) {
         return Some(HttpDate {

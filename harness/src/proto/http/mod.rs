@@ -23,6 +23,28 @@ mod headers;
 mod literal;
 mod request;
 mod response;
+
+/// The header section ends with an empty line (H-HD-3, RFC 1945 §4.1) and every line ends
+/// in CRLF, not a bare LF (H-RL-6, RFC 1945 §2.2); `what` is "request" or "response".
+fn check_line_ends(head: &Head<'_>, what: &str, msg: &[u8], judge: &mut Judge<'_>) {
+    if !head.ended {
+        judge.flag(
+            "H-HD-3",
+            format!("the {what}'s header section does not end with an empty line (CRLF CRLF)"),
+            msg,
+        );
+    }
+    if let Some(l) = head.bare_lf() {
+        judge.flag(
+            "H-RL-6",
+            format!(
+                "the {what}'s lines end in a bare LF: end every line, and the empty line after the headers, with CRLF"
+            ),
+            l.raw,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -169,20 +191,7 @@ impl HttpInspector {
         let head = Head::parse(msg);
         let line = RequestLine::parse(head.start.text);
         request::check_line(&line, head.start.raw, head.start.end, &mut judge);
-        if !head.ended {
-            judge.flag(
-                "H-HD-3",
-                "the request's header section does not end with an empty line (CRLF CRLF)",
-                msg,
-            );
-        }
-        if let Some(l) = head.bare_lf() {
-            judge.flag(
-                "H-RL-6",
-                "the request's lines end in a bare LF: end every line, and the empty line after the headers, with CRLF",
-                l.raw,
-            );
-        }
+        check_line_ends(&head, "request", msg, &mut judge);
         headers::check(&head, Dir::ToServer, &mut judge);
         request::check_host(&head, self.target.as_ref(), &mut judge);
         request::check_length(&head, &line, &mut judge);
@@ -290,20 +299,7 @@ impl HttpInspector {
             };
         }
         let code = line.code();
-        if !head.ended {
-            judge.flag(
-                "H-HD-3",
-                "the response's header section does not end with an empty line (CRLF CRLF)",
-                msg,
-            );
-        }
-        if let Some(l) = head.bare_lf() {
-            judge.flag(
-                "H-RL-6",
-                "the response's lines end in a bare LF: end every line, and the empty line after the headers, with CRLF",
-                l.raw,
-            );
-        }
+        check_line_ends(&head, "response", msg, &mut judge);
         headers::check(&head, Dir::ToClient, &mut judge);
         response::check_dates(&head, code, true, &mut judge);
         response::check_chunked(&head, asked.as_ref(), &mut judge);
