@@ -467,5 +467,12 @@ fn a_rubric_weighs_rules_into_the_points_of_scenarios_of_their_protocol() {
     );
     let (earned, total) = bad.points();
     assert_eq!(total, steps + 3);
+    // The JSON report carries the weighted rule.
+    let json: serde_json::Value =
+        serde_json::from_str(&parley::report::json::render(std::slice::from_ref(&bad))).unwrap();
+    assert_eq!(
+        json["scenarios"][0]["rule_points"],
+        serde_json::json!([{ "rule": "ECHO-1", "points": 3, "earned": false }])
+    );
     assert!(earned < steps, "{earned}/{total}: {}", describe(&bad));
 }
