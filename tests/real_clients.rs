@@ -48,39 +48,31 @@ fn have(program: &str, hint: &str) -> bool {
     parley_tests::peer(program, hint).is_some()
 }
 
-#[test]
-fn curl_http10_get_passes() {
+/// Grades `curl -sS --max-time 10 ARGS...` with `scenario_path` (skipped without curl).
+fn assert_curl_passes(scenario_path: &str, args: &[&str]) {
     if !have("curl", "apt-get install curl") {
         return;
     }
-    assert_client_passes(
+    let mut command = vec!["curl", "-sS", "--max-time", "10"];
+    command.extend_from_slice(args);
+    assert_client_passes(scenario_path, &command);
+}
+
+#[test]
+fn curl_http10_get_passes() {
+    assert_curl_passes(
         "grading/http-get.yaml",
-        &[
-            "curl",
-            "-sS",
-            "-i",
-            "--http1.0",
-            "--max-time",
-            "10",
-            "http://{host}:{port}/status/418",
-        ],
+        &["-i", "--http1.0", "http://{host}:{port}/status/418"],
     );
 }
 
 #[test]
 fn curl_http10_post_of_json_passes() {
-    if !have("curl", "apt-get install curl") {
-        return;
-    }
-    assert_client_passes(
+    assert_curl_passes(
         "grading/http-post.yaml",
         &[
-            "curl",
-            "-sS",
             "-i",
             "--http1.0",
-            "--max-time",
-            "10",
             "-H",
             "Content-Type: application/json",
             "--data-binary",
@@ -133,21 +125,9 @@ fn python_http_client_post_passes() {
 
 #[test]
 fn curl_ftp_active_list_passes() {
-    if !have("curl", "apt-get install curl") {
-        return;
-    }
-    assert_client_passes(
+    assert_curl_passes(
         "grading/ftp-list-any-client.yaml",
-        &[
-            "curl",
-            "-sS",
-            "--max-time",
-            "10",
-            "--disable-eprt",
-            "-P",
-            "127.0.0.1",
-            "ftp://{host}:{port}/",
-        ],
+        &["--disable-eprt", "-P", "127.0.0.1", "ftp://{host}:{port}/"],
     );
 }
 

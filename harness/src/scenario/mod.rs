@@ -29,21 +29,25 @@ use locate::Kind;
 /// Reads and checks the scenario in `path`. Its id is derived from the path
 /// (see [`scenario_id`]).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let (text, doc) = read_doc::<schema::ScenarioDoc>(path)?;
+    plan::build(scenario_id(path), path, text, doc)
+}
+
+/// Reads `path` and parses it as `T`; a read error or a YAML/schema error (located at
+/// `file:line:col`) is a [`ScenarioError`]. The text comes back for later diagnostics.
+pub(crate) fn read_doc<T: DeserializeOwned>(path: &Path) -> Result<(Arc<str>, T), ScenarioError> {
     let text: Arc<str> = std::fs::read_to_string(path)
         .map_err(|source| ScenarioError::Read {
             path: path.to_path_buf(),
             source,
         })?
         .into();
-    let doc: schema::ScenarioDoc = match parse_doc(path, &text, None) {
-        Ok(doc) => doc,
-        Err(err) => {
-            return Err(ScenarioError::Invalid(Box::new(yaml_diagnostic(
-                path, text, &err,
-            ))));
-        }
-    };
-    plan::build(scenario_id(path), path, text, doc)
+    match parse_doc(path, &text, None) {
+        Ok(doc) => Ok((text, doc)),
+        Err(err) => Err(ScenarioError::Invalid(Box::new(yaml_diagnostic(
+            path, text, &err,
+        )))),
+    }
 }
 
 /// Parses `text` as `T` with located nodes.

@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -71,14 +70,7 @@ impl Rubric {
 
 /// Reads and checks the rubric in `path`.
 pub fn load(path: &Path) -> Result<Rubric, ScenarioError> {
-    let text: Arc<str> = std::fs::read_to_string(path)
-        .map_err(|source| ScenarioError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .into();
-    let doc: RubricDoc = super::parse_doc(path, &text, None)
-        .map_err(|e| ScenarioError::Invalid(Box::new(super::yaml_diagnostic(path, text.clone(), &e))))?;
+    let (_, doc) = super::read_doc::<RubricDoc>(path)?;
     Ok(Rubric {
         name: doc.name,
         rules: doc.rules.into_iter().map(|(r, p)| (r.0, p)).collect(),

@@ -196,21 +196,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
                 .findings
                 .iter()
                 .any(|f| f.step == Some(step.number) && f.is_error());
-            if let Some(id) = &step.id {
-                if failed {
-                    session.failed.insert(id.clone());
-                } else {
-                    session.passed.insert(id.clone());
-                }
-            }
-            results.push(result(
-                step,
-                if failed {
-                    StepState::Failed
-                } else {
-                    StepState::Passed
-                },
-            ));
+            results.push(result(step, session.settle(step, failed)));
             continue;
         }
         if session.resync {
@@ -230,17 +216,12 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         let before = session.findings.len();
         let outcome = session.run_step(step).await;
         let failed = session.findings[before..].iter().any(Finding::is_error);
-        if let Some(id) = &step.id {
-            if failed {
-                session.failed.insert(id.clone());
-            } else {
-                session.passed.insert(id.clone());
-            }
-        }
-        let state = if failed || outcome.is_err() {
+        let state = session.settle(step, failed);
+        // A step that stopped the scenario failed, findings or not.
+        let state = if outcome.is_err() {
             StepState::Failed
         } else {
-            StepState::Passed
+            state
         };
         results.push(result(step, state));
         if let Err(stop) = outcome {
@@ -318,6 +299,23 @@ fn result(step: &Step, state: StepState) -> StepResult {
 }
 
 impl Session<'_> {
+    /// The state of a step that ran and `failed` or not; remembers it under the step's
+    /// `id` for later `when: { passed/failed }` conditions.
+    fn settle(&mut self, step: &Step, failed: bool) -> StepState {
+        if let Some(id) = &step.id {
+            if failed {
+                self.failed.insert(id.clone());
+            } else {
+                self.passed.insert(id.clone());
+            }
+        }
+        if failed {
+            StepState::Failed
+        } else {
+            StepState::Passed
+        }
+    }
+
     /// Takes the verdicts the inspector kept until it knew what followed a message
     /// ([`Inspector::finish`]), attaches each to the step that received the peer's last
     /// message on its connection, and fails that step when the verdict is an error.

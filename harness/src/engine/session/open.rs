@@ -165,11 +165,7 @@ impl Session<'_> {
         if *from != self.me || on != MAIN || next.when.as_ref().is_some_and(|c| !self.holds(c, next)) {
             return Ok(());
         }
-        let Some(payload) = send
-            .as_ref()
-            .or(expect.literal.as_ref())
-            .or(expect.exact.as_ref())
-        else {
+        let Some(payload) = super::send::outgoing(send.as_ref(), expect) else {
             return Ok(());
         };
         let bytes = payload

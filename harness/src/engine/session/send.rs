@@ -33,6 +33,12 @@ pub fn pad_to(mut bytes: Vec<u8>, min: usize) -> Vec<u8> {
     bytes
 }
 
+/// The bytes parley sends for a step of its side: `send:`, else the literal or exact
+/// bytes the step would check on the other side.
+pub(super) fn outgoing<'s>(send: Option<&'s Payload>, expect: &'s Expect) -> Option<&'s Payload> {
+    send.or(expect.literal.as_ref()).or(expect.exact.as_ref())
+}
+
 impl Session<'_> {
     pub(super) async fn send(
         &mut self,
@@ -41,8 +47,7 @@ impl Session<'_> {
         send: Option<&Payload>,
         expect: &Expect,
     ) -> Result<(), Stop> {
-        let payload = send.or(expect.literal.as_ref()).or(expect.exact.as_ref());
-        let Some(payload) = payload else {
+        let Some(payload) = outgoing(send, expect) else {
             return Err(Stop::Invalid(format!(
                 "step {} ({}): parley plays the {} here but the step says only how to check the message; add `send:`",
                 step.number,

@@ -24,6 +24,18 @@ mod literal;
 mod request;
 mod response;
 
+/// A body shorter than its Content-Length (H-LEN-2, RFC 1945 §7.2.2), in a request or a
+/// response.
+fn flag_short_body(rest: &[u8], want: u64, judge: &mut Judge<'_>) {
+    judge.flag(
+        "H-LEN-2",
+        format!(
+            "got {} of {want} body bytes: Content-Length is larger than the body sent",
+            rest.len()
+        ),
+        rest,
+    );
+}
 /// The header section ends with an empty line (H-HD-3, RFC 1945 §4.1) and every line ends
 /// in CRLF, not a bare LF (H-RL-6, RFC 1945 §2.2); `what` is "request" or "response".
 fn check_line_ends(head: &Head<'_>, what: &str, msg: &[u8], judge: &mut Judge<'_>) {
@@ -201,14 +213,7 @@ impl HttpInspector {
         let taken = take_body(rest, framing);
         match &taken.shape {
             BodyShape::Whole => {}
-            BodyShape::Short { want } => judge.flag(
-                "H-LEN-2",
-                format!(
-                    "got {} of {want} body bytes: Content-Length is larger than the body sent",
-                    rest.len()
-                ),
-                rest,
-            ),
+            BodyShape::Short { want } => flag_short_body(rest, *want, &mut judge),
             BodyShape::Unfinished => judge.flag(
                 "H-LEN-1",
                 "the chunked request body never ends with its last chunk `0` CRLF CRLF: send Content-Length instead",
@@ -322,14 +327,7 @@ impl HttpInspector {
         let to_http10 = asked.as_ref().is_some_and(|a| a.version <= Version::HTTP10);
         match &taken.shape {
             BodyShape::Whole => {}
-            BodyShape::Short { want } => judge.flag(
-                "H-LEN-2",
-                format!(
-                    "got {} of {want} body bytes: Content-Length is larger than the body sent",
-                    rest.len()
-                ),
-                rest,
-            ),
+            BodyShape::Short { want } => flag_short_body(rest, *want, &mut judge),
             BodyShape::Unfinished | BodyShape::Malformed(_) if to_http10 => {
                 // H-LEN-7 already says why: chunked to a 1.0 client.
             }
