@@ -33,7 +33,7 @@ async fn against(scenario: &Scenario, addr: SocketAddr, opts: &PlayOptions) -> O
 }
 
 fn rules(o: &Outcome) -> Vec<&'static str> {
-    o.failed_rules()
+    o.failed_rules().into_iter().map(|r| r.as_str()).collect()
 }
 
 #[tokio::test]

@@ -45,7 +45,7 @@ async fn against(name: &str, addr: SocketAddr) -> (Outcome, Duration) {
 }
 
 fn rules(o: &Outcome) -> Vec<&'static str> {
-    o.failed_rules()
+    o.failed_rules().into_iter().map(|r| r.as_str()).collect()
 }
 
 fn message<'o>(o: &'o Outcome, rule: &str) -> &'o str {

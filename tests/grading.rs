@@ -54,7 +54,7 @@ fn grade(scenario_path: &str, program_path: &str, variant: Option<&str>) -> Outc
 
 /// Error rules that fired, in order, without duplicates.
 fn errors(o: &Outcome) -> Vec<&'static str> {
-    o.failed_rules()
+    o.failed_rules().into_iter().map(|r| r.as_str()).collect()
 }
 
 fn has(o: &Outcome, rule: &str, severity: Severity) -> bool {
@@ -462,7 +462,7 @@ fn a_rubric_weighs_rules_into_the_points_of_scenarios_of_their_protocol() {
     let scores = bad.rule_scores();
     assert_eq!(scores.len(), 1);
     assert_eq!(
-        (scores[0].rule, scores[0].points, scores[0].earned),
+        (scores[0].rule.as_str(), scores[0].points, scores[0].earned),
         ("ECHO-1", 3, false)
     );
     let (earned, total) = bad.points();

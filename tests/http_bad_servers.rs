@@ -92,7 +92,7 @@ async fn against(reply: &'static [u8], then: Then) -> Outcome {
 }
 
 fn first_error(o: &Outcome) -> &'static str {
-    o.failed_rules().first().copied().unwrap_or("none")
+    o.failed_rules().first().map(|r| r.as_str()).unwrap_or("none")
 }
 
 #[tokio::test]
@@ -152,7 +152,7 @@ async fn bare_lf_lines_are_an_h_rl_6_warning() {
     )
     .await;
     assert_eq!(o.status, Status::Passed, "{:#?}", o.findings);
-    let rules: Vec<_> = o.findings.iter().map(|f| (f.rule, f.severity)).collect();
+    let rules: Vec<_> = o.findings.iter().map(|f| (f.rule.as_str(), f.severity)).collect();
     assert_eq!(rules, [("H-RL-6", Severity::Warning)]);
 }
 

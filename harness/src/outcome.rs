@@ -1,6 +1,7 @@
 //! What playing a scenario produced: a status, the findings, the transcript and the result
 //! of each step. The engine fills these in; `report` renders them.
 
+use crate::rules::RuleId;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -206,14 +207,14 @@ pub struct Outcome {
     pub program: Option<ProgramSummary>,
     /// Grading: points for rules (the scenario's `rule_points` and the rubric's), each a
     /// check of its own; see [`Outcome::rule_scores`].
-    pub rule_points: BTreeMap<&'static str, u32>,
+    pub rule_points: BTreeMap<RuleId, u32>,
 }
 
 /// The score of one weighted rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleScore {
     /// The rule id.
-    pub rule: &'static str,
+    pub rule: RuleId,
     /// Its points.
     pub points: u32,
     /// Earned: the run reached its end with no finding of the rule (warning or error).
@@ -284,8 +285,8 @@ impl Outcome {
     }
 
     /// The distinct rule ids of error findings, in order of first appearance.
-    pub fn failed_rules(&self) -> Vec<&'static str> {
-        let mut out: Vec<&'static str> = Vec::new();
+    pub fn failed_rules(&self) -> Vec<RuleId> {
+        let mut out: Vec<RuleId> = Vec::new();
         for f in self.findings_at_least(Severity::Error) {
             if !out.contains(&f.rule) {
                 out.push(f.rule);
@@ -320,7 +321,7 @@ impl Outcome {
         self.rule_points
             .iter()
             .map(|(rule, points)| RuleScore {
-                rule,
+                rule: *rule,
                 points: *points,
                 earned: completed
                     && !self

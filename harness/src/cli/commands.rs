@@ -442,7 +442,7 @@ fn serve(args: ServeArgs) -> Result<u8, Usage> {
                         };
                         say!(
                             "[#{id}]    {} {} ({}): {}",
-                            paint(style, finding.rule),
+                            paint(style, finding.rule.as_str()),
                             finding.severity,
                             finding.section,
                             finding.message
@@ -531,7 +531,7 @@ fn list(args: PathsArgs) -> Result<u8, Usage> {
 fn explain(args: ExplainArgs) -> Result<u8, Usage> {
     if args.list {
         for r in rules::RULES {
-            say!("{:<9} {:<7} {:<24} {}", r.id, r.severity, r.section, r.summary);
+            say!("{:<9} {:<7} {:<24} {}", r.code, r.severity, r.section, r.summary);
         }
         return Ok(0);
     }
@@ -541,15 +541,23 @@ fn explain(args: ExplainArgs) -> Result<u8, Usage> {
             "unknown rule `{id}`; `parley explain --list` lists every rule"
         )));
     };
-    say!("{} — {}", r.id, r.section);
+    say!("{} — {}", r.code, r.section);
     let severity = match r.strict_severity {
         Some(strict) => format!("{} (http10), {} (strict11)", r.severity, strict),
         None => r.severity.to_string(),
     };
     say!("severity: {severity}");
     say!("rule:     {}", r.summary);
-    say!("fix:      {}", r.advice);
-    let how = match r.check {
+    if !r.client.is_empty() {
+        say!("client:   {}", r.client);
+    }
+    if !r.server.is_empty() {
+        say!("server:   {}", r.server);
+    }
+    let how = if !r.is_checked() {
+        "not checked yet: no check emits it and no bundled scenario names it".to_string()
+    } else {
+        match r.check {
         Check::Bytes => {
             "checked on the bytes of every message, whatever the scenario's matchers say".to_string()
         }
@@ -558,6 +566,7 @@ fn explain(args: ExplainArgs) -> Result<u8, Usage> {
                 .to_string()
         }
         Check::Behaviour(how) => format!("cannot be judged from the bytes alone: {how}"),
+        }
     };
     say!("checked:  {how}");
     Ok(0)

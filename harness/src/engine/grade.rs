@@ -7,6 +7,7 @@
 //! started is an `unreachable` error (exit code 3); one that never connects, hangs or
 //! crashes is graded as such within the deadlines and stopped with its whole process group.
 
+use crate::rules;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -164,7 +165,7 @@ fn scenario_vars(
 /// Adds findings for the program's exit and output.
 fn check_program(scenario: &Scenario, outcome: &mut Outcome, r: &ProgramReport, grace: Duration) {
     let expect = &scenario.program;
-    let rule = expect.rule.unwrap_or("S-PROGRAM");
+    let rule = expect.rule.unwrap_or(rules::S_PROGRAM);
     let stdout = String::from_utf8_lossy(&r.stdout);
     if r.stopped {
         outcome.findings.push(Finding::new(

@@ -3,6 +3,8 @@
 
 use super::{Dir, Frame, Inspector, MessageView, Mismatch, exact_match};
 use crate::finding::Finding;
+use crate::rules;
+use crate::rules::RuleId;
 
 /// The echo inspector.
 #[derive(Debug, Default, Clone, Copy)]
@@ -28,10 +30,10 @@ impl Inspector for EchoInspector {
         exact_match(expected, msg)
     }
 
-    fn early_close_rule(&self, dir: Dir, _conn: &str) -> Option<&'static str> {
+    fn early_close_rule(&self, dir: Dir, _conn: &str) -> Option<RuleId> {
         // The server closed while the client still expected its echo (RFC 862: the server
         // echoes until the client closes).
-        (dir == Dir::ToClient).then_some("ECHO-3")
+        (dir == Dir::ToClient).then_some(rules::ECHO_3)
     }
 }
 

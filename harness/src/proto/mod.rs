@@ -9,6 +9,8 @@ pub mod echo;
 pub mod ftp;
 pub mod http;
 
+use crate::rules;
+use crate::rules::RuleId;
 use std::collections::BTreeSet;
 
 use crate::finding::Finding;
@@ -44,10 +46,10 @@ impl Protocol {
     }
 
     /// The rule a failed step breaks when the step names none.
-    pub fn default_rule(self) -> &'static str {
+    pub fn default_rule(self) -> RuleId {
         match self {
-            Protocol::Echo => "ECHO-1",
-            Protocol::Http | Protocol::Ftp => "S-EXPECT",
+            Protocol::Echo => rules::ECHO_1,
+            Protocol::Http | Protocol::Ftp => rules::S_EXPECT,
         }
     }
 
@@ -196,7 +198,7 @@ pub trait Inspector: Send {
     ) -> Result<(), Mismatch>;
 
     /// The rule broken when the peer closes `conn` while a step still waits for bytes.
-    fn early_close_rule(&self, dir: Dir, conn: &str) -> Option<&'static str> {
+    fn early_close_rule(&self, dir: Dir, conn: &str) -> Option<RuleId> {
         let _ = (dir, conn);
         None
     }
@@ -205,7 +207,7 @@ pub trait Inspector: Send {
     /// end of file) and `partial` is what arrived: e.g. F-RPL-2 for a multi-line FTP reply
     /// that never ends, H-LEN-2 for a body shorter than its Content-Length. `None` leaves
     /// it to the step's rule. The string says why, in one sentence.
-    fn incomplete(&self, dir: Dir, conn: &str, partial: &[u8]) -> Option<(&'static str, String)> {
+    fn incomplete(&self, dir: Dir, conn: &str, partial: &[u8]) -> Option<(RuleId, String)> {
         let _ = (dir, conn, partial);
         None
     }
@@ -221,7 +223,7 @@ pub trait Inspector: Send {
         conn: &str,
         partial: &[u8],
         main_unread: &[u8],
-    ) -> Option<(&'static str, String)> {
+    ) -> Option<(RuleId, String)> {
         let _ = (dir, conn, partial, main_unread);
         None
     }
@@ -244,7 +246,7 @@ pub trait Inspector: Send {
         msg: &[u8],
         answering: &[u8],
         split: bool,
-    ) -> Option<(&'static str, String)> {
+    ) -> Option<(RuleId, String)> {
         let _ = (dir, conn, msg, answering, split);
         None
     }
@@ -252,7 +254,7 @@ pub trait Inspector: Send {
     /// The peer closed `conn` while parley was still writing a message going `dir`: it took
     /// the first read for the whole message. Which rule does that break (HTTP H-LEN-5,
     /// FTP data F-DATA-3)?
-    fn closed_while_sending(&self, dir: Dir, conn: &str) -> Option<&'static str> {
+    fn closed_while_sending(&self, dir: Dir, conn: &str) -> Option<RuleId> {
         let _ = (dir, conn);
         None
     }
@@ -273,7 +275,7 @@ pub trait Inspector: Send {
 
     /// parley plays the server and opened `conn` only after the peer first refused it: the
     /// peer started listening late. Which rule does that break (FTP F-DATA-2)?
-    fn opened_late(&self, conn: &str) -> Option<&'static str> {
+    fn opened_late(&self, conn: &str) -> Option<RuleId> {
         let _ = conn;
         None
     }
@@ -293,7 +295,7 @@ pub trait Inspector: Send {
     /// Content-Length they were a body the server could not frame, H-LEN-1.) May be
     /// called several times as more bytes arrive, each time with the new bytes only; the
     /// inspector may remember them (HTTP judges a JSON body on the octets actually sent).
-    fn trailing(&mut self, dir: Dir, conn: &str, extra: &[u8]) -> Option<(&'static str, String)> {
+    fn trailing(&mut self, dir: Dir, conn: &str, extra: &[u8]) -> Option<(RuleId, String)> {
         let _ = (dir, conn, extra);
         None
     }
@@ -320,7 +322,7 @@ pub trait Inspector: Send {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenFailure {
     /// The rule broken (FTP: F-DATA-1).
-    pub rule: &'static str,
+    pub rule: RuleId,
     /// What happened, with the arithmetic a student needs.
     pub message: String,
     /// The reply parley sends on the control connection instead (FTP: a 425).

@@ -1,6 +1,7 @@
 //! Grading views: the summary table (submission × scenario: points and the first failed
 //! rule, and which fault variants a program fails) and the CSV gradebook.
 
+use crate::rules::RuleId;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -11,13 +12,13 @@ use crate::outcome::{Outcome, Status};
 struct Cell {
     earned: u32,
     total: u32,
-    first_rule: Option<&'static str>,
+    first_rule: Option<RuleId>,
     plain_passed: Option<bool>,
-    failing_variants: Vec<(String, Option<&'static str>)>,
+    failing_variants: Vec<(String, Option<RuleId>)>,
     error: Option<String>,
 }
 
-fn first_rule(o: &Outcome) -> Option<&'static str> {
+fn first_rule(o: &Outcome) -> Option<RuleId> {
     o.failed_rules().first().copied()
 }
 
@@ -92,7 +93,7 @@ pub fn summary_table(outcomes: &[Outcome]) -> String {
                 text.push_str(" error");
             } else if let Some(rule) = cell.first_rule {
                 text.push(' ');
-                text.push_str(rule);
+                text.push_str(rule.as_str());
             }
             row.push(text);
             if !cell.failing_variants.is_empty() {
@@ -167,8 +168,12 @@ pub fn csv(outcomes: &[Outcome]) -> Result<String, csv::Error> {
             o.status.as_str().to_string(),
             earned.to_string(),
             total.to_string(),
-            first_rule(o).unwrap_or_default().to_string(),
-            o.failed_rules().join(" "),
+            first_rule(o).map(|r| r.to_string()).unwrap_or_default(),
+            o.failed_rules()
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
             o.program.as_ref().map(|p| p.status.clone()).unwrap_or_default(),
         ])?;
     }

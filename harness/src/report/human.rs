@@ -185,7 +185,7 @@ fn finding(f: &Finding, p: &Paint) -> String {
         Severity::Warning => p.yellow("warning"),
         Severity::Note => p.cyan("note"),
     };
-    let mut head = format!("      {} {sev} · {}", p.bold(f.rule), f.section);
+    let mut head = format!("      {} {sev} · {}", p.bold(f.rule.as_str()), f.section);
     if let (Some(step), Some(loc)) = (f.step, &f.location) {
         let _ = write!(head, " · step {step} at {loc}");
     }

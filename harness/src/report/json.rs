@@ -2,6 +2,7 @@
 //!
 //! The shape is stable within a version: fields may be added, never renamed or removed.
 
+use crate::rules::RuleId;
 use serde::Serialize;
 
 use crate::finding::Finding;
@@ -80,7 +81,7 @@ struct PointsJson {
 
 #[derive(Serialize)]
 struct RulePointsJson {
-    rule: &'static str,
+    rule: RuleId,
     points: u32,
     earned: bool,
 }

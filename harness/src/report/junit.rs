@@ -26,7 +26,7 @@ pub fn render(outcomes: &[Outcome]) -> Result<String, quick_junit::SerializeErro
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 let first = o.findings.iter().find(|f| f.is_error());
                 if let Some(f) = first {
-                    s.set_type(f.rule);
+                    s.set_type(f.rule.as_str());
                     s.set_message(format!("{} ({}): {}", f.rule, f.section, f.message));
                 }
                 s.set_description(description(o));

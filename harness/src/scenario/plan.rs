@@ -6,6 +6,7 @@
 //! used after their side closed them, protocol-specific matchers fit the protocol, `when`
 //! refers to steps that exist. Each failure becomes a diagnostic at the offending node.
 
+use crate::rules::RuleId;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -66,7 +67,7 @@ pub struct Scenario {
     /// Server role: answers to unexpected client commands, by keyword (`*` for any).
     pub answers: Vec<(String, Payload)>,
     /// Grading: points for rules, by id.
-    pub rule_points: BTreeMap<&'static str, u32>,
+    pub rule_points: BTreeMap<RuleId, u32>,
     /// The steps, includes expanded.
     pub steps: Vec<Step>,
 }
@@ -108,7 +109,7 @@ pub struct ProgramExpect {
     /// Its stdout does not contain this.
     pub stdout_not_contains: Option<Template>,
     /// The rule a failed check breaks.
-    pub rule: Option<&'static str>,
+    pub rule: Option<RuleId>,
     /// How long it may take to finish after the conversation.
     pub grace: Duration,
 }
@@ -208,7 +209,7 @@ pub struct Step {
     /// Its own deadline.
     pub timeout: Option<Duration>,
     /// The rule its failure breaks.
-    pub rule: Option<&'static str>,
+    pub rule: Option<RuleId>,
     /// Variables to set from its message.
     pub captures: Vec<Capture>,
     /// Points its checks are worth.

@@ -14,6 +14,7 @@
 //! `rule_points` for the same id. Like scenario files, a broken rubric is refused with
 //! `file:line:col` and the offending line.
 
+use crate::rules::RuleId;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -45,23 +46,19 @@ pub struct Rubric {
     /// Its name, when it has one.
     pub name: Option<String>,
     /// Points per rule id.
-    pub rules: BTreeMap<&'static str, u32>,
+    pub rules: BTreeMap<RuleId, u32>,
 }
 
 impl Rubric {
     /// The rule points for a scenario of `protocol` that has `own` rule points: the
     /// scenario's, overridden and extended by the rubric's rules of that protocol (and
     /// parley's own `S-*` rules).
-    pub fn weights_for(
-        &self,
-        protocol: Protocol,
-        own: &BTreeMap<&'static str, u32>,
-    ) -> BTreeMap<&'static str, u32> {
+    pub fn weights_for(&self, protocol: Protocol, own: &BTreeMap<RuleId, u32>) -> BTreeMap<RuleId, u32> {
         let mut out = own.clone();
         for (id, points) in &self.rules {
-            let family = crate::rules::rule(id).family();
+            let family = id.rule().family();
             if family == protocol.name() || family == "scenario" {
-                out.insert(id, *points);
+                out.insert(*id, *points);
             }
         }
         out
@@ -80,6 +77,7 @@ pub fn load(path: &Path) -> Result<Rubric, ScenarioError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules;
 
     fn write(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -92,14 +90,14 @@ mod tests {
     fn rubric_rules_apply_only_to_scenarios_of_their_protocol() {
         let (_d, path) = write("name: lab 2\nrules:\n  H-RL-2: 2\n  F-DATA-1: 3\n  S-PROGRAM: 1\n");
         let rubric = load(&path).unwrap();
-        let own = BTreeMap::from([("H-RL-2", 1), ("H-HOST-1", 1)]);
+        let own = BTreeMap::from([(rules::H_RL_2, 1), (rules::H_HOST_1, 1)]);
         let http = rubric.weights_for(Protocol::Http, &own);
         assert_eq!(
             http,
-            BTreeMap::from([("H-RL-2", 2), ("H-HOST-1", 1), ("S-PROGRAM", 1)])
+            BTreeMap::from([(rules::H_RL_2, 2), (rules::H_HOST_1, 1), (rules::S_PROGRAM, 1)])
         );
         let ftp = rubric.weights_for(Protocol::Ftp, &BTreeMap::new());
-        assert_eq!(ftp, BTreeMap::from([("F-DATA-1", 3), ("S-PROGRAM", 1)]));
+        assert_eq!(ftp, BTreeMap::from([(rules::F_DATA_1, 3), (rules::S_PROGRAM, 1)]));
     }
 
     #[test]

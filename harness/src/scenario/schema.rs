@@ -5,6 +5,7 @@
 //! still carries its line and column. These types say what a file may contain; `plan`
 //! checks how the parts fit together and turns them into the runtime plan.
 
+use crate::rules::RuleId;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -370,7 +371,7 @@ impl JsonSchema for ConnName {
 
 /// A rule id that exists in the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RuleRef(pub &'static str);
+pub struct RuleRef(pub RuleId);
 
 impl<'de> Deserialize<'de> for RuleRef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -394,7 +395,7 @@ impl JsonSchema for RuleRef {
         true
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let ids: Vec<&str> = crate::rules::RULES.iter().map(|r| r.id).collect();
+        let ids: Vec<&str> = crate::rules::RULES.iter().map(|r| r.code).collect();
         json_schema!({ "type": "string", "enum": ids })
     }
 }

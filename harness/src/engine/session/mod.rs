@@ -13,6 +13,7 @@ mod open;
 mod receive;
 mod send;
 
+use crate::rules::RuleId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -273,7 +274,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
 }
 
 /// The rule weights of `scenario` under the options' rubric.
-pub fn rule_points(scenario: &Scenario, opts: &PlayOptions) -> BTreeMap<&'static str, u32> {
+pub fn rule_points(scenario: &Scenario, opts: &PlayOptions) -> BTreeMap<RuleId, u32> {
     match &opts.rubric {
         Some(rubric) => rubric.weights_for(scenario.protocol, &scenario.rule_points),
         None => scenario.rule_points.clone(),
@@ -384,7 +385,7 @@ impl Session<'_> {
         }
     }
 
-    fn finding(&self, step: &Step, rule: &'static str, message: impl Into<String>) -> Finding {
+    fn finding(&self, step: &Step, rule: RuleId, message: impl Into<String>) -> Finding {
         let mut f = Finding::in_profile(rule, self.scenario.profile, message);
         f.step = Some(step.number);
         f.location = Some(step.location.to_string());
@@ -395,7 +396,7 @@ impl Session<'_> {
         self.findings.push(f.on(conn));
     }
 
-    fn step_rule(&self, step: &Step) -> &'static str {
+    fn step_rule(&self, step: &Step) -> RuleId {
         step.rule.unwrap_or(self.scenario.protocol.default_rule())
     }
 

@@ -8,6 +8,7 @@
 //! sends the protocol's reply (425) with a finding that does the arithmetic (F-DATA-1),
 //! then carries on with the client's next command.
 
+use crate::rules;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -216,7 +217,7 @@ impl Session<'_> {
         }
         let f = self.finding(
             step,
-            step.rule.unwrap_or("S-CONNECT"),
+            step.rule.unwrap_or(rules::S_CONNECT),
             format!("cannot open `{conn}` to {addr}: {why}"),
         );
         self.push(f, conn);
@@ -253,7 +254,7 @@ impl Session<'_> {
             ),
         };
 
-        let f = self.finding(step, step.rule.unwrap_or("S-CONNECT"), message);
+        let f = self.finding(step, step.rule.unwrap_or(rules::S_CONNECT), message);
         self.push(f, conn);
         Err(Stop::Halt)
     }
@@ -305,7 +306,7 @@ impl Session<'_> {
             return Err(Self::not_open(step, conn));
         };
         let shared = c.shared.clone();
-        let rule = step.rule.unwrap_or("S-CLOSE");
+        let rule = step.rule.unwrap_or(rules::S_CLOSE);
         loop {
             {
                 let mut inbox = shared.lock();

@@ -11,6 +11,8 @@ use crate::engine::conn::BUFFER_LIMIT;
 use crate::engine::matcher::{self, Wanted};
 use crate::finding::Finding;
 use crate::proto::{Dir, Frame, MAIN, MessageView};
+use crate::rules;
+use crate::rules::RuleId;
 use crate::scenario::Side;
 use crate::scenario::duration::human;
 use crate::scenario::plan::{Expect, Step};
@@ -128,7 +130,7 @@ impl Session<'_> {
         conn: &str,
         from: Side,
         wanted: &Wanted<'_>,
-    ) -> Result<(Vec<u8>, Option<(&'static str, String)>), Stop> {
+    ) -> Result<(Vec<u8>, Option<(RuleId, String)>), Stop> {
         let (deadline, wait, scenario_wide) = self.step_deadline(step);
         let dir = super::dir_from(from);
         let Some(c) = self.conns.get(conn) else {
@@ -162,7 +164,7 @@ impl Session<'_> {
                     let f = self
                         .finding(
                             step,
-                            "S-LIMIT",
+                            rules::S_LIMIT,
                             format!(
                                 "the {} sent more than {} MiB on `{conn}` without completing {}",
                                 from.name(),
@@ -227,7 +229,7 @@ impl Session<'_> {
 
     /// Did `msg`, just consumed from `conn`, start arriving before parley began the last
     /// write of its previous message there? Then the peer did not wait for that message.
-    fn judge_timing(&mut self, conn: &str, dir: Dir, msg: &[u8]) -> Option<(&'static str, String)> {
+    fn judge_timing(&mut self, conn: &str, dir: Dir, msg: &[u8]) -> Option<(RuleId, String)> {
         let c = self.conns.get_mut(conn)?;
         let start = c.consumed;
         c.consumed += msg.len();
@@ -242,14 +244,7 @@ impl Session<'_> {
     /// step's own rule, else (on a connection other than `main`) what the peer's unread
     /// bytes on `main` say, else the protocol's judgement of the partial bytes, else (at
     /// end of file) the protocol's early-close rule, else the step's default.
-    fn stalled_rule(
-        &self,
-        step: &Step,
-        dir: Dir,
-        conn: &str,
-        got: &[u8],
-        eof: bool,
-    ) -> (&'static str, String) {
+    fn stalled_rule(&self, step: &Step, dir: Dir, conn: &str, got: &[u8], eof: bool) -> (RuleId, String) {
         if let Some(rule) = step.rule {
             return (rule, String::new());
         }

@@ -4,6 +4,7 @@
 //! writing took the first read for the whole message (one that had closed before parley
 //! began did not: its next step reports the close).
 
+use crate::rules;
 use std::time::Duration;
 
 use super::env::leading_code;
@@ -172,7 +173,7 @@ impl Session<'_> {
             let rule = step
                 .rule
                 .or_else(|| self.inspector.closed_while_sending(dir, conn))
-                .unwrap_or("S-CLOSE");
+                .unwrap_or(rules::S_CLOSE);
             let f = self.finding(
                 step,
                 rule,
@@ -186,7 +187,7 @@ impl Session<'_> {
             self.push(f, conn);
         }
         if let Some(message) = failure {
-            let f = self.finding(step, "S-IO", message).expected(&bytes);
+            let f = self.finding(step, rules::S_IO, message).expected(&bytes);
             self.push(f, conn);
             return Err(Stop::Halt);
         }

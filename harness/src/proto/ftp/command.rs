@@ -5,6 +5,7 @@
 //! Keywords are case-insensitive (959 §5.3.1) and kept upper-cased; the argument is kept
 //! as sent. A command line ends at its LF, so framing is "one line".
 
+use crate::rules;
 use std::net::SocketAddr;
 
 use super::Violation;
@@ -104,13 +105,13 @@ pub fn parse_command(line: &[u8]) -> ParsedCommand {
         b
     } else if let Some(b) = line.strip_suffix(b"\n") {
         violations.push(Violation::new(
-            "F-CMD-1",
+            rules::F_CMD_1,
             "the command ends in a bare LF: end it with CRLF, \\r\\n (RFC 959 §5.3, Telnet end of line)",
         ));
         b
     } else {
         violations.push(Violation::new(
-            "F-CMD-1",
+            rules::F_CMD_1,
             "the command line does not end in CRLF (RFC 959 §5.3)",
         ));
         line
@@ -123,7 +124,7 @@ pub fn parse_command(line: &[u8]) -> ParsedCommand {
     let shown = crate::visible::visible_truncated(body, 60);
     if body.is_empty() {
         violations.push(Violation::new(
-            "F-CMD-1",
+            rules::F_CMD_1,
             "an empty command line: a command is a keyword, then its argument (RFC 959 §5.3)",
         ));
         return ParsedCommand {
@@ -133,7 +134,7 @@ pub fn parse_command(line: &[u8]) -> ParsedCommand {
     }
     if body[0] == b' ' {
         violations.push(Violation::new(
-            "F-CMD-1",
+            rules::F_CMD_1,
             format!("`{shown}` starts with a space: the keyword comes first (RFC 959 §5.3)"),
         ));
     }
@@ -151,12 +152,12 @@ pub fn parse_command(line: &[u8]) -> ParsedCommand {
         if rest.is_empty() {
             dangling_space = true;
             violations.push(Violation::new(
-                "F-CMD-1",
+                rules::F_CMD_1,
                 format!("`{shown}` has a space after {keyword} but no argument: leave the space out (RFC 959 §5.3.2)"),
             ));
         } else if rest[0] == b' ' {
             violations.push(Violation::new(
-                "F-CMD-1",
+                rules::F_CMD_1,
                 format!("`{shown}` has more than one space after {keyword}: exactly one SP separates keyword and argument (RFC 959 §5.3.2)"),
             ));
             let a = rest
@@ -181,14 +182,14 @@ pub fn parse_command(line: &[u8]) -> ParsedCommand {
         match glued {
             Some(k) if arg.is_none() => {
                 violations.push(Violation::new(
-                    "F-CMD-1",
+                    rules::F_CMD_1,
                     format!("`{shown}` has no space between {k} and its argument (RFC 959 §5.3)"),
                 ));
                 arg = Some(String::from_utf8_lossy(&raw_kw[k.len()..]).into_owned());
                 keyword = k.to_string();
             }
             _ => violations.push(Violation::new(
-                "F-CMD-1",
+                rules::F_CMD_1,
                 format!(
                     "`{}` is not a command keyword: keywords are three or four letters (RFC 959 §5.3.1)",
                     crate::visible::visible_truncated(raw_kw, 20)
@@ -198,12 +199,12 @@ pub fn parse_command(line: &[u8]) -> ParsedCommand {
     }
     match (arity(&keyword), &arg) {
         (Some(Arity::None), Some(a)) => violations.push(Violation::new(
-            "F-CMD-1",
+            rules::F_CMD_1,
             format!("{keyword} takes no argument, but `{a}` follows it (RFC 959 §5.3.1)"),
         )),
         (Some(Arity::Required), None) if !dangling_space => {
             violations.push(Violation::new(
-                "F-CMD-1",
+                rules::F_CMD_1,
                 format!("{keyword} needs an argument (RFC 959 §5.3.1)"),
             ));
         }
@@ -223,17 +224,17 @@ fn check_arguments(c: &Command, violations: &mut Vec<Violation>) {
     match c.keyword.as_str() {
         "PORT" => {
             if let Err(e) = addr::parse_port_args(arg) {
-                violations.push(Violation::new("F-CMD-3", format!("PORT {arg}: {e}")));
+                violations.push(Violation::new(rules::F_CMD_3, format!("PORT {arg}: {e}")));
             }
         }
         "TYPE" => {
             if let Err(why) = parse_type(arg) {
-                violations.push(Violation::new("F-CMD-4", format!("TYPE {arg}: {why}")));
+                violations.push(Violation::new(rules::F_CMD_4, format!("TYPE {arg}: {why}")));
             }
         }
         "EPRT" => {
             if let Err(why) = addr::parse_eprt(arg) {
-                violations.push(Violation::new("F-CMD-1", why));
+                violations.push(Violation::new(rules::F_CMD_1, why));
             }
         }
         _ => {}
@@ -274,7 +275,11 @@ mod tests {
     use rstest::rstest;
 
     fn rules(line: &[u8]) -> Vec<&'static str> {
-        parse_command(line).violations.iter().map(|v| v.rule).collect()
+        parse_command(line)
+            .violations
+            .iter()
+            .map(|v| v.rule.as_str())
+            .collect()
     }
 
     #[rstest]

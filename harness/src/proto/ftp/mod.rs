@@ -23,6 +23,8 @@ pub mod table;
 #[cfg(test)]
 mod tests;
 
+use crate::rules;
+use crate::rules::RuleId;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 
@@ -37,14 +39,14 @@ use crate::visible::visible_truncated;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     /// The rule id (`F-RPL-1`).
-    pub rule: &'static str,
+    pub rule: RuleId,
     /// What is wrong, in one sentence.
     pub message: String,
 }
 
 impl Violation {
     /// A violation of `rule`.
-    pub fn new(rule: &'static str, message: impl Into<String>) -> Violation {
+    pub fn new(rule: RuleId, message: impl Into<String>) -> Violation {
         Violation {
             rule,
             message: message.into(),
@@ -129,7 +131,7 @@ impl FtpInspector {
                 Some(addr) => view.vars = addr_vars("pasv", addr),
                 None => findings.push(
                     Finding::new(
-                        "F-DATA-6",
+                        rules::F_DATA_6,
                         "the 227 reply does not carry six numbers h1,h2,h3,h4,p1,p2 (0-255) anywhere in its text, \
                          so no client can find the data address (RFC 1123 §4.1.2.6)",
                     )
@@ -300,11 +302,11 @@ impl Inspector for FtpInspector {
     /// A multi-line reply that never ended (F-RPL-2), a reply or command line without its
     /// CRLF (F-RPL-1, F-CMD-1); a data connection that never closed (stream mode ends a
     /// transfer by closing it, 959 §3.4).
-    fn incomplete(&self, dir: Dir, conn: &str, partial: &[u8]) -> Option<(&'static str, String)> {
+    fn incomplete(&self, dir: Dir, conn: &str, partial: &[u8]) -> Option<(RuleId, String)> {
         if conn != MAIN {
             return (dir == Dir::ToClient).then(|| {
                 (
-                    "S-EXPECT",
+                    rules::S_EXPECT,
                     "in stream mode the server ends a transfer by closing the data connection (RFC 959 §3.4), and it did not"
                         .to_string(),
                 )
@@ -323,7 +325,7 @@ impl Inspector for FtpInspector {
                         String::new()
                     };
                     Some((
-                        "F-RPL-2",
+                        rules::F_RPL_2,
                         format!(
                             "the multi-line {code} reply never ended: parley waited for a line that starts with `{code} ` \
                              (the code and a space, RFC 959 §4.2), and {lines} line{} came{hint}",
@@ -332,7 +334,7 @@ impl Inspector for FtpInspector {
                     ))
                 }
                 ReplyFrame::Partial(reply::Pending::FirstLine) => Some((
-                    "F-RPL-1",
+                    rules::F_RPL_1,
                     format!(
                         "the reply line `{}` never ended: a reply line ends in CRLF (RFC 959 §4.2)",
                         shown(partial)
@@ -341,7 +343,7 @@ impl Inspector for FtpInspector {
                 ReplyFrame::Complete(_) => None,
             },
             Dir::ToServer => Some((
-                "F-CMD-1",
+                rules::F_CMD_1,
                 format!(
                     "the command `{}` never ended: a command ends in CRLF (RFC 959 §5.3)",
                     shown(partial)
@@ -358,7 +360,7 @@ impl Inspector for FtpInspector {
         conn: &str,
         partial: &[u8],
         main_unread: &[u8],
-    ) -> Option<(&'static str, String)> {
+    ) -> Option<(RuleId, String)> {
         if conn == MAIN || dir != Dir::ToClient || !partial.is_empty() {
             return None;
         }
@@ -370,7 +372,7 @@ impl Inspector for FtpInspector {
             return None;
         }
         Some((
-            "F-DATA-5",
+            rules::F_DATA_5,
             format!(
                 "the server sent `{}` on the control connection while `{conn}` was still open and had carried \
                  nothing: {} means the transfer is complete and the data connection closed; a transfer that \
@@ -398,7 +400,7 @@ impl Inspector for FtpInspector {
         msg: &[u8],
         answering: &[u8],
         split: bool,
-    ) -> Option<(&'static str, String)> {
+    ) -> Option<(RuleId, String)> {
         if dir != Dir::ToServer || conn != MAIN {
             return None;
         }
@@ -409,30 +411,30 @@ impl Inspector for FtpInspector {
         let greeting = self.session.commands() == 0;
         let (rule, why) = if greeting && !split {
             (
-                "F-SEQ-1",
+                rules::F_SEQ_1,
                 "it did not wait for the server's 220 greeting before its first command".to_string(),
             )
         } else if multiline && split {
             (
-                "F-RPL-2",
+                rules::F_RPL_2,
                 "it took the first piece of a multi-line reply for the whole reply; read lines until one starts \
                  with the code and a space"
                     .to_string(),
             )
         } else if split {
             (
-                "F-1123-2",
+                rules::F_1123_2,
                 "it took what one read returned for the whole reply; buffer reads and split them into lines"
                     .to_string(),
             )
         } else if self.session.completed().is_some_and(|c| c.after_preliminary) {
             (
-                "F-DATA-4",
+                rules::F_DATA_4,
                 "it did not read the reply that closes the transfer before its next command".to_string(),
             )
         } else {
             (
-                "F-CMD-2",
+                rules::F_CMD_2,
                 "it sent its next command before the reply to the last one: it pipelines".to_string(),
             )
         };
@@ -446,11 +448,11 @@ impl Inspector for FtpInspector {
 
     /// The client closed while parley wrote: a multi-line reply not read whole (F-RPL-2),
     /// one read taken for a reply (F-1123-2), or for a whole listing (F-DATA-3).
-    fn closed_while_sending(&self, dir: Dir, conn: &str) -> Option<&'static str> {
+    fn closed_while_sending(&self, dir: Dir, conn: &str) -> Option<RuleId> {
         match (dir, conn == MAIN) {
-            (Dir::ToClient, true) if self.last_reply_lines > 1 => Some("F-RPL-2"),
-            (Dir::ToClient, true) => Some("F-1123-2"),
-            (Dir::ToClient, false) => Some("F-DATA-3"),
+            (Dir::ToClient, true) if self.last_reply_lines > 1 => Some(rules::F_RPL_2),
+            (Dir::ToClient, true) => Some(rules::F_1123_2),
+            (Dir::ToClient, false) => Some(rules::F_DATA_3),
             (Dir::ToServer, _) => None,
         }
     }
@@ -497,14 +499,14 @@ impl Inspector for FtpInspector {
             (None, _) => "; nothing accepted a connection there".to_string(),
         };
         Some(OpenFailure {
-            rule: "F-DATA-1",
+            rule: rules::F_DATA_1,
             message: format!("{said}{there}"),
             reply: CANT_OPEN_DATA.to_vec(),
         })
     }
 
-    fn opened_late(&self, conn: &str) -> Option<&'static str> {
-        (conn != MAIN).then_some("F-DATA-2")
+    fn opened_late(&self, conn: &str) -> Option<RuleId> {
+        (conn != MAIN).then_some(rules::F_DATA_2)
     }
 
     /// A 125/150 may go out while parley still tries to connect: it says the server is

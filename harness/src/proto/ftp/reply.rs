@@ -6,6 +6,7 @@
 //! however they were split, so a reply read one byte at a time is judged exactly like one
 //! read whole. Which code may answer which command is [`super::table`]'s business.
 
+use crate::rules;
 use std::fmt;
 
 use super::Violation;
@@ -305,7 +306,7 @@ pub fn parse_reply(msg: &[u8]) -> ParsedReply {
     let all: Vec<&[u8]> = lines(msg).collect();
     let Some(first) = all.first().copied() else {
         violations.push(Violation::new(
-            "F-RPL-1",
+            rules::F_RPL_1,
             "an empty reply: a reply is `NNN text\\r\\n` (RFC 959 §4.2)",
         ));
         return ParsedReply {
@@ -325,11 +326,11 @@ pub fn parse_reply(msg: &[u8]) -> ParsedReply {
     match (digits, after) {
         (Some(_), Some(b' ' | b'-')) => {}
         (Some(_), Some(b) ) if b.is_ascii_digit() => violations.push(Violation::new(
-            "F-RPL-1",
+            rules::F_RPL_1,
             format!("the reply `{shown}` starts with more than three digits: a reply code is exactly three (RFC 959 §4.2)"),
         )),
         (Some(d), _) => violations.push(Violation::new(
-            "F-RPL-1",
+            rules::F_RPL_1,
             format!(
                 "the code {} is not followed by a space (or `-` on the first line of a multi-line reply): `{shown}` (RFC 959 §4.2)",
                 text(&d)
@@ -343,7 +344,7 @@ pub fn parse_reply(msg: &[u8]) -> ParsedReply {
                 "it does not start with a three-digit code".to_string()
             };
             violations.push(Violation::new(
-                "F-RPL-1",
+                rules::F_RPL_1,
                 format!("`{shown}` is not an FTP reply: {why} (RFC 959 §4.2)"),
             ));
         }
@@ -351,7 +352,7 @@ pub fn parse_reply(msg: &[u8]) -> ParsedReply {
     if let Some(c) = code {
         if c.class().is_none() || c.function().is_none() {
             violations.push(Violation::new(
-                "F-RPL-3",
+                rules::F_RPL_3,
                 format!("reply code {c}: the first digit must be 1-5 and the second 0-5 (RFC 959 §4.2.1)"),
             ));
         }
@@ -359,7 +360,7 @@ pub fn parse_reply(msg: &[u8]) -> ParsedReply {
     let last = all.last().copied().unwrap_or(first);
     if !last.ends_with(b"\n") {
         violations.push(Violation::new(
-            "F-RPL-1",
+            rules::F_RPL_1,
             "the reply's last line does not end in CRLF (RFC 959 §4.2)",
         ));
     }
@@ -369,7 +370,7 @@ pub fn parse_reply(msg: &[u8]) -> ParsedReply {
         .count();
     if bare > 0 {
         violations.push(Violation::new(
-            "F-RPL-5",
+            rules::F_RPL_5,
             format!(
                 "{bare} of the reply's {} line{} end{} in a bare LF instead of CRLF (RFC 959 §4.2)",
                 all.len(),
@@ -428,7 +429,11 @@ mod tests {
     use rstest::rstest;
 
     fn rules(msg: &[u8]) -> Vec<&'static str> {
-        parse_reply(msg).violations.iter().map(|v| v.rule).collect()
+        parse_reply(msg)
+            .violations
+            .iter()
+            .map(|v| v.rule.as_str())
+            .collect()
     }
 
     #[test]

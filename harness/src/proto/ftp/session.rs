@@ -13,6 +13,7 @@
 //! Findings about parley's own messages are dropped by the engine; this module judges
 //! every message alike and never asks who sent it.
 
+use crate::rules;
 use std::collections::VecDeque;
 
 use super::Violation;
@@ -160,7 +161,7 @@ impl Session {
         let shown = command.display();
         match self.phase {
             Phase::Greeting | Phase::GreetingDelayed => out.push(Violation::new(
-                "F-SEQ-1",
+                rules::F_SEQ_1,
                 format!("{shown} was sent before the server's 220 greeting (RFC 959 §5.4): read the greeting first"),
             )),
             _ => {}
@@ -175,7 +176,7 @@ impl Session {
                 _ => "USER was not answered 331 first",
             };
             out.push(Violation::new(
-                "F-SEQ-2",
+                rules::F_SEQ_2,
                 format!("PASS was sent but {why}: PASS follows a 331 reply to USER (RFC 959 §4.1.1)"),
             ));
         }
@@ -184,7 +185,7 @@ impl Session {
                 && !matches!(self.phase, Phase::Greeting | Phase::GreetingDelayed)
             {
                 out.push(Violation::new(
-                    "F-SEQ-3",
+                    rules::F_SEQ_3,
                     format!("{kw} was sent before the login completed (no 230 yet): log in with USER and PASS first"),
                 ));
             }
@@ -196,7 +197,7 @@ impl Session {
                         .to_string()
                 };
                 out.push(Violation::new(
-                    "F-SEQ-4",
+                    rules::F_SEQ_4,
                     format!("{kw} starts a transfer, but {why} (RFC 959 §3.2)"),
                 ));
             }
@@ -232,7 +233,7 @@ impl Session {
             };
             if judged && !GREETING.allows(stage, code.0) {
                 out.push(Violation::new(
-                    "F-RPL-4",
+                    rules::F_RPL_4,
                     format!(
                         "the greeting is {code}, but a server greets with {} (RFC 959 §5.4)",
                         GREETING.describe(stage)
@@ -250,7 +251,7 @@ impl Session {
         let Some(front) = self.awaiting.front_mut() else {
             if code != ReplyCode::SERVICE_NOT_AVAILABLE && judged {
                 out.push(Violation::new(
-                    "F-RPL-4",
+                    rules::F_RPL_4,
                     format!("a {code} reply came, but no command was waiting for a reply (only 421 may come unasked, RFC 959 §5.4)"),
                 ));
             } else if code == ReplyCode::SERVICE_NOT_AVAILABLE {
@@ -267,7 +268,7 @@ impl Session {
                     Stage::AfterPreliminary => " after its preliminary reply".to_string(),
                 };
                 out.push(Violation::new(
-                    "F-RPL-4",
+                    rules::F_RPL_4,
                     format!(
                         "{code} answers {kw}, which may receive{when} {} ({})",
                         row.describe(stage),
@@ -283,7 +284,7 @@ impl Session {
             && self.phase != Phase::LoggedIn
         {
             out.push(Violation::new(
-                "F-SEQ-3",
+                rules::F_SEQ_3,
                 format!("the server started {kw} ({code}) before the login completed: it must answer 530 (RFC 959 §4.1.1)"),
             ));
         }
@@ -339,7 +340,7 @@ impl Session {
             "PASS" | "ACCT" => {
                 if kw == "PASS" && ok && matches!(done.phase, Phase::NeedUser) {
                     out.push(Violation::new(
-                        "F-SEQ-2",
+                        rules::F_SEQ_2,
                         format!("the server accepted PASS ({code}) without a USER before it: PASS without USER earns 503 (RFC 959 §4.1.1)"),
                     ));
                 }
@@ -364,7 +365,7 @@ impl Session {
                 }
                 if done.command.repr_type() == Some(ReprType::Image) && code != ReplyCode::COMMAND_OK {
                     out.push(Violation::new(
-                        "F-TYPE-1",
+                        rules::F_TYPE_1,
                         format!("TYPE I was answered {code}, not 200: binary transfers will be converted as ASCII (RFC 959 §3.1.1)"),
                     ));
                 }
@@ -404,7 +405,7 @@ impl Session {
             .count();
         if bare > 0 {
             out.push(Violation::new(
-                "F-DATA-7",
+                rules::F_DATA_7,
                 format!(
                     "{bare} of the {} listing's {lines} lines end in a bare LF: in ASCII type (the type until TYPE I) lines end in CRLF (RFC 959 §3.1.1.1)",
                     t.keyword
@@ -433,7 +434,7 @@ mod tests {
                 "S:" => s.on_reply(&parse_reply(bytes.as_bytes()).reply.unwrap()),
                 _ => panic!("{line}"),
             };
-            fired.extend(v.iter().map(|v| v.rule));
+            fired.extend(v.iter().map(|v| v.rule.as_str()));
         }
         (s, fired)
     }
@@ -501,7 +502,7 @@ mod tests {
         s.on_reply(&parse_reply(b"220 hi\r\n").reply.unwrap());
         s.on_command(parse_command(b"PASS x\r\n").command.as_ref());
         let v = s.on_reply(&parse_reply(b"230 ok\r\n").reply.unwrap());
-        assert_eq!(v.iter().map(|v| v.rule).collect::<Vec<_>>(), ["F-SEQ-2"]);
+        assert_eq!(v.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(), ["F-SEQ-2"]);
         assert!(v[0].message.starts_with("the server accepted PASS (230)"));
     }
 
@@ -525,7 +526,7 @@ mod tests {
         s.on_reply(&parse_reply(b"227 (127,0,0,1,1,2)\r\n").reply.unwrap());
         s.on_command(parse_command(b"RETR f\r\n").command.as_ref());
         let v = s.on_reply(&parse_reply(b"150 here\r\n").reply.unwrap());
-        assert_eq!(v.iter().map(|v| v.rule).collect::<Vec<_>>(), ["F-SEQ-3"]);
+        assert_eq!(v.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(), ["F-SEQ-3"]);
     }
 
     #[test]
@@ -631,7 +632,10 @@ mod tests {
             "S:150 here",
         ]));
         let v = s.on_data(Dir::ToClient, b"a\nb\r\nc\n");
-        assert_eq!(v.iter().map(|v| v.rule).collect::<Vec<_>>(), ["F-DATA-7"]);
+        assert_eq!(
+            v.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(),
+            ["F-DATA-7"]
+        );
         assert!(v[0].message.starts_with("2 of the LIST listing's 3 lines"));
         assert!(s.on_data(Dir::ToClient, b"a\r\nb\r\n").is_empty());
     }
@@ -686,7 +690,7 @@ mod tests {
         s.on_unreadable_reply();
         let v = s.on_reply(&parse_reply(b"221 late\r\n").reply.unwrap());
         assert_eq!(
-            v.iter().map(|v| v.rule).collect::<Vec<_>>(),
+            v.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(),
             ["F-RPL-4"],
             "nothing waits any more: the 221 is unasked"
         );

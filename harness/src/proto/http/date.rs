@@ -4,6 +4,7 @@
 //! Rules: H-DATE-1 (an origin server sends Date; checked in `response`), H-DATE-2
 //! (generated dates use the rfc1123 form), H-DATE-3 (dates are in GMT).
 
+use crate::rules;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -168,7 +169,7 @@ pub fn check(name: &str, value: &str, raw: &[u8], judge: &mut Judge<'_>) {
     const FORM: &str = "`Sun, 06 Nov 1994 08:49:37 GMT`";
     let Some(date) = parse(value) else {
         judge.flag(
-            "H-DATE-2",
+            rules::H_DATE_2,
             format!("`{name}: {value}` is not an HTTP date: generate it in the rfc1123 form {FORM}"),
             raw,
         );
@@ -176,7 +177,7 @@ pub fn check(name: &str, value: &str, raw: &[u8], judge: &mut Judge<'_>) {
     };
     if date.form != DateForm::Rfc1123 {
         judge.flag(
-            "H-DATE-2",
+            rules::H_DATE_2,
             format!(
                 "`{name}` is in the obsolete {} form: generate dates in the rfc1123 form {FORM}",
                 date.form.name()
@@ -186,7 +187,7 @@ pub fn check(name: &str, value: &str, raw: &[u8], judge: &mut Judge<'_>) {
     }
     if date.zone != "GMT" {
         judge.flag(
-            "H-DATE-3",
+            rules::H_DATE_3,
             format!(
                 "`{name}` is in zone `{}`: HTTP dates are always GMT, written `GMT`",
                 date.zone
@@ -196,14 +197,14 @@ pub fn check(name: &str, value: &str, raw: &[u8], judge: &mut Judge<'_>) {
     }
     if !date.is_valid() {
         judge.flag(
-            "H-DATE-2",
+            rules::H_DATE_2,
             format!("`{name}: {value}` names no real date or time"),
             raw,
         );
     } else if let Some(true_day) = date.true_weekday() {
         if true_day != date.weekday {
             judge.flag(
-                "H-DATE-2",
+                rules::H_DATE_2,
                 format!(
                     "`{name}` says {}, but that date is a {}",
                     WKDAY[date.weekday as usize], WKDAY[true_day as usize]
@@ -240,7 +241,7 @@ mod tests {
             value.as_bytes(),
             &mut Judge::new(Profile::Http10, &mut out),
         );
-        out.iter().map(|f| f.rule).collect()
+        out.iter().map(|f| f.rule.as_str()).collect()
     }
 
     #[rstest]

@@ -7,6 +7,7 @@
 use super::Judge;
 use super::head::{Head, Malformed};
 use crate::proto::Dir;
+use crate::rules;
 use crate::visible::visible;
 
 /// Header names as registered (RFC 1945 §10, RFC 2616 §14, the IANA registry), in their
@@ -177,7 +178,7 @@ pub fn check(head: &Head<'_>, dir: Dir, judge: &mut Judge<'_>) {
     for m in &head.malformed {
         match m {
             Malformed::NoColon(line) => judge.flag(
-                "H-HD-1",
+                rules::H_HD_1,
                 format!(
                     "the header line `{}` has no colon: a header is `Name: value`",
                     visible(line.text)
@@ -185,7 +186,7 @@ pub fn check(head: &Head<'_>, dir: Dir, judge: &mut Judge<'_>) {
                 line.raw,
             ),
             Malformed::OrphanContinuation(line) => judge.flag(
-                "H-HD-1",
+                rules::H_HD_1,
                 "the first header line starts with whitespace: a header is `Name: value` starting at the line's first character",
                 line.raw,
             ),
@@ -196,7 +197,7 @@ pub fn check(head: &Head<'_>, dir: Dir, judge: &mut Judge<'_>) {
         let name = field.name;
         if name.is_empty() {
             judge.flag(
-                "H-HD-1",
+                rules::H_HD_1,
                 "a header line starts with a colon: the field name is missing",
                 &raw,
             );
@@ -205,7 +206,7 @@ pub fn check(head: &Head<'_>, dir: Dir, judge: &mut Judge<'_>) {
         let name_ok = is_token(name);
         if name.last().is_some_and(|b| matches!(b, b' ' | b'\t')) {
             judge.flag(
-                "H-HD-1",
+                rules::H_HD_1,
                 format!(
                     "the header `{}` has whitespace before its colon: write `{}:` with the colon right after the name",
                     visible(name),
@@ -215,7 +216,7 @@ pub fn check(head: &Head<'_>, dir: Dir, judge: &mut Judge<'_>) {
             );
         } else if !name_ok {
             judge.flag(
-                "H-HD-1",
+                rules::H_HD_1,
                 format!(
                     "the header name `{}` is not a token: names hold letters, digits and `-`, no spaces or separators",
                     visible(name)
@@ -225,7 +226,7 @@ pub fn check(head: &Head<'_>, dir: Dir, judge: &mut Judge<'_>) {
         }
         if field.lines.len() > 1 {
             judge.flag(
-                "H-HD-5",
+                rules::H_HD_5,
                 format!(
                     "the header `{}` continues on a line starting with whitespace (obsolete folding): put it on one line",
                     field.name_text().trim()
@@ -239,7 +240,7 @@ pub fn check(head: &Head<'_>, dir: Dir, judge: &mut Judge<'_>) {
             .any(|l| l.text.contains(&b'\r') || l.text.contains(&0))
         {
             judge.flag(
-                "H-HD-6",
+                rules::H_HD_6,
                 format!(
                     "the value of `{}` holds a CR or NUL octet: header values hold no control characters",
                     field.name_text().trim()
@@ -252,7 +253,7 @@ pub fn check(head: &Head<'_>, dir: Dir, judge: &mut Judge<'_>) {
         let trailing = v.iter().rev().take_while(|b| matches!(b, b' ' | b'\t')).count();
         if leading < v.len() && (trailing > 0 || leading > 1 || v.first() == Some(&b'\t')) {
             judge.flag(
-                "H-HD-4",
+                rules::H_HD_4,
                 format!(
                     "the value of `{}` has extra whitespace around it; it is not part of the value (`{}`)",
                     field.name_text().trim(),
@@ -268,7 +269,7 @@ pub fn check(head: &Head<'_>, dir: Dir, judge: &mut Judge<'_>) {
         if dir == Dir::ToServer {
             if let Some(registered) = misspelling_of(&text) {
                 judge.flag(
-                    "H-HD-7",
+                    rules::H_HD_7,
                     format!("the header `{text}` is not a registered name: write `{registered}`"),
                     &raw,
                 );
@@ -277,16 +278,32 @@ pub fn check(head: &Head<'_>, dir: Dir, judge: &mut Judge<'_>) {
         }
         if let Some(conventional) = unconventional_case(&text) {
             judge.flag(
-                "H-HD-2",
+                rules::H_HD_2,
                 format!("`{text}` works (names are case-insensitive), but `{conventional}` is the conventional spelling"),
                 &raw,
             );
         }
     }
-    if let ContentLength::Conflicting { values, .. } = ContentLength::of(head) {
+    let length = ContentLength::of(head);
+    if let ContentLength::Invalid(v) = &length {
+        let raw: Vec<u8> = head.all("Content-Length").flat_map(|f| f.raw()).collect();
+        let why = if v.starts_with('-') {
+            "a length is never negative"
+        } else if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+            "it is too large to be a length"
+        } else {
+            "it is not a decimal number"
+        };
+        judge.flag(
+            rules::H_LEN_8,
+            format!("Content-Length `{v}` is not a number of octets ({why}): send the body's length in decimal digits"),
+            &raw,
+        );
+    }
+    if let ContentLength::Conflicting { values, .. } = length {
         let raw: Vec<u8> = head.all("Content-Length").flat_map(|f| f.raw()).collect();
         judge.flag(
-            "H-HD-6",
+            rules::H_HD_6,
             format!(
                 "the message has Content-Length values that differ ({}): send exactly one Content-Length",
                 values.join(", ")
@@ -307,7 +324,7 @@ mod tests {
         let mut out: Vec<Finding> = Vec::new();
         let head = Head::parse(head);
         check(&head, dir, &mut Judge::new(Profile::Http10, &mut out));
-        out.iter().map(|f| f.rule).collect()
+        out.iter().map(|f| f.rule.as_str()).collect()
     }
 
     #[rstest]

@@ -16,6 +16,9 @@
 //! close-delimited response that never ends); H-CONN-3 shows as bytes after a request
 //! that said `Connection: close` ([`Inspector::trailing`]).
 
+use crate::rules;
+use crate::rules::RuleId;
+
 mod body;
 mod date;
 mod head;
@@ -28,7 +31,7 @@ mod response;
 /// response.
 fn flag_short_body(rest: &[u8], want: u64, judge: &mut Judge<'_>) {
     judge.flag(
-        "H-LEN-2",
+        rules::H_LEN_2,
         format!(
             "got {} of {want} body bytes: Content-Length is larger than the body sent",
             rest.len()
@@ -41,14 +44,14 @@ fn flag_short_body(rest: &[u8], want: u64, judge: &mut Judge<'_>) {
 fn check_line_ends(head: &Head<'_>, what: &str, msg: &[u8], judge: &mut Judge<'_>) {
     if !head.ended {
         judge.flag(
-            "H-HD-3",
+            rules::H_HD_3,
             format!("the {what}'s header section does not end with an empty line (CRLF CRLF)"),
             msg,
         );
     }
     if let Some(l) = head.bare_lf() {
         judge.flag(
-            "H-RL-6",
+            rules::H_RL_6,
             format!(
                 "the {what}'s lines end in a bare LF: end every line, and the empty line after the headers, with CRLF"
             ),
@@ -88,7 +91,7 @@ impl<'a> Judge<'a> {
     }
 
     /// Records a finding under `rule` about the bytes `actual`.
-    pub(crate) fn flag(&mut self, rule: &'static str, message: impl Into<String>, actual: &[u8]) {
+    pub(crate) fn flag(&mut self, rule: RuleId, message: impl Into<String>, actual: &[u8]) {
         self.out
             .push(Finding::in_profile(rule, self.profile, message).actual(actual));
     }
@@ -145,7 +148,7 @@ impl DeferredJson {
         let sent = self.sent();
         if let Err(e) = json_error(&sent) {
             judge.flag(
-                "H-LEN-4",
+                rules::H_LEN_4,
                 format!(
                     "the body is labelled application/json but is not valid JSON ({e}): serialise it with a JSON library"
                 ),
@@ -215,12 +218,12 @@ impl HttpInspector {
             BodyShape::Whole => {}
             BodyShape::Short { want } => flag_short_body(rest, *want, &mut judge),
             BodyShape::Unfinished => judge.flag(
-                "H-LEN-1",
+                rules::H_LEN_1,
                 "the chunked request body never ends with its last chunk `0` CRLF CRLF: send Content-Length instead",
                 rest,
             ),
             BodyShape::Malformed(why) => judge.flag(
-                "H-LEN-1",
+                rules::H_LEN_1,
                 format!("the chunked request body is malformed: {why}; send Content-Length instead"),
                 rest,
             ),
@@ -308,23 +311,22 @@ impl HttpInspector {
         headers::check(&head, Dir::ToClient, &mut judge);
         response::check_dates(&head, code, true, &mut judge);
         response::check_chunked(&head, asked.as_ref(), &mut judge);
-        if let ContentLength::Invalid(v) = ContentLength::of(&head) {
-            judge.flag(
-                "H-LEN-2",
-                format!(
-                    "Content-Length `{v}` is not a number of octets, so the body runs until the server closes"
-                ),
-                &head
-                    .all("Content-Length")
-                    .flat_map(|f| f.raw())
-                    .collect::<Vec<_>>(),
-            );
-        }
         let method = asked.as_ref().map_or("GET", |a| a.method.as_str());
         let framing = body::response_framing(&head, code, method);
         let rest = &msg[head.len..];
         let taken = take_body(rest, framing);
         let to_http10 = asked.as_ref().is_some_and(|a| a.version <= Version::HTTP10);
+        if framing == BodyFraming::UntilClose && ContentLength::of(&head) == ContentLength::Absent {
+            judge.flag(
+                rules::H_LEN_9,
+                format!(
+                    "the response has no Content-Length, so its {}-octet body ended when the server closed: legal in HTTP/1.0, \
+                     but a client cannot tell a whole body from a cut one",
+                    taken.body.len()
+                ),
+                head.start.raw,
+            );
+        }
         match &taken.shape {
             BodyShape::Whole => {}
             BodyShape::Short { want } => flag_short_body(rest, *want, &mut judge),
@@ -332,13 +334,15 @@ impl HttpInspector {
                 // H-LEN-7 already says why: chunked to a 1.0 client.
             }
             BodyShape::Unfinished => judge.flag(
-                "H-LEN-2",
+                rules::H_LEN_2,
                 "the chunked body never ends with its last chunk `0` CRLF CRLF",
                 rest,
             ),
-            BodyShape::Malformed(why) => {
-                judge.flag("H-LEN-2", format!("the chunked body is malformed: {why}"), rest)
-            }
+            BodyShape::Malformed(why) => judge.flag(
+                rules::H_LEN_2,
+                format!("the chunked body is malformed: {why}"),
+                rest,
+            ),
         }
         let mut end = ResponseEnd {
             framing,
@@ -465,7 +469,7 @@ fn after_request(
     end: &mut RequestEnd,
     deferred: Option<&mut DeferredJson>,
     extra: &[u8],
-) -> Option<(&'static str, String)> {
+) -> Option<(RuleId, String)> {
     end.followed_len += extra.len();
     let room = FOLLOWED_KEPT.saturating_sub(end.followed.len());
     end.followed.extend_from_slice(&extra[..extra.len().min(room)]);
@@ -482,7 +486,7 @@ fn after_request(
     };
     if end.persistence == Persistence::Close && request::looks_like_request(&end.followed) {
         return Some((
-            "H-CONN-3",
+            rules::H_CONN_3,
             format!(
                 "the client sent another request (`{}`) on a connection it had declared closed after the first: open a new connection for it",
                 visible_truncated(end.followed.split(|b| *b == b'\n').next().unwrap_or_default(), 60)
@@ -493,11 +497,11 @@ fn after_request(
     let only_line_ends = end.followed.iter().all(|b| matches!(b, b'\r' | b'\n'));
     match end.framing {
         BodyFraming::Empty(Bodiless::NoLength) if only_line_ends => Some((
-            "H-HD-3",
+            rules::H_HD_3,
             "the request's head is followed by more empty lines: it ends with exactly one (CRLF CRLF), and nothing follows a request without a body".to_string(),
         )),
         BodyFraming::Length(n) if only_line_ends && json_note.is_none() => Some((
-            "H-LEN-2",
+            rules::H_LEN_2,
             format!(
                 "the request's {n}-octet body is followed by an extra line end ({} octets) that no Content-Length covers: send nothing after the body",
                 end.followed_len
@@ -515,10 +519,10 @@ fn after_request(
                     "; the {sent} octets sent are valid JSON, cut short only by the wrong Content-Length"
                 ));
             }
-            Some(("H-LEN-2", why))
+            Some((rules::H_LEN_2, why))
         }
         BodyFraming::Empty(Bodiless::NoLength) => Some((
-            "H-LEN-1",
+            rules::H_LEN_1,
             format!(
                 "the request has no Content-Length, so the {} octet{} after its head cannot be read as its body: send Content-Length",
                 end.followed_len,
@@ -531,20 +535,20 @@ fn after_request(
 
 /// The rule broken by `extra`, bytes that followed a response where the server should
 /// have closed.
-fn after_response(end: &mut ResponseEnd, extra: &[u8]) -> Option<(&'static str, String)> {
+fn after_response(end: &mut ResponseEnd, extra: &[u8]) -> Option<(RuleId, String)> {
     end.followed_len += extra.len();
     let n = end.followed_len;
     match end.framing {
         BodyFraming::Empty(Bodiless::HeadResponse) => Some((
-            "H-LEN-6",
+            rules::H_LEN_6,
             format!("a response to HEAD has no body, but {n} octets followed its head"),
         )),
         BodyFraming::Empty(Bodiless::Status(code)) => Some((
-            "H-LEN-6",
+            rules::H_LEN_6,
             format!("a {code} response has no body, but {n} octets followed its head"),
         )),
         BodyFraming::Length(len) => Some((
-            "H-LEN-2",
+            rules::H_LEN_2,
             format!(
                 "Content-Length says {len}, but {n} more octets followed the body: the server sent more than it declared"
             ),
@@ -604,12 +608,12 @@ impl Inspector for HttpInspector {
         literal::compare(dir, expected, msg, view)
     }
 
-    fn early_close_rule(&self, _dir: Dir, _conn: &str) -> Option<&'static str> {
+    fn early_close_rule(&self, _dir: Dir, _conn: &str) -> Option<RuleId> {
         // The peer closed before sending the message the step waits for.
-        Some("S-CLOSE")
+        Some(rules::S_CLOSE)
     }
 
-    fn incomplete(&self, dir: Dir, conn: &str, partial: &[u8]) -> Option<(&'static str, String)> {
+    fn incomplete(&self, dir: Dir, conn: &str, partial: &[u8]) -> Option<(RuleId, String)> {
         let start = head::skip_blank_lines(partial);
         let p = &partial[start..];
         let n = partial.len();
@@ -619,12 +623,12 @@ impl Inspector for HttpInspector {
                 .is_some_and(|a| a.shape == RequestShape::Unreadable)
             {
                 return Some((
-                    "H-CONN-1",
+                    rules::H_CONN_1,
                     "the server answered the unreadable request the HTTP/0.9 way, without a status line; such an answer ends when the server closes, and it kept the connection open".to_string(),
                 ));
             }
             return Some((
-                "H-SL-1",
+                rules::H_SL_1,
                 format!(
                     "the {n} bytes the server sent are not an HTTP response: they do not start with a status line such as `HTTP/1.0 200 OK`"
                 ),
@@ -634,8 +638,8 @@ impl Inspector for HttpInspector {
             HeadEnd::Partial => {
                 let Some(first) = head::first_line(partial) else {
                     let (rule, what) = match dir {
-                        Dir::ToServer => ("H-RL-1", "request line"),
-                        Dir::ToClient => ("H-SL-1", "status line"),
+                        Dir::ToServer => (rules::H_RL_1, "request line"),
+                        Dir::ToClient => (rules::H_SL_1, "status line"),
                     };
                     return Some((
                         rule,
@@ -644,13 +648,13 @@ impl Inspector for HttpInspector {
                 };
                 if dir == Dir::ToServer && RequestLine::parse(first.text).is_simple() {
                     return Some((
-                        "H-RL-7",
+                        rules::H_RL_7,
                         "the request line has no HTTP version, so this is an HTTP/0.9 Simple-Request: add ` HTTP/1.0` and the headers".to_string(),
                     ));
                 }
                 let last = head::lines(p).last().map(|l| l.raw).unwrap_or_default();
                 return Some((
-                    "H-HD-3",
+                    rules::H_HD_3,
                     format!(
                         "the header section never ended with an empty line (CRLF CRLF): {n} bytes arrived, the last line being \"{}\"",
                         visible_truncated(last, 80)
@@ -660,9 +664,19 @@ impl Inspector for HttpInspector {
             HeadEnd::Complete(len) => len,
         };
         let head = Head::parse(&partial[..head_len]);
+        if let ContentLength::Invalid(v) = ContentLength::of(&head) {
+            let ends = match dir {
+                Dir::ToClient => "so the body runs until the server closes, and the server kept the connection open",
+                Dir::ToServer => "so the server cannot tell where the body ends",
+            };
+            return Some((
+                rules::H_LEN_8,
+                format!("Content-Length `{v}` is not a decimal number of octets, {ends}"),
+            ));
+        }
         if let ContentLength::Conflicting { values, .. } = ContentLength::of(&head) {
             return Some((
-                "H-HD-6",
+                rules::H_HD_6,
                 format!(
                     "the message has Content-Length values that differ ({}), so no reader can tell where its body ends",
                     values.join(", ")
@@ -681,7 +695,7 @@ impl Inspector for HttpInspector {
         let have = partial.len() - head_len;
         match framing {
             BodyFraming::Length(want) => Some((
-                "H-LEN-2",
+                rules::H_LEN_2,
                 format!("got {have} of {want} body bytes: Content-Length is larger than the body sent"),
             )),
             BodyFraming::Chunked => {
@@ -689,33 +703,33 @@ impl Inspector for HttpInspector {
                 let http10_request = RequestLine::parse(head.start.text).version() <= Version::HTTP10;
                 match dir {
                     Dir::ToClient if to_http10 => Some((
-                        "H-LEN-7",
+                        rules::H_LEN_7,
                         "the server sent a chunked body to an HTTP/1.0 client, and it never ended".to_string(),
                     )),
                     Dir::ToServer if http10_request => Some((
-                        "H-LEN-1",
+                        rules::H_LEN_1,
                         "the HTTP/1.0 request sent its body chunked, and it never ended: send Content-Length".to_string(),
                     )),
                     _ => Some((
-                        "H-LEN-2",
+                        rules::H_LEN_2,
                         "the chunked body never ended with its last chunk `0` CRLF CRLF".to_string(),
                     )),
                 }
             }
             BodyFraming::UntilClose => Some((
-                "H-CONN-1",
+                rules::H_CONN_1,
                 "the response has no Content-Length, so its body ends when the server closes, and the server kept the connection open".to_string(),
             )),
             BodyFraming::Empty(_) => None,
         }
     }
 
-    fn closed_while_sending(&self, dir: Dir, _conn: &str) -> Option<&'static str> {
+    fn closed_while_sending(&self, dir: Dir, _conn: &str) -> Option<RuleId> {
         // The client took what one read returned for the whole response.
-        (dir == Dir::ToClient).then_some("H-LEN-5")
+        (dir == Dir::ToClient).then_some(rules::H_LEN_5)
     }
 
-    fn trailing(&mut self, dir: Dir, conn: &str, extra: &[u8]) -> Option<(&'static str, String)> {
+    fn trailing(&mut self, dir: Dir, conn: &str, extra: &[u8]) -> Option<(RuleId, String)> {
         let state = self.conns.get_mut(conn)?;
         match dir {
             Dir::ToServer => {

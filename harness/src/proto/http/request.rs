@@ -9,6 +9,7 @@
 use super::Judge;
 use super::head::{Head, LineEnd};
 use super::headers::{ContentLength, is_token};
+use crate::rules;
 use crate::visible::visible;
 
 /// Methods RFC 1945 §8 and RFC 2616 §9 define (and PATCH, RFC 5789): their case is fixed.
@@ -153,7 +154,7 @@ pub fn check_line(line: &RequestLine<'_>, raw: &[u8], end: LineEnd, judge: &mut 
     let shown = visible(line.text);
     if line.text.contains(&b'\r') || line.text.contains(&0) {
         judge.flag(
-            "H-RL-1",
+            rules::H_RL_1,
             format!(
                 "the request line `{shown}` holds a CR or NUL octet: it is `METHOD /path HTTP/1.0` then CRLF"
             ),
@@ -164,17 +165,17 @@ pub fn check_line(line: &RequestLine<'_>, raw: &[u8], end: LineEnd, judge: &mut 
     match line.spacing {
         Spacing::Single => {}
         Spacing::Trailing => judge.flag(
-            "H-RL-2",
+            rules::H_RL_2,
             "the request line ends in whitespace before its line end, which breaks the version token: remove the space after the version",
             raw,
         ),
         Spacing::Leading => judge.flag(
-            "H-RL-2",
+            rules::H_RL_2,
             "the request line starts with whitespace: start it with the method",
             raw,
         ),
         Spacing::Irregular => judge.flag(
-            "H-RL-2",
+            rules::H_RL_2,
             "the request line separates its parts with more than one space or with a tab: put exactly one space between method, path and version",
             raw,
         ),
@@ -182,7 +183,7 @@ pub fn check_line(line: &RequestLine<'_>, raw: &[u8], end: LineEnd, judge: &mut 
     match line.words.len() {
         0 => {
             judge.flag(
-                "H-RL-1",
+                rules::H_RL_1,
                 "the request line is empty: send `METHOD /path HTTP/1.0`",
                 raw,
             );
@@ -190,7 +191,7 @@ pub fn check_line(line: &RequestLine<'_>, raw: &[u8], end: LineEnd, judge: &mut 
         }
         1 => {
             judge.flag(
-                "H-RL-1",
+                rules::H_RL_1,
                 format!("the request line `{shown}` has only one word: send `METHOD /path HTTP/1.0`"),
                 raw,
             );
@@ -198,7 +199,7 @@ pub fn check_line(line: &RequestLine<'_>, raw: &[u8], end: LineEnd, judge: &mut 
         }
         2 if line.is_simple() => {
             judge.flag(
-                "H-RL-7",
+                rules::H_RL_7,
                 format!(
                     "the request line `{shown}` has no HTTP version: that is an HTTP/0.9 Simple-Request; add ` HTTP/1.0`"
                 ),
@@ -207,7 +208,7 @@ pub fn check_line(line: &RequestLine<'_>, raw: &[u8], end: LineEnd, judge: &mut 
         }
         2 => {
             judge.flag(
-                "H-RL-1",
+                rules::H_RL_1,
                 format!("the request line `{shown}` has no Request-URI between the method and the version"),
                 raw,
             );
@@ -216,7 +217,7 @@ pub fn check_line(line: &RequestLine<'_>, raw: &[u8], end: LineEnd, judge: &mut 
         3 => {}
         n => {
             judge.flag(
-                "H-RL-1",
+                rules::H_RL_1,
                 format!(
                     "the request line `{shown}` has {n} words, not 3: `METHOD /path HTTP/1.0`, with any space inside the path written %20"
                 ),
@@ -226,13 +227,13 @@ pub fn check_line(line: &RequestLine<'_>, raw: &[u8], end: LineEnd, judge: &mut 
         }
     }
     if end == LineEnd::Missing {
-        judge.flag("H-RL-1", "the request line does not end in CRLF", raw);
+        judge.flag(rules::H_RL_1, "the request line does not end in CRLF", raw);
     }
     let method = line.words[0];
     let text = String::from_utf8_lossy(method);
     if !is_token(method) {
         judge.flag(
-            "H-RL-3",
+            rules::H_RL_3,
             format!(
                 "the method `{}` is not a token (letters, digits, no separators)",
                 visible(method)
@@ -244,7 +245,7 @@ pub fn check_line(line: &RequestLine<'_>, raw: &[u8], end: LineEnd, judge: &mut 
         .find(|m| m.eq_ignore_ascii_case(&text) && **m != text)
     {
         judge.flag(
-            "H-RL-3",
+            rules::H_RL_3,
             format!("the method is `{text}`: methods are case-sensitive, write `{known}`"),
             raw,
         );
@@ -255,7 +256,7 @@ pub fn check_line(line: &RequestLine<'_>, raw: &[u8], end: LineEnd, judge: &mut 
     if let Some(word) = line.version_word() {
         if Version::parse(word).is_none() {
             judge.flag(
-                "H-RL-4",
+                rules::H_RL_4,
                 format!(
                     "the version `{}` is not `HTTP/` digits `.` digits: write `HTTP/1.0`",
                     visible(word)
@@ -276,13 +277,13 @@ fn check_target(target: &[u8], raw: &[u8], judge: &mut Judge<'_>) {
     let lower = target.to_ascii_lowercase();
     if lower.starts_with(b"http://") || lower.starts_with(b"https://") {
         judge.flag(
-            "H-RL-5",
+            rules::H_RL_5,
             format!("the Request-URI `{shown}` is an absoluteURI, which only a proxy takes: send the path alone and the host in Host"),
             raw,
         );
     } else if !target.starts_with(b"/") {
         judge.flag(
-            "H-RL-5",
+            rules::H_RL_5,
             format!("the Request-URI `{shown}` is not an absolute path: start it with `/`"),
             raw,
         );
@@ -291,7 +292,7 @@ fn check_target(target: &[u8], raw: &[u8], judge: &mut Judge<'_>) {
         .find(|b| **b <= b' ' || **b >= 0x7f || b"\"<>".contains(b))
     {
         judge.flag(
-            "H-RL-5",
+            rules::H_RL_5,
             format!(
                 "the Request-URI `{shown}` holds the octet {}, which must be percent-encoded (%{bad:02X})",
                 visible(&[*bad])
@@ -355,7 +356,7 @@ pub fn check_host(head: &Head<'_>, target: Option<&Authority>, judge: &mut Judge
             .map(|t| format!("`Host: {}`", t.header_value()))
             .unwrap_or_else(|| "`Host: <server>`".to_string());
         judge.flag(
-            "H-HOST-1",
+            rules::H_HOST_1,
             format!("the request has no Host header: add {want}"),
             head.start.raw,
         );
@@ -369,7 +370,7 @@ pub fn check_host(head: &Head<'_>, target: Option<&Authority>, judge: &mut Judge
                 " (with the port, since it is not 80)"
             };
             judge.flag(
-                "H-HOST-2",
+                rules::H_HOST_2,
                 format!(
                     "Host is `{}` but the server contacted is `{}`: send `Host: {}`{port_note}",
                     field.value,
@@ -386,23 +387,19 @@ pub fn check_host(head: &Head<'_>, target: Option<&Authority>, judge: &mut Judge
 /// HTTP/1.0 body is never chunked (RFC 1945 §7.2.2, §8.3).
 pub fn check_length(head: &Head<'_>, line: &RequestLine<'_>, judge: &mut Judge<'_>) {
     let chunked = super::body::is_chunked(head);
-    let raw_cl: Vec<u8> = head.all("Content-Length").flat_map(|f| f.raw()).collect();
     match ContentLength::of(head) {
-        ContentLength::Invalid(v) => judge.flag(
-            "H-LEN-1",
-            format!("Content-Length `{v}` is not a number of octets: send the body's length in decimal"),
-            &raw_cl,
-        ),
+        // H-LEN-8 (headers::check) says what is wrong with the value.
+        ContentLength::Invalid(_) => {}
         ContentLength::Absent if chunked && line.version() <= Version::HTTP10 => {
             judge.flag(
-                "H-LEN-1",
+                rules::H_LEN_1,
                 "the HTTP/1.0 request sends its body chunked, which HTTP/1.0 servers cannot read: send Content-Length instead",
                 &head.all("Transfer-Encoding").flat_map(|f| f.raw()).collect::<Vec<_>>(),
             );
         }
         ContentLength::Absent if chunked => {}
         ContentLength::Absent if line.method() == "POST" => judge.flag(
-            "H-LEN-1",
+            rules::H_LEN_1,
             "the POST request has no Content-Length: a POST always carries one (0 for an empty body), or the server cannot tell where the body ends",
             head.start.raw,
         ),
@@ -414,7 +411,7 @@ pub fn check_length(head: &Head<'_>, line: &RequestLine<'_>, judge: &mut Judge<'
 pub fn check_content_type(head: &Head<'_>, body: &[u8], judge: &mut Judge<'_>) {
     if !body.is_empty() && head.field("Content-Type").is_none() {
         judge.flag(
-            "H-LEN-3",
+            rules::H_LEN_3,
             format!(
                 "the request has a {}-octet body but no Content-Type: say what it is, e.g. `Content-Type: application/json`",
                 body.len()
@@ -450,7 +447,7 @@ mod tests {
             line.end,
             &mut Judge::new(Profile::Http10, &mut out),
         );
-        out.iter().map(|f| f.rule).collect()
+        out.iter().map(|f| f.rule.as_str()).collect()
     }
 
     #[rstest]

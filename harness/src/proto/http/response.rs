@@ -8,6 +8,7 @@
 use super::Judge;
 use super::head::Head;
 use super::request::Version;
+use crate::rules;
 use crate::visible::visible;
 
 /// The shape of a Status-Line: `HTTP-Version SP Status-Code SP Reason-Phrase`.
@@ -99,7 +100,7 @@ pub fn check_status_line(line: &StatusLine<'_>, raw: &[u8], asked: Option<&Asked
             return;
         }
         judge.flag(
-            "H-SL-1",
+            rules::H_SL_1,
             "the response does not start with a status line: send `HTTP/1.0 200 OK` then CRLF before the headers",
             raw,
         );
@@ -107,7 +108,7 @@ pub fn check_status_line(line: &StatusLine<'_>, raw: &[u8], asked: Option<&Asked
     };
     let Some(v) = Version::parse(version) else {
         judge.flag(
-            "H-SL-1",
+            rules::H_SL_1,
             format!(
                 "the status line's version `{}` is not `HTTP/` digits `.` digits",
                 visible(version)
@@ -118,7 +119,7 @@ pub fn check_status_line(line: &StatusLine<'_>, raw: &[u8], asked: Option<&Asked
     };
     if code.is_empty() {
         judge.flag(
-            "H-SL-1",
+            rules::H_SL_1,
             "the status line has no status code: send `HTTP/1.0 200 OK`",
             raw,
         );
@@ -126,19 +127,19 @@ pub fn check_status_line(line: &StatusLine<'_>, raw: &[u8], asked: Option<&Asked
     }
     if !one_space {
         judge.flag(
-            "H-SL-1",
+            rules::H_SL_1,
             "the status line has more than one space after the version: exactly one SP separates its parts",
             raw,
         );
     }
     match line.code() {
         None => judge.flag(
-            "H-SL-2",
+            rules::H_SL_2,
             format!("the status code `{}` is not three digits", visible(code)),
             raw,
         ),
         Some(c) if !(100..600).contains(&c) => judge.flag(
-            "H-SL-2",
+            rules::H_SL_2,
             format!("the status code {c} is outside 100–599: its first digit says its class, 1 to 5"),
             raw,
         ),
@@ -146,7 +147,7 @@ pub fn check_status_line(line: &StatusLine<'_>, raw: &[u8], asked: Option<&Asked
     }
     match reason {
         None => judge.flag(
-            "H-SL-1",
+            rules::H_SL_1,
             format!(
                 "the status line `{}` has no SP and Reason-Phrase after the code: send e.g. `HTTP/1.0 200 OK`",
                 visible(raw.trim_ascii_end())
@@ -154,7 +155,7 @@ pub fn check_status_line(line: &StatusLine<'_>, raw: &[u8], asked: Option<&Asked
             raw,
         ),
         Some(r) if r.contains(&b'\r') || r.contains(&0) => judge.flag(
-            "H-SL-4",
+            rules::H_SL_4,
             "the reason phrase holds a CR or NUL octet: keep it to text on the status line",
             raw,
         ),
@@ -166,14 +167,14 @@ pub fn check_status_line(line: &StatusLine<'_>, raw: &[u8], asked: Option<&Asked
     if asked.version == Version::HTTP10 {
         if v.major == 1 && v.minor > 0 {
             judge.flag(
-                "H-SL-3",
+                rules::H_SL_3,
                 format!("the server answers the HTTP/1.0 request with {v}; HTTP/1.0 clients accept that"),
                 raw,
             );
         }
         if let Some(c) = line.code().filter(|c| (100..200).contains(c)) {
             judge.flag(
-                "H-SL-5",
+                rules::H_SL_5,
                 format!(
                     "the server sends a {c} interim response to an HTTP/1.0 client, which does not expect one"
                 ),
@@ -189,7 +190,7 @@ pub fn check_dates(head: &Head<'_>, code: Option<u16>, response: bool, judge: &m
     let exempt = code.is_some_and(|c| (100..200).contains(&c) || c == 500 || c == 503);
     if response && !exempt && head.field("Date").is_none() {
         judge.flag(
-            "H-DATE-1",
+            rules::H_DATE_1,
             "the response has no Date header: an origin server sends `Date:` in the rfc1123 form",
             head.start.raw,
         );
@@ -212,7 +213,7 @@ pub fn check_chunked(head: &Head<'_>, asked: Option<&Asked>, judge: &mut Judge<'
     }
     if asked.is_some_and(|a| a.version <= Version::HTTP10) {
         judge.flag(
-            "H-LEN-7",
+            rules::H_LEN_7,
             "the server sends a chunked body to an HTTP/1.0 client, which cannot decode it: send Content-Length or close after the body",
             &head
                 .all("Transfer-Encoding")
@@ -238,7 +239,7 @@ mod tests {
             asked,
             &mut Judge::new(Profile::Http10, &mut out),
         );
-        out.iter().map(|f| f.rule).collect()
+        out.iter().map(|f| f.rule.as_str()).collect()
     }
 
     fn http10() -> Asked {
@@ -300,7 +301,7 @@ mod tests {
         let mut out: Vec<Finding> = Vec::new();
         let head = Head::parse(head);
         check_dates(&head, Some(200), true, &mut Judge::new(profile, &mut out));
-        out.iter().map(|f| (f.rule, f.severity)).collect()
+        out.iter().map(|f| (f.rule.as_str(), f.severity)).collect()
     }
 
     #[test]
