@@ -144,12 +144,12 @@ impl Rule {
 
     /// Whether the rule can be broken by `sender` (a client or server).
     pub fn applies_to(&self, sender: crate::outcome::Party) -> bool {
-        match (self.party(), sender) {
-            (Party::Either, _) => true,
-            (Party::Client, crate::outcome::Party::Client) => true,
-            (Party::Server, crate::outcome::Party::Server) => true,
-            _ => false,
-        }
+        matches!(
+            (self.party(), sender),
+            (Party::Either, _)
+                | (Party::Client, crate::outcome::Party::Client)
+                | (Party::Server, crate::outcome::Party::Server)
+        )
     }
 
     /// The fix told to `sender`, the party whose bytes broke the rule (the other party's

@@ -171,7 +171,7 @@ pub async fn serve(
     let mock = match protocol {
         Protocol::Echo => {
             MockServer::echo(parley_mock::echo::EchoConfig {
-                faults: faults.to_mock(),
+                faults: crate::engine::mocks::mock_faults(&faults),
                 ..Default::default()
             })
             .await?

@@ -7,10 +7,19 @@ use crate::proto::Protocol;
 use crate::scenario::Scenario;
 use crate::scenario::plan::Faults;
 
+/// The write knobs of `faults` in the mock servers' terms.
+pub fn mock_faults(faults: &Faults) -> parley_mock::faults::Faults {
+    parley_mock::faults::Faults {
+        split_writes: faults.split_writes,
+        write_delay: faults.write_delay,
+        reply_delay: faults.reply_delay,
+    }
+}
+
 /// The FTP mock's configuration for these faults.
 pub fn ftp_config(faults: &Faults) -> parley_mock::ftp::FtpConfig {
     parley_mock::ftp::FtpConfig {
-        faults: faults.to_mock(),
+        faults: mock_faults(faults),
         multiline_greeting: faults.multiline_greeting,
         bare_lf: faults.bare_lf,
         transfer_delay: faults.transfer_delay,
@@ -22,7 +31,7 @@ pub fn ftp_config(faults: &Faults) -> parley_mock::ftp::FtpConfig {
 /// The HTTP mock's configuration for these faults.
 pub fn http_config(faults: &Faults) -> parley_mock::http::HttpConfig {
     parley_mock::http::HttpConfig {
-        faults: faults.to_mock(),
+        faults: mock_faults(faults),
         no_content_length: faults.no_content_length,
         close_delay: faults.close_delay,
         www_root: Some(parley_mock::fixtures_dir().join("www")),
@@ -36,7 +45,7 @@ pub async fn start(scenario: &Scenario) -> std::io::Result<MockServer> {
     match scenario.protocol {
         Protocol::Echo => {
             MockServer::echo(parley_mock::echo::EchoConfig {
-                faults: faults.to_mock(),
+                faults: mock_faults(faults),
                 ..Default::default()
             })
             .await

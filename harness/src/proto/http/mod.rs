@@ -666,7 +666,9 @@ impl Inspector for HttpInspector {
         let head = Head::parse(&partial[..head_len]);
         if let ContentLength::Invalid(v) = ContentLength::of(&head) {
             let ends = match dir {
-                Dir::ToClient => "so the body runs until the server closes, and the server kept the connection open",
+                Dir::ToClient => {
+                    "so the body runs until the server closes, and the server kept the connection open"
+                }
                 Dir::ToServer => "so the server cannot tell where the body ends",
             };
             return Some((

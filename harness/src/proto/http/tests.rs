@@ -254,7 +254,9 @@ fn table() -> Vec<(&'static str, Case)> {
                 until_close: true,
                 ..resp(
                     GET,
-                    &format!("HTTP/1.0 200 OK\r\n{DATE}Content-Type: text/plain\r\nContent-Length: two\r\n\r\nhi"),
+                    &format!(
+                        "HTTP/1.0 200 OK\r\n{DATE}Content-Type: text/plain\r\nContent-Length: two\r\n\r\nhi"
+                    ),
                     &["H-LEN-8"],
                 )
             },

@@ -1,0 +1,261 @@
+//! Checking how the parts of a plan fit together: every variable has a value by the time
+//! it is used, connections are opened before use and not used after their side closed
+//! them, raw connections say where a message ends, `when` refers to steps that exist.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::super::locate::Kind;
+use super::super::template::Template;
+use super::build::{PlanError, Planner};
+use super::model::*;
+use crate::proto::{Framing, MAIN};
+
+impl Planner {
+    /// Checks connections, step ids and framing, and numbers the steps.
+    pub(super) fn check(&mut self) -> Result<(), PlanError> {
+        #[derive(Clone, Copy)]
+        enum State {
+            Listening(Side),
+            Open { framing: Framing, closed: [bool; 2] },
+            Closed,
+        }
+        let mut conns: HashMap<String, State> = HashMap::new();
+        let mut ids: BTreeSet<String> = BTreeSet::new();
+        for (i, p) in self.pending.iter_mut().enumerate() {
+            p.step.number = i + 1;
+            let node = (Kind::Step, p.ordinal);
+            let at = |m: String| PlanError::at(p.source, node, m);
+            if let Some(when) = &p.step.when {
+                for id in [&when.passed, &when.failed].into_iter().flatten() {
+                    if !ids.contains(id) {
+                        return Err(at(format!(
+                            "`when` refers to step id `{id}`, which no earlier step has"
+                        ))
+                        .underline(id.clone())
+                        .help(if ids.is_empty() {
+                            "give an earlier step `id: NAME`".to_string()
+                        } else {
+                            format!(
+                                "earlier step ids: {}",
+                                ids.iter().cloned().collect::<Vec<_>>().join(", ")
+                            )
+                        }));
+                    }
+                }
+            }
+            if let Some(id) = &p.step.id {
+                if !ids.insert(id.clone()) {
+                    return Err(at(format!("step id `{id}` is used twice")).underline(id.clone()));
+                }
+            }
+            match &p.step.action {
+                Action::Open {
+                    conn,
+                    by,
+                    to,
+                    framing,
+                } => {
+                    if conn == MAIN && *by == Side::Server {
+                        return Err(at("the client opens `main`; `by: server` is for connections such as FTP active-mode data".to_string()));
+                    }
+                    match conns.get(conn) {
+                        Some(State::Open { .. }) => {
+                            return Err(at(format!("`{conn}` is already open here"))
+                                .help("close it on both sides first, or pick another name"));
+                        }
+                        Some(State::Listening(listener)) if *listener == *by => {
+                            return Err(at(format!(
+                                "the {} listens for `{conn}`, so the {} opens it, not the {}",
+                                listener.name(),
+                                listener.other().name(),
+                                by.name()
+                            )));
+                        }
+                        Some(State::Listening(_)) => {}
+                        None | Some(State::Closed) => {
+                            // A client-opened connection goes to the target, like `main`.
+                            if *by == Side::Server && to.is_none() {
+                                return Err(at(format!(
+                                    "nothing says where the server connects `{conn}` to: add a `listen: {{ conn: {conn}, by: client }}` step before, or `to: \"HOST:PORT\"`"
+                                )));
+                            }
+                        }
+                    }
+                    conns.insert(
+                        conn.clone(),
+                        State::Open {
+                            framing: *framing,
+                            closed: [false; 2],
+                        },
+                    );
+                }
+                Action::Listen { conn, by } => {
+                    if let Some(State::Open { .. } | State::Listening(_)) = conns.get(conn) {
+                        return Err(at(format!("`{conn}` is already open or listened for here")));
+                    }
+                    conns.insert(conn.clone(), State::Listening(*by));
+                }
+                Action::Message {
+                    from, conn, expect, ..
+                } => {
+                    let state = match conns.get(conn) {
+                        None if conn == MAIN => {
+                            let s = State::Open {
+                                framing: self.protocol.default_framing(MAIN),
+                                closed: [false; 2],
+                            };
+                            conns.insert(conn.clone(), s);
+                            s
+                        }
+                        None | Some(State::Listening(_)) => {
+                            return Err(at(format!("`{conn}` is used before it is opened"))
+                                .underline(conn.clone())
+                                .help(format!("add `open: {conn}` before this step")));
+                        }
+                        Some(s) => *s,
+                    };
+                    match state {
+                        State::Open { framing, closed } => {
+                            if closed[from.index()] {
+                                return Err(at(format!(
+                                    "the {} closed `{conn}` earlier and cannot send on it",
+                                    from.name()
+                                )));
+                            }
+                            if framing == Framing::Raw && !expect.frames_raw() {
+                                return Err(at(format!(
+                                    "`{conn}` carries raw bytes: this message needs `exact`, `len`, `contains` or `regex` (or a string) to say where it ends"
+                                )));
+                            }
+                        }
+                        State::Closed => {
+                            return Err(at(format!("`{conn}` was closed by both sides earlier"))
+                                .help(format!("add `open: {conn}` to open it again")));
+                        }
+                        State::Listening(_) => unreachable!("handled above"),
+                    }
+                }
+                Action::Close { conn, by } => match conns.get_mut(conn) {
+                    Some(State::Open { closed, .. }) => {
+                        if closed[by.index()] {
+                            return Err(at(format!("the {} already closed `{conn}`", by.name())));
+                        }
+                        closed[by.index()] = true;
+                        if closed.iter().all(|c| *c) {
+                            conns.insert(conn.clone(), State::Closed);
+                        }
+                    }
+                    _ => {
+                        return Err(at(format!("`{conn}` is not open here, so it cannot be closed"))
+                            .underline(conn.clone()));
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_var_defaults(&self, vars: &BTreeMap<String, Template>) -> Result<(), PlanError> {
+        for template in vars.values() {
+            for name in template.vars() {
+                if !BUILTIN_VARS.contains(&name) {
+                    return Err(PlanError::at(
+                        0,
+                        (Kind::Template, template.ordinal),
+                        format!(
+                            "the value of a variable may only use {}; `{name}` is not one",
+                            BUILTIN_VARS
+                                .iter()
+                                .map(|v| format!("`{{{{{v}}}}}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                    .underline(format!("{{{{{name}}}}}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every variable a step uses has a value by then.
+    pub(super) fn check_vars(&self, vars: &BTreeMap<String, Template>) -> Result<(), PlanError> {
+        let mut known: BTreeSet<String> = vars.keys().cloned().collect();
+        known.extend(BUILTIN_VARS.iter().map(|s| s.to_string()));
+        known.extend(self.protocol.provided_vars().iter().map(|s| s.to_string()));
+        // Where each capture is first set, to tell "captured later" from "unknown".
+        let mut captured_at: BTreeMap<&str, &Step> = BTreeMap::new();
+        for p in &self.pending {
+            for c in &p.step.captures {
+                captured_at.entry(c.name.as_str()).or_insert(&p.step);
+            }
+        }
+        for p in &self.pending {
+            let step = &p.step;
+            let mut templates: Vec<&Template> = Vec::new();
+            match &step.action {
+                Action::Open { to, .. } => templates.extend(to.iter()),
+                Action::Message { send, expect, .. } => {
+                    if let Some(s) = send {
+                        templates.extend(s.templates());
+                    }
+                    templates.extend(expect.templates());
+                }
+                Action::Listen { .. } | Action::Close { .. } => {}
+            }
+            let scoped = |name: &str| {
+                step.scope
+                    .as_ref()
+                    .is_some_and(|s| s.overrides.contains_key(name) || s.defaults.contains_key(name))
+            };
+            for t in templates {
+                for name in t.vars() {
+                    if known.contains(name) || scoped(name) {
+                        continue;
+                    }
+                    let needle = format!("{{{{{name}}}}}");
+                    let err = PlanError::at(
+                        p.source,
+                        (Kind::Template, t.ordinal),
+                        match captured_at.get(name) {
+                            Some(at) => format!(
+                                "variable `{name}` is used before step {} ({}) captures it",
+                                at.number, at.location
+                            ),
+                            None => format!("unknown variable `{name}`"),
+                        },
+                    );
+                    let mut names: Vec<String> = known.iter().cloned().collect();
+                    if let Some(scope) = &step.scope {
+                        names.extend(scope.overrides.keys().cloned());
+                        names.extend(scope.defaults.keys().cloned());
+                    }
+                    names.sort();
+                    names.dedup();
+                    let help = format!(
+                        "declare it under `vars:` (then `--var {name}=VALUE` can override it), or capture it earlier; \
+                         variables here: {}",
+                        names.join(", ")
+                    );
+                    return Err(if t.source.contains(&needle) {
+                        err.underline(needle).help(help)
+                    } else {
+                        err.underline(name.to_string()).help(help)
+                    });
+                }
+            }
+            for c in &step.captures {
+                known.insert(c.name.clone());
+            }
+            if let Action::Listen { conn, .. } = &step.action {
+                for suffix in LISTEN_VARS {
+                    known.insert(format!("{conn}.{suffix}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Variables a `listen` step sets, after the connection's name and a dot.
+pub const LISTEN_VARS: &[&str] = &["host", "port", "addr", "port_args", "eprt_args"];

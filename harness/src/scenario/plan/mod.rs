@@ -1,0 +1,16 @@
+//! The checked, runtime form of a scenario: what the engine plays.
+//!
+//! [`build`] turns the on-disk documents into a [`Scenario`]: includes are expanded and
+//! every step gets its `file:line:col`; [`check`] then checks the parts against each other
+//! — every variable has a value by the time it is used, connections are opened before use
+//! and not used after their side closed them, protocol-specific matchers fit the protocol,
+//! `when` refers to steps that exist. Each failure becomes a diagnostic at the offending
+//! node. [`model`] holds the types the engine consumes.
+
+mod build;
+mod check;
+mod model;
+
+pub(crate) use build::build;
+pub use check::LISTEN_VARS;
+pub use model::*;
