@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use parley::engine::{Endpoint, PlayOptions, play};
-use parley::outcome::{Outcome, Status};
+use parley::outcome::{Outcome, Status, Summary};
 use parley::rules::Severity;
 use parley::scenario::Side;
 use parley_mock::MockServer;
@@ -191,8 +191,9 @@ async fn a_reply_with_a_two_digit_code_breaks_f_rpl_1() {
     .await;
     let (o, _) = against("ftp/login.yaml", addr).await;
     assert_eq!(o.status, Status::Failed);
-    // The grammar, then the step that wanted a 220.
-    assert_eq!(rules(&o), ["F-RPL-1", "S-EXPECT"], "{}", describe(&o));
+    // The grammar is why the step did not get its 220: one finding, under the rule broken.
+    assert_eq!(rules(&o), ["F-RPL-1"], "{}", describe(&o));
+    assert_eq!(o.steps[0].state, parley::outcome::StepState::Failed);
     assert_eq!(
         message(&o, "F-RPL-1"),
         "`22 fake FTP server ready.` is not an FTP reply: its code has 2 digits, not three (RFC 959 §4.2)"
@@ -285,11 +286,21 @@ async fn garbage_on_the_data_connection_fails_the_listing_step_and_warns_about_b
             .message
             .starts_with("2 of the NLST listing's 2 lines end in a bare LF")
     );
-    // The conversation went on: the 226 and QUIT steps passed.
+    // The failed listing step ended the scenario: the 226 and QUIT steps did not run.
+    let failed: Vec<usize> = o
+        .steps
+        .iter()
+        .filter(|s| s.state == parley::outcome::StepState::Failed)
+        .map(|s| s.number)
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", describe(&o));
     assert!(
         o.steps
             .iter()
-            .all(|s| s.state != parley::outcome::StepState::NotRun)
+            .filter(|s| s.number > failed[0])
+            .all(|s| s.state == parley::outcome::StepState::NotRun),
+        "{}",
+        describe(&o)
     );
 }
 
@@ -329,14 +340,23 @@ async fn a_227_without_its_six_numbers_breaks_f_data_6() {
     .await;
     let (o, _) = against("ftp/list-passive.yaml", addr).await;
     assert_eq!(rules(&o), ["F-DATA-6"], "{}", describe(&o));
-    // parley cannot connect anywhere: the step that needs the address cannot run.
-    assert_eq!(o.status, Status::Error);
+    // A check failed (exit 1), not a scenario error: the peer's bytes did not allow the
+    // address to be read, and the scenario ended at the step that got them.
+    assert_eq!(o.status, Status::Failed, "{}", describe(&o));
+    assert!(o.error.is_none(), "{}", describe(&o));
+    assert_eq!(Summary::exit_code(std::slice::from_ref(&o)), 1);
+    let f = o.findings.iter().find(|f| f.rule == "F-DATA-6").unwrap();
+    assert_eq!(f.step, Some(9), "{}", describe(&o));
     assert!(
-        o.error
-            .as_ref()
-            .unwrap()
-            .message
-            .contains("variable `pasv.addr` has no value"),
+        o.steps
+            .iter()
+            .filter(|s| s.number > 9)
+            .all(|s| s.state == parley::outcome::StepState::NotRun),
+        "{}",
+        describe(&o)
+    );
+    assert!(
+        o.findings.iter().all(|f| !f.message.contains("has no value")),
         "{}",
         describe(&o)
     );

@@ -150,7 +150,7 @@ fn every_ftp_scenario_passes_against_vsftpd_and_the_report_says_where_it_differs
         type_
             .findings
             .iter()
-            .any(|f| f.rule == "F-DATA-7" && f.severity == Severity::Warning),
+            .any(|f| f.rule == "F-TYPE-2" && f.severity == Severity::Warning),
         "{}",
         describe_verbose(type_)
     );

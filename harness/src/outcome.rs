@@ -39,7 +39,42 @@ pub enum ErrorKind {
     Scenario,
     /// The target could not be reached, or the program not started (exit code 3).
     Unreachable,
+    /// parley itself failed (a panic: a bug in parley) (exit code 4).
+    Internal,
 }
+
+impl ErrorKind {
+    /// `scenario`, `unreachable` or `internal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Scenario => "scenario",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The process exit code this kind of error gives.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Scenario => EXIT_USAGE,
+            ErrorKind::Unreachable => EXIT_UNREACHABLE,
+            ErrorKind::Internal => EXIT_INTERNAL,
+        }
+    }
+}
+
+/// Exit code: every scenario passed.
+pub const EXIT_PASSED: i32 = 0;
+/// Exit code: a check failed (a finding of error severity, or a step that did not get
+/// what it expected).
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: what the user wrote is wrong (flags, a scenario file, a scenario that cannot
+/// be played in the role asked for), found before anything ran.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code: the target could not be reached, or the program under test not started.
+pub const EXIT_UNREACHABLE: i32 = 3;
+/// Exit code: parley failed internally (a bug in parley); the report still has every row.
+pub const EXIT_INTERNAL: i32 = 4;
 
 /// A scenario that could not be played.
 #[derive(Debug, Clone)]
@@ -208,6 +243,28 @@ pub struct Outcome {
     /// Grading: points for rules (the scenario's `rule_points` and the rubric's), each a
     /// check of its own; see [`Outcome::rule_scores`].
     pub rule_points: BTreeMap<RuleId, u32>,
+    /// Grading: the checks of the program itself (it exits by itself, its exit status,
+    /// its output), each worth points.
+    pub program_checks: Vec<ProgramCheck>,
+}
+
+/// One check of what the program under test did, apart from the conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramCheck {
+    /// What is checked: `exits by itself`, `exit status 0`, `stdout contains "418"`, ...
+    pub what: String,
+    /// Its points.
+    pub points: u32,
+    /// Passed, failed, or not run (the conversation failed first and parley stopped the
+    /// program).
+    pub state: StepState,
+}
+
+impl ProgramCheck {
+    /// Whether it held.
+    pub fn passed(&self) -> bool {
+        self.state == StepState::Passed
+    }
 }
 
 /// The score of one weighted rule.
@@ -257,6 +314,7 @@ impl Outcome {
             submission: None,
             program: None,
             rule_points: BTreeMap::new(),
+            program_checks: Vec::new(),
         }
     }
 
@@ -268,10 +326,15 @@ impl Outcome {
         }
     }
 
-    /// Recomputes the status from the findings (after findings were added).
+    /// Recomputes the status from the findings, steps and program checks (after some were
+    /// added): failed when a finding is an error, a step failed or a program check did not
+    /// hold.
     pub fn settle(&mut self) {
         if self.status != Status::Error {
-            self.status = if self.findings.iter().any(Finding::is_error) {
+            self.status = if self.findings.iter().any(Finding::is_error)
+                || self.steps.iter().any(|s| s.state == StepState::Failed)
+                || self.program_checks.iter().any(|c| c.state == StepState::Failed)
+            {
                 Status::Failed
             } else {
                 Status::Passed
@@ -296,18 +359,32 @@ impl Outcome {
     }
 
     /// Points earned and possible: each step's points when it passed (or was skipped by
-    /// its `when:`), plus each weighted rule's ([`Outcome::rule_scores`]).
+    /// its `when:`), each program check's when it held, plus each weighted rule's
+    /// ([`Outcome::rule_scores`]). A run that did not pass never shows full marks: a
+    /// failure no check accounts for costs one point.
     pub fn points(&self) -> (u32, u32) {
         let rules = self.rule_scores();
-        let total =
-            self.steps.iter().map(|s| s.points).sum::<u32>() + rules.iter().map(|r| r.points).sum::<u32>();
+        let total = self.steps.iter().map(|s| s.points).sum::<u32>()
+            + self.program_checks.iter().map(|c| c.points).sum::<u32>()
+            + rules.iter().map(|r| r.points).sum::<u32>();
         let earned = self
             .steps
             .iter()
             .filter(|s| matches!(s.state, StepState::Passed | StepState::Skipped))
             .map(|s| s.points)
             .sum::<u32>()
+            + self
+                .program_checks
+                .iter()
+                .filter(|c| c.passed())
+                .map(|c| c.points)
+                .sum::<u32>()
             + rules.iter().filter(|r| r.earned).map(|r| r.points).sum::<u32>();
+        let earned = if self.status != Status::Passed && earned == total {
+            earned.saturating_sub(1)
+        } else {
+            earned
+        };
         (earned, total)
     }
 
@@ -358,21 +435,23 @@ impl Summary {
         s
     }
 
-    /// The process exit code: 2 if a scenario file was invalid, else 3 if a target was
-    /// unreachable, else 1 if a check failed, else 0.
+    /// The process exit code: 4 if parley failed internally, else 2 if a scenario file
+    /// was invalid (or cannot be played in its role), else 3 if a target was unreachable or
+    /// a program could not start, else 1 if a check failed, else 0.
     pub fn exit_code(outcomes: &[Outcome]) -> i32 {
         let kinds: Vec<ErrorKind> = outcomes
             .iter()
             .filter_map(|o| o.error.as_ref().map(|e| e.kind))
             .collect();
-        if kinds.contains(&ErrorKind::Scenario) {
-            2
-        } else if kinds.contains(&ErrorKind::Unreachable) {
-            3
-        } else if outcomes.iter().any(|o| o.status == Status::Failed) {
-            1
+        for kind in [ErrorKind::Internal, ErrorKind::Scenario, ErrorKind::Unreachable] {
+            if kinds.contains(&kind) {
+                return kind.exit_code();
+            }
+        }
+        if outcomes.iter().any(|o| o.status == Status::Failed) {
+            EXIT_FAILED
         } else {
-            0
+            EXIT_PASSED
         }
     }
 }

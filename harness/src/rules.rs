@@ -175,7 +175,6 @@ impl Rule {
 pub const NOT_CHECKED_YET: &[RuleId] = &[
     RuleId::S_SNAPSHOT,
     RuleId::H_CONN_2,
-    RuleId::F_TYPE_2,
     RuleId::F_1123_3,
     RuleId::F_1123_4,
     RuleId::F_SEC_3,

@@ -9,7 +9,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// A YAML scenario describes one conversation; parley plays either side of it and reports
 /// every deviation under a stable rule id (see `parley explain --list`).
 #[derive(Debug, Parser)]
-#[command(name = "parley", version, propagate_version = true)]
+#[command(
+    name = "parley",
+    version,
+    propagate_version = true,
+    after_help = "Exit codes:\n  \
+        0  every scenario passed\n  \
+        1  a check failed (an error finding, or a step that did not get what it expected)\n  \
+        2  usage or scenario file error, or a scenario that cannot be played in its role\n  \
+        3  the target could not be reached, or the program under test could not start\n  \
+        4  parley failed internally (a bug in parley); the reports still have every row"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -100,6 +110,10 @@ pub struct RunArgs {
     /// Default deadline of each step, instead of the scenario's (e.g. `2s`, `500ms`).
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
+    /// How long a server program started with `-- CMD` may take to listen [default: the
+    /// scenario's `program: { startup }`, else 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub startup_timeout: Option<String>,
     /// Also write a report (repeatable): `json=FILE` or `junit=FILE`.
     #[arg(long = "report", value_name = "FORMAT=FILE")]
     pub reports: Vec<String>,
@@ -149,6 +163,10 @@ pub struct GradeArgs {
     /// Default deadline of each step (e.g. `2s`).
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
+    /// How long a program may take to start and connect [default: the scenario's
+    /// `program: { startup }`, else 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub startup_timeout: Option<String>,
     /// Also write a report (repeatable): `json=FILE`, `junit=FILE` or `csv=FILE`.
     #[arg(long = "report", value_name = "FORMAT=FILE")]
     pub reports: Vec<String>,

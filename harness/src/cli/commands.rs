@@ -96,10 +96,11 @@ fn parse_pairs(values: &[String], what: &str, example: &str) -> Result<Vec<(Stri
         .collect()
 }
 
-/// `--var`, `--timeout` and `--jobs`, shared by `run` and `grade`.
+/// `--var`, `--timeout`, `--startup-timeout` and `--jobs`, shared by `run` and `grade`.
 fn play_options(
     vars: &[String],
     timeout: Option<&str>,
+    startup: Option<&str>,
     jobs: Option<usize>,
 ) -> Result<(PlayOptions, usize), Usage> {
     let vars: BTreeMap<String, String> = parse_pairs(vars, "--var", "NAME=VALUE")?.into_iter().collect();
@@ -107,14 +108,23 @@ fn play_options(
         .map(duration::parse)
         .transpose()
         .map_err(|e| Usage(format!("--timeout: {e}")))?;
+    let startup = startup
+        .map(duration::parse)
+        .transpose()
+        .map_err(|e| Usage(format!("--startup-timeout: {e}")))?;
     if jobs == Some(0) {
         return Err(Usage("--jobs must be at least 1".into()));
     }
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let wanted = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let (jobs, note) = engine::limits::clamp_jobs(wanted);
+    if let Some(note) = note {
+        say_err!("note: {note}");
+    }
     Ok((
         PlayOptions {
             vars,
             step_timeout,
+            startup,
             ..PlayOptions::default()
         },
         jobs,
@@ -164,7 +174,27 @@ fn runtime() -> Result<tokio::runtime::Runtime, Usage> {
         .map_err(|e| Usage(format!("cannot start the async runtime: {e}")))
 }
 
+/// Refuses, before anything starts, the scenarios that cannot be played as `me`: prints
+/// each one's diagnostic and returns exit code 2 when there is one.
+fn refuse_unplayable(files: &[PathBuf], filters: &[String], me: scenario::Side, color: bool) -> Option<u8> {
+    let mut refused = 0;
+    for loaded in engine::load_all(files, filters).into_iter().flatten() {
+        if let Err(e) = loaded.playable_as(me) {
+            say_err!("{}", e.render(color));
+            refused += 1;
+        }
+    }
+    (refused > 0).then_some(2)
+}
+
 fn run(args: RunArgs) -> Result<u8, Usage> {
+    if !args.command.is_empty() && args.paths.is_empty() {
+        return Err(Usage(format!(
+            "say which scenarios to play against the server program, e.g. \
+             `parley run scenarios/echo -- {}`: every bundled scenario (HTTP and FTP too) would be sent to it",
+            args.command.join(" ")
+        )));
+    }
     let files = discover(args.paths)?;
     let mut targets = BTreeMap::new();
     for (proto, addr) in parse_pairs(
@@ -177,11 +207,8 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
                 "--target: unknown protocol `{proto}`; use echo, http or ftp"
             ))
         })?;
-        if !addr.contains(':') {
-            return Err(Usage(format!(
-                "--target {proto}={addr}: give HOST:PORT, e.g. {proto}=127.0.0.1:2121"
-            )));
-        }
+        let addr = engine::limits::check_target(&addr)
+            .map_err(|why| Usage(format!("--target {proto}={addr}: {why}")))?;
         targets.insert(protocol, addr);
     }
     if !args.command.is_empty() && !targets.is_empty() {
@@ -189,7 +216,12 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
             "give either --target or a server program after `--`, not both".into(),
         ));
     }
-    let (play, jobs) = play_options(&args.vars, args.timeout.as_deref(), args.jobs)?;
+    let (play, jobs) = play_options(
+        &args.vars,
+        args.timeout.as_deref(),
+        args.startup_timeout.as_deref(),
+        args.jobs,
+    )?;
     let reports = report_targets(&args.reports, &["json", "junit"])?;
     let config = RunConfig {
         targets,
@@ -198,6 +230,13 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         play,
         server_program: (!args.command.is_empty()).then_some(args.command),
     };
+    if config.server_program.is_some() {
+        if let Some(code) =
+            refuse_unplayable(&files, &config.filters, scenario::Side::Client, color(args.color))
+        {
+            return Ok(code);
+        }
+    }
     let outcomes = runtime()?.block_on(engine::run(&files, &config));
     if outcomes.is_empty() {
         return Err(Usage(format!(
@@ -257,7 +296,12 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
     if files.is_empty() {
         return Err(Usage("no scenario files (*.yaml) in the paths given".into()));
     }
-    let (mut play, jobs) = play_options(&args.vars, args.timeout.as_deref(), args.jobs)?;
+    let (mut play, jobs) = play_options(
+        &args.vars,
+        args.timeout.as_deref(),
+        args.startup_timeout.as_deref(),
+        args.jobs,
+    )?;
     let reports = report_targets(&args.reports, &["json", "junit", "csv"])?;
     if let Some(path) = &args.rubric {
         match scenario::rubric::load(path) {
@@ -330,6 +374,17 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
             "no scenario matches the filter(s) {}",
             args.filters.join(", ")
         )));
+    }
+    // A scenario parley cannot play as the server is refused before any program starts.
+    let mut unplayable = 0;
+    for s in &scenarios {
+        if let Err(e) = s.playable_as(scenario::Side::Server) {
+            say_err!("{}", e.render(color(args.color)));
+            unplayable += 1;
+        }
+    }
+    if unplayable > 0 {
+        return Ok(2);
     }
     let runs: usize = scenarios
         .iter()

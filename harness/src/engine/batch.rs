@@ -113,10 +113,16 @@ where
                 order += 1;
                 tasks.spawn(async move {
                     let _permit = limit.acquire_owned().await;
-                    let scenario = &scenarios[si];
-                    let variant = run.map(|v| (scenario.variants[v].0.as_str(), &scenario.variants[v].1));
-                    let mut outcome = grade_client(scenario, variant, &opts).await;
+                    let (id, file) = (scenarios[si].id.clone(), scenarios[si].file.clone());
+                    let variant_name = run.map(|v| scenarios[si].variants[v].0.clone());
+                    let mut outcome = super::guarded(&id, &file, async move {
+                        let scenario = &scenarios[si];
+                        let variant = run.map(|v| (scenario.variants[v].0.as_str(), &scenario.variants[v].1));
+                        grade_client(scenario, variant, &opts).await
+                    })
+                    .await;
                     outcome.submission = Some(name);
+                    outcome.variant = variant_name;
                     on_done(&outcome);
                     (index, outcome)
                 });
@@ -125,6 +131,7 @@ where
     }
     let mut done: Vec<(usize, Outcome)> = Vec::with_capacity(order);
     while let Some(joined) = tasks.join_next().await {
+        // Each run catches its own panic (`guarded`), so every run has its row.
         if let Ok(pair) = joined {
             done.push(pair);
         }

@@ -18,15 +18,13 @@ use tokio::time::Instant;
 use super::program::{Program, ProgramReport, ProgramSpec, fill};
 use super::session::{Endpoint, PlayOptions, play};
 use crate::finding::Finding;
-use crate::outcome::{ErrorKind, Outcome, ProgramSummary, RunError};
+use crate::outcome::{ErrorKind, Outcome, Party, ProgramCheck, ProgramSummary, RunError, StepState};
 use crate::scenario::plan::Faults;
 use crate::scenario::{Scenario, Side};
 use crate::visible::visible_truncated;
 
-/// How long a started server program may take to accept its first connection.
-pub const SERVER_START: Duration = Duration::from_secs(10);
-/// How long a server program gets after SIGTERM before SIGKILL.
-pub const SERVER_STOP_GRACE: Duration = Duration::from_secs(2);
+/// How long a program gets after SIGTERM before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// What to grade with.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +82,9 @@ pub async fn grade_client(
     variant: Option<(&str, &Faults)>,
     opts: &GradeOptions,
 ) -> Outcome {
+    if let Some(o) = super::unplayable(scenario, Side::Server) {
+        return o;
+    }
     let listener = match TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
         Err(e) => return cannot_start(scenario, &opts.play, &opts.command, &e),
@@ -135,14 +136,23 @@ pub async fn grade_client(
             }
         }
     };
-    // A conversation that already failed does not wait the full grace for the program.
-    let grace = if outcome.findings.iter().any(Finding::is_error) {
-        scenario.program.grace.min(Duration::from_millis(500))
+    // A conversation that failed ends the run: the program is stopped at once and its
+    // own checks are not run. One that passed gives it its grace to finish.
+    outcome.settle();
+    let conversation_passed = outcome.status == crate::outcome::Status::Passed;
+    let grace = scenario.program.grace;
+    let report = if conversation_passed {
+        program.stop(grace).await
     } else {
-        scenario.program.grace
+        program.terminate(STOP_GRACE).await
     };
-    let report = program.stop(grace).await;
-    check_program(scenario, &mut outcome, &report, grace);
+    outcome.program_checks = check_program(
+        scenario,
+        &mut outcome.findings,
+        &report,
+        grace,
+        conversation_passed,
+    );
     outcome.variant = variant.map(|(name, _)| name.to_string());
     outcome.program = Some(summary(&argv, &report));
     outcome.settle();
@@ -162,13 +172,38 @@ fn scenario_vars(
     vars
 }
 
-/// Adds findings for the program's exit and output.
-fn check_program(scenario: &Scenario, outcome: &mut Outcome, r: &ProgramReport, grace: Duration) {
+/// The checks of the program itself — it exits by itself within `grace`, its exit status,
+/// its output — each worth the scenario's `program: { points }`; a failed one adds its
+/// finding. After a failed conversation they are not run (`ran` false).
+fn check_program(
+    scenario: &Scenario,
+    findings: &mut Vec<Finding>,
+    r: &ProgramReport,
+    grace: Duration,
+    ran: bool,
+) -> Vec<ProgramCheck> {
     let expect = &scenario.program;
     let rule = expect.rule.unwrap_or(rules::S_PROGRAM);
     let stdout = String::from_utf8_lossy(&r.stdout);
-    if r.stopped {
-        outcome.findings.push(Finding::new(
+    let vars = scenario_vars(scenario, &Default::default());
+    let mut checks = Vec::new();
+    let mut check = |what: String, failure: Option<Finding>| {
+        let state = match (&failure, ran) {
+            (_, false) => StepState::NotRun,
+            (None, true) => StepState::Passed,
+            (Some(_), true) => StepState::Failed,
+        };
+        if let (Some(f), true) = (failure, ran) {
+            findings.push(f.by(Party::Client));
+        }
+        checks.push(ProgramCheck {
+            what,
+            points: expect.points,
+            state,
+        });
+    };
+    let hung = r.stopped.then(|| {
+        Finding::new(
             rule,
             format!(
                 "the program did not exit within {} after the conversation; parley stopped it{}",
@@ -179,43 +214,53 @@ fn check_program(scenario: &Scenario, outcome: &mut Outcome, r: &ProgramReport, 
                     ""
                 }
             ),
-        ));
-    } else if let Some(want) = expect.exit {
+        )
+    });
+    check("exits by itself".to_string(), hung);
+    if let Some(want) = expect.exit {
         let got = r.status.and_then(|s| s.code());
-        if got != Some(want) {
-            outcome.findings.push(
+        let failure = (got != Some(want) && !r.stopped).then(|| {
+            Finding::new(
+                rule,
+                format!(
+                    "the program ended with {}, not exit status {want}",
+                    r.describe_status()
+                ),
+            )
+            .expected_text(format!("exit status {want}"))
+            .actual_text(r.describe_status())
+        });
+        // A program parley had to stop has no exit status of its own.
+        let failure = failure.or_else(|| {
+            r.stopped.then(|| {
                 Finding::new(
                     rule,
-                    format!(
-                        "the program ended with {}, not exit status {want}",
-                        r.describe_status()
-                    ),
+                    format!("the program did not exit by itself, so it did not exit with status {want}"),
                 )
-                .expected_text(format!("exit status {want}"))
-                .actual_text(r.describe_status()),
-            );
-        }
+            })
+        });
+        check(format!("exit status {want}"), failure);
     }
-    let vars = scenario_vars(scenario, &Default::default());
     if let Some(t) = &expect.stdout_contains {
         let want = t.render(&vars).unwrap_or_else(|_| t.source.clone());
-        if !stdout.contains(&want) {
-            outcome.findings.push(
-                Finding::new(rule, format!("the program's output does not contain \"{want}\""))
-                    .expected_text(want.clone())
-                    .actual(&r.stdout[..r.stdout.len().min(2048)]),
-            );
-        }
+        let failure = (!stdout.contains(&want)).then(|| {
+            Finding::new(rule, format!("the program's output does not contain \"{want}\""))
+                .expected_text(want.clone())
+                .actual(&r.stdout[..r.stdout.len().min(2048)])
+        });
+        check(format!("stdout contains \"{want}\""), failure);
     }
     if let Some(t) = &expect.stdout_not_contains {
         let want = t.render(&vars).unwrap_or_else(|_| t.source.clone());
-        if stdout.contains(&want) {
-            outcome.findings.push(Finding::new(
+        let failure = stdout.contains(&want).then(|| {
+            Finding::new(
                 rule,
                 format!("the program's output contains \"{want}\", which it must not"),
-            ));
-        }
+            )
+        });
+        check(format!("stdout does not contain \"{want}\""), failure);
     }
+    checks
 }
 
 /// Picks a free port on 127.0.0.1 (the kernel's choice; the listener is closed again).
@@ -223,41 +268,48 @@ fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Waits until something accepts on `addr`, the program exits, or the deadline passes.
-async fn wait_until_accepting(
-    addr: SocketAddr,
-    program: &mut Program,
-    deadline: Instant,
-) -> Result<(), String> {
+/// Waits until the program (or a process it started) listens on `addr`'s port, it exits,
+/// or `wait` passes. Readiness is read from `/proc` (the program's own sockets), so the
+/// program's first connection is the scenario's; where `/proc` cannot tell, a connection
+/// probe decides. There is no event for "a process started listening": the check repeats
+/// with a growing pause, or at once when the program exits.
+async fn wait_until_listening(addr: SocketAddr, program: &mut Program, wait: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + wait;
     let mut backoff = Duration::from_millis(2);
     loop {
         if let Some(status) = program.try_status() {
-            return Err(format!("it exited ({status}) before accepting connections"));
+            return Err(format!("it exited ({status}) before listening on {addr}"));
         }
-        if let Ok(Ok(_probe)) =
-            tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr)).await
-        {
+        let ready = match super::procfs::listening_ports(program.pid()) {
+            Some(ports) => ports.contains(&addr.port()),
+            None => matches!(
+                tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr)).await,
+                Ok(Ok(_))
+            ),
+        };
+        if ready {
             return Ok(());
         }
         if Instant::now() >= deadline {
             return Err(format!(
-                "it did not accept connections on {addr} within {}",
-                crate::scenario::duration::human(SERVER_START)
+                "it did not listen on {addr} within {}, its start-up time (`program: {{ startup }}` or --startup-timeout changes it)",
+                crate::scenario::duration::human(wait)
             ));
         }
-        // Nothing to wait on but the port itself: poll with a growing pause, or until the
-        // program exits.
         tokio::select! {
             _ = tokio::time::sleep(backoff.min(deadline - Instant::now())) => {}
             _ = program.exited() => {}
         }
-        backoff = (backoff * 2).min(Duration::from_millis(100));
+        backoff = (backoff * 2).min(Duration::from_millis(50));
     }
 }
 
 /// Starts a server program on a free port, waits until it accepts, plays `scenario` as
 /// the client against it, and stops it; its stderr tail joins the outcome.
 pub async fn run_against_program(scenario: &Scenario, opts: &GradeOptions) -> Outcome {
+    if let Some(o) = super::unplayable(scenario, Side::Client) {
+        return o;
+    }
     let port = match free_port() {
         Ok(p) => p,
         Err(e) => return cannot_start(scenario, &opts.play, &opts.command, &e),
@@ -281,7 +333,8 @@ pub async fn run_against_program(scenario: &Scenario, opts: &GradeOptions) -> Ou
         Ok(p) => p,
         Err(e) => return cannot_start(scenario, &opts.play, &argv, &e),
     };
-    let mut outcome = match wait_until_accepting(addr, &mut program, Instant::now() + SERVER_START).await {
+    let startup = super::session::startup(scenario, &opts.play);
+    let mut outcome = match wait_until_listening(addr, &mut program, startup).await {
         Ok(()) => {
             let play_opts = PlayOptions {
                 target_label: Some(format!("{} (on {addr})", argv.join(" "))),
@@ -310,7 +363,8 @@ pub async fn run_against_program(scenario: &Scenario, opts: &GradeOptions) -> Ou
             o
         }
     };
-    let report = program.stop(SERVER_STOP_GRACE).await;
+    // A server never exits by itself: it is stopped as soon as its scenario is done.
+    let report = program.terminate(STOP_GRACE).await;
     let mut summary = summary(&argv, &report);
     if summary.stderr_tail.is_empty() && report.stdout_total > 0 {
         summary.stderr_tail = format!("(stdout) {}", visible_truncated(&report.stdout, 300));

@@ -136,7 +136,7 @@ fn render_json(value: &serde_json::Value, vars: &dyn Vars) -> Result<serde_json:
 pub fn frame(
     framing: Framing,
     wanted: &Wanted<'_>,
-    inspector: &mut dyn Inspector,
+    inspector: &dyn Inspector,
     dir: Dir,
     conn: &str,
     buf: &[u8],
@@ -391,21 +391,13 @@ mod tests {
     #[test]
     fn exact_waits_for_all_bytes_then_takes_just_them() {
         let w = exact(b"hello");
-        let mut i = EchoInspector;
+        let i = EchoInspector;
         assert_eq!(
-            frame(Framing::Raw, &w, &mut i, Dir::ToClient, "main", b"hel", false),
+            frame(Framing::Raw, &w, &i, Dir::ToClient, "main", b"hel", false),
             Frame::Partial
         );
         assert_eq!(
-            frame(
-                Framing::Raw,
-                &w,
-                &mut i,
-                Dir::ToClient,
-                "main",
-                b"hello world",
-                false
-            ),
+            frame(Framing::Raw, &w, &i, Dir::ToClient, "main", b"hello world", false),
             Frame::Complete(5)
         );
     }
@@ -417,7 +409,7 @@ mod tests {
             frame(
                 Framing::Raw,
                 &w,
-                &mut EchoInspector,
+                &EchoInspector,
                 Dir::ToClient,
                 "main",
                 b"hex",
@@ -437,7 +429,7 @@ mod tests {
             frame(
                 Framing::Raw,
                 &w,
-                &mut EchoInspector,
+                &EchoInspector,
                 Dir::ToClient,
                 "main",
                 b"ab\r\ncd",
@@ -454,7 +446,7 @@ mod tests {
             frame(
                 Framing::Raw,
                 &w,
-                &mut EchoInspector,
+                &EchoInspector,
                 Dir::ToClient,
                 "main",
                 b"x12;y",
@@ -471,7 +463,7 @@ mod tests {
             frame(
                 Framing::Eof,
                 &w,
-                &mut EchoInspector,
+                &EchoInspector,
                 Dir::ToClient,
                 "main",
                 b"abc",
@@ -483,7 +475,7 @@ mod tests {
             frame(
                 Framing::Eof,
                 &w,
-                &mut EchoInspector,
+                &EchoInspector,
                 Dir::ToClient,
                 "main",
                 b"abc",
@@ -501,7 +493,7 @@ mod tests {
         let whole = frame(
             Framing::Raw,
             &w,
-            &mut EchoInspector,
+            &EchoInspector,
             Dir::ToClient,
             "main",
             data,
@@ -512,7 +504,7 @@ mod tests {
                 frame(
                     Framing::Raw,
                     &w,
-                    &mut EchoInspector,
+                    &EchoInspector,
                     Dir::ToClient,
                     "main",
                     &data[..n],

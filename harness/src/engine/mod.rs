@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod conn;
 pub mod grade;
+pub mod limits;
 pub mod matcher;
 pub mod mocks;
 pub mod procfs;
@@ -87,9 +88,22 @@ pub fn load_all(files: &[PathBuf], filters: &[String]) -> Vec<Result<Scenario, O
         .collect()
 }
 
+/// An outcome for a scenario that cannot be played as `me` (found before anything runs).
+pub fn unplayable(scenario: &Scenario, me: Side) -> Option<Outcome> {
+    let err = scenario.playable_as(me).err()?;
+    let mut o = load_error(scenario.file.clone(), &err);
+    o.id = scenario.id.clone();
+    o.name = scenario.name.clone();
+    o.protocol = Some(scenario.protocol.name());
+    Some(o)
+}
+
 /// Plays one scenario as the client against its target: the `--target` for its protocol,
 /// or a fresh bundled mock server configured with the scenario's faults.
 pub async fn run_one(scenario: &Scenario, config: &RunConfig) -> Outcome {
+    if let Some(o) = unplayable(scenario, Side::Client) {
+        return o;
+    }
     if let Some(command) = &config.server_program {
         let opts = grade::GradeOptions {
             command: command.clone(),
@@ -130,6 +144,39 @@ pub async fn run_one(scenario: &Scenario, config: &RunConfig) -> Outcome {
     }
 }
 
+/// Runs `play` on a task of its own, so that a panic in it (a bug in parley) becomes an
+/// internal-error outcome for scenario `id` — its row stays in every report, in its own
+/// slot — instead of taking the run down or vanishing.
+pub async fn guarded<F>(id: &str, file: &std::path::Path, play: F) -> Outcome
+where
+    F: std::future::Future<Output = Outcome> + Send + 'static,
+{
+    match tokio::spawn(play).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let why = if e.is_panic() {
+                let panic = e.into_panic();
+                panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".to_string())
+            } else {
+                "the task was cancelled".to_string()
+            };
+            Outcome::error(
+                id.to_string(),
+                file.to_path_buf(),
+                RunError {
+                    kind: ErrorKind::Internal,
+                    message: format!("parley failed internally (a bug in parley; please report it): {why}"),
+                    diagnostic: None,
+                },
+            )
+        }
+    }
+}
+
 /// Loads and plays every scenario file, `config.jobs` at a time; outcomes in file order.
 pub async fn run(files: &[PathBuf], config: &RunConfig) -> Vec<Outcome> {
     let loaded = load_all(files, &config.filters);
@@ -146,28 +193,19 @@ pub async fn run(files: &[PathBuf], config: &RunConfig) -> Vec<Outcome> {
                 let config = Arc::clone(&config);
                 tasks.spawn(async move {
                     let _permit = limit.acquire_owned().await;
-                    (index, run_one(&scenario, &config).await)
+                    let id = scenario.id.clone();
+                    let file = scenario.file.clone();
+                    let outcome = guarded(&id, &file, async move { run_one(&scenario, &config).await }).await;
+                    (index, outcome)
                 });
             }
         }
     }
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((index, outcome)) => outcomes[index] = Some(outcome),
-            Err(e) => {
-                // A panic inside the engine is a parley bug; report it rather than hide it.
-                if let Some(slot) = outcomes.iter_mut().find(|o| o.is_none()) {
-                    *slot = Some(Outcome::error(
-                        "internal".into(),
-                        PathBuf::new(),
-                        RunError {
-                            kind: ErrorKind::Scenario,
-                            message: format!("parley failed internally: {e}"),
-                            diagnostic: None,
-                        },
-                    ));
-                }
-            }
+        // Each task catches its own scenario's panic (`guarded`); this only fails if the
+        // runtime itself is going away.
+        if let Ok((index, outcome)) = joined {
+            outcomes[index] = Some(outcome);
         }
     }
     outcomes.into_iter().flatten().collect()

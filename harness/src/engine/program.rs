@@ -155,7 +155,12 @@ impl Program {
             cmd.current_dir(dir);
         }
         let mut child = cmd.spawn()?;
-        let pid = child.id().unwrap_or(0) as i32;
+        // A process group id of 0 would signal parley's own group: never use one.
+        let pid = child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .filter(|id| *id > 1)
+            .ok_or_else(|| std::io::Error::other("the program exited before its process id could be read"))?;
         let stdout = Arc::new(Mutex::new(Captured::default()));
         let stderr = Arc::new(Mutex::new(Captured::default()));
         let mut readers = Vec::new();
@@ -211,15 +216,43 @@ impl Program {
         let mut report = ProgramReport::default();
         if tokio::time::timeout(grace, self.exited()).await.is_err() {
             report.stopped = true;
-            let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGTERM);
+            self.signal(Signal::SIGTERM);
             if tokio::time::timeout(grace, self.exited()).await.is_err() {
                 report.killed = true;
-                let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
+                self.signal(Signal::SIGKILL);
                 let _ = tokio::time::timeout(Duration::from_secs(5), self.exited()).await;
             }
         }
+        self.finish(report).await
+    }
+
+    /// Stops it now: SIGTERM to its group at once (a server never exits by itself, a
+    /// client whose conversation failed has nothing left to do), SIGKILL after `grace`.
+    pub async fn terminate(mut self, grace: Duration) -> ProgramReport {
+        let mut report = ProgramReport::default();
+        if self.try_status().is_none() {
+            report.stopped = true;
+            self.signal(Signal::SIGTERM);
+            if tokio::time::timeout(grace, self.exited()).await.is_err() {
+                report.killed = true;
+                self.signal(Signal::SIGKILL);
+                let _ = tokio::time::timeout(Duration::from_secs(5), self.exited()).await;
+            }
+        }
+        self.finish(report).await
+    }
+
+    /// Sends `signal` to the program's process group.
+    fn signal(&self, signal: Signal) {
+        if self.pgid > 1 {
+            let _ = killpg(Pid::from_raw(self.pgid), signal);
+        }
+    }
+
+    /// Kills what is left of the group and collects the output.
+    async fn finish(mut self, mut report: ProgramReport) -> ProgramReport {
         // Children left in the group (the program exited, they did not) go too.
-        let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
+        self.signal(Signal::SIGKILL);
         for r in self.readers.drain(..) {
             // The pipes close when the group is gone; do not wait forever on a grandchild.
             let _ = tokio::time::timeout(Duration::from_secs(2), r).await;

@@ -1,7 +1,7 @@
 //! RFC 862 echo: no framing of its own and no grammar; the checks are behavioural and
 //! live in the scenarios (`rule: ECHO-n`). A message matches a literal only byte for byte.
 
-use super::{Dir, Frame, Inspector, MessageView, Mismatch, exact_match};
+use super::{Codec, Dir, Frame, Hooks, MessageView, Mismatch, exact_match};
 use crate::finding::Finding;
 use crate::rules;
 use crate::rules::RuleId;
@@ -10,8 +10,8 @@ use crate::rules::RuleId;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct EchoInspector;
 
-impl Inspector for EchoInspector {
-    fn frame(&mut self, _dir: Dir, _conn: &str, buf: &[u8], _eof: bool) -> Frame {
+impl Codec for EchoInspector {
+    fn frame(&self, _dir: Dir, _conn: &str, buf: &[u8], _eof: bool) -> Frame {
         // Echo has no messages of its own; a whole buffer is one.
         Frame::Complete(buf.len())
     }
@@ -29,7 +29,9 @@ impl Inspector for EchoInspector {
     ) -> Result<(), Mismatch> {
         exact_match(expected, msg)
     }
+}
 
+impl Hooks for EchoInspector {
     fn early_close_rule(&self, dir: Dir, _conn: &str) -> Option<RuleId> {
         // The server closed while the client still expected its echo (RFC 862: the server
         // echoes until the client closes).

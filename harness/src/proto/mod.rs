@@ -45,11 +45,13 @@ impl Protocol {
         Protocol::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    /// The rule a failed step breaks when the step names none.
-    pub fn default_rule(self) -> RuleId {
-        match self {
-            Protocol::Echo => rules::ECHO_1,
-            Protocol::Http | Protocol::Ftp => rules::S_EXPECT,
+    /// The rule a failed step breaks when the step names none, for a message `sender`
+    /// sent: an echo server that sends back something else breaks ECHO-1; anything else is
+    /// the scenario's own S-EXPECT.
+    pub fn default_rule(self, sender: crate::outcome::Party) -> RuleId {
+        match (self, sender) {
+            (Protocol::Echo, crate::outcome::Party::Server) => rules::ECHO_1,
+            _ => rules::S_EXPECT,
         }
     }
 
@@ -169,9 +171,10 @@ pub struct Mismatch {
     pub message: String,
 }
 
-/// The sans-I/O judge of one conversation: frames messages, checks RFC rules, keeps the
-/// protocol state (which request a response answers, which FTP phase the session is in).
-pub trait Inspector: Send {
+/// What a protocol must provide to be judged: framing, the RFC checks on each complete
+/// message, and how a scenario's literal message is compared. Sans-I/O: the engine hands
+/// it bytes and it never touches a socket.
+pub trait Codec: Send {
     /// Tells the inspector which server the conversation is with (the `host` and `port`
     /// the client was given), before any message; HTTP checks the Host header against it.
     fn target(&mut self, host: &str, port: u16) {
@@ -179,9 +182,9 @@ pub trait Inspector: Send {
     }
 
     /// Is a whole message going `dir` on `conn` at the start of `buf`? `eof` says the
-    /// sender closed. May be called many times with a growing `buf`: it must not keep
-    /// state from one call to the next that a different split would change.
-    fn frame(&mut self, dir: Dir, conn: &str, buf: &[u8], eof: bool) -> Frame;
+    /// sender closed. Called many times with a growing `buf`: it reads the state the
+    /// messages inspected so far left (which request a response answers), never changes it.
+    fn frame(&self, dir: Dir, conn: &str, buf: &[u8], eof: bool) -> Frame;
 
     /// Judges one complete message going `dir` on `conn`. Called for the messages parley
     /// sends too (to keep the state); the engine drops findings about its own bytes.
@@ -196,7 +199,13 @@ pub trait Inspector: Send {
         msg: &[u8],
         view: &MessageView,
     ) -> Result<(), Mismatch>;
+}
 
+/// Engine-policy hooks: how the protocol explains what the engine observes on the sockets
+/// (a close, a deadline, a message sent too early, a data connection that cannot be
+/// opened). Every hook has a neutral default, so a protocol implements only those it
+/// has something to say about.
+pub trait Hooks: Send {
     /// The rule broken when the peer closes `conn` while a step still waits for bytes.
     fn early_close_rule(&self, dir: Dir, conn: &str) -> Option<RuleId> {
         let _ = (dir, conn);
@@ -228,10 +237,12 @@ pub trait Inspector: Send {
         None
     }
 
-    /// Checks made when a connection ends (the end of file is itself a message in some
-    /// protocols: a close-delimited HTTP body, an FTP data transfer).
-    fn on_close(&mut self, dir: Dir, conn: &str, findings: &mut Vec<Finding>) {
-        let _ = (dir, conn, findings);
+    /// parley waits for the peer to open a data connection and the peer sent
+    /// `main_unread` on `main`, bytes no step has read: is a complete reply at its start
+    /// one that refuses the transfer instead (FTP: 425 or 426)? Then that reply.
+    fn refused_transfer(&self, main_unread: &[u8]) -> Option<Vec<u8>> {
+        let _ = main_unread;
+        None
     }
 
     /// The peer's message `msg` going `dir` on `conn` arrived before parley had finished
@@ -317,6 +328,12 @@ pub trait Inspector: Send {
         None
     }
 }
+
+/// The judge of one conversation: a [`Codec`] with its [`Hooks`]. It keeps the protocol
+/// state (which request a response answers, which FTP phase the session is in).
+pub trait Inspector: Codec + Hooks {}
+
+impl<T: Codec + Hooks> Inspector for T {}
 
 /// What parley does when it cannot open a data connection the client announced.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,9 @@ use crate::finding::Finding;
 use crate::outcome::{Outcome, Status, Summary};
 use crate::rules::Severity;
 
+/// The most findings shown under one scenario.
+pub const MAX_FINDINGS_SHOWN: usize = 20;
+
 /// Options of the human report.
 #[derive(Debug, Clone, Copy)]
 pub struct HumanOptions {
@@ -131,13 +134,25 @@ pub fn details(o: &Outcome, opts: &HumanOptions) -> String {
             }
         }
     }
-    let shown: Vec<&Finding> = o
+    let mut shown: Vec<&Finding> = o
         .findings
         .iter()
         .filter(|f| opts.verbose || o.status != Status::Passed || f.severity >= Severity::Warning)
         .collect();
-    for f in &shown {
+    // The finding that failed the scenario comes first; the rest in the order found.
+    shown.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    for f in shown.iter().take(MAX_FINDINGS_SHOWN) {
         out.push_str(&finding(f, &p));
+    }
+    if shown.len() > MAX_FINDINGS_SHOWN {
+        let _ = writeln!(
+            out,
+            "      {}",
+            p.dim(&format!(
+                "... and {} more finding(s) (all of them are in the JSON report)",
+                shown.len() - MAX_FINDINGS_SHOWN
+            ))
+        );
     }
     if let Some(prog) = &o.program {
         if o.status != Status::Passed {

@@ -52,6 +52,8 @@ struct ScenarioJson<'a> {
     points: PointsJson,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     rule_points: Vec<RulePointsJson>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    program_checks: Vec<ProgramCheckJson<'a>>,
     findings: &'a [Finding],
     steps: Vec<StepJson>,
     transcript: Vec<EventJson<'a>>,
@@ -71,6 +73,13 @@ struct ProgramJson<'a> {
     stdout_bytes: usize,
     stderr_tail: &'a str,
     stopped: bool,
+}
+
+#[derive(Serialize)]
+struct ProgramCheckJson<'a> {
+    check: &'a str,
+    points: u32,
+    state: &'static str,
 }
 
 #[derive(Serialize)]
@@ -144,10 +153,7 @@ fn scenario(o: &Outcome) -> ScenarioJson<'_> {
         status: o.status.as_str(),
         duration_ms: millis(o.duration),
         error: o.error.as_ref().map(|e| ErrorJson {
-            kind: match e.kind {
-                crate::outcome::ErrorKind::Scenario => "scenario",
-                crate::outcome::ErrorKind::Unreachable => "unreachable",
-            },
+            kind: e.kind.as_str(),
             message: &e.message,
         }),
         submission: o.submission.as_deref(),
@@ -168,6 +174,15 @@ fn scenario(o: &Outcome) -> ScenarioJson<'_> {
                 rule: r.rule,
                 points: r.points,
                 earned: r.earned,
+            })
+            .collect(),
+        program_checks: o
+            .program_checks
+            .iter()
+            .map(|c| ProgramCheckJson {
+                check: &c.what,
+                points: c.points,
+                state: c.state.as_str(),
             })
             .collect(),
         findings: &o.findings,

@@ -38,6 +38,7 @@ pub fn render(outcomes: &[Outcome]) -> Result<String, quick_junit::SerializeErro
                     s.set_type(match e.kind {
                         crate::outcome::ErrorKind::Scenario => "scenario-error",
                         crate::outcome::ErrorKind::Unreachable => "unreachable",
+                        crate::outcome::ErrorKind::Internal => "internal-error",
                     });
                     s.set_message(e.message.clone());
                     if let Some(d) = &e.diagnostic {

@@ -238,6 +238,12 @@ pub struct StepFields {
     pub capture: Option<BTreeMap<VarName, CaptureDoc>>,
     /// Points this step's checks are worth when grading (default 1).
     pub points: Option<u32>,
+    /// `continue: true` makes the step informational: when its check fails, the finding
+    /// keeps its rule's own severity (a warning or note does not fail the scenario) and
+    /// the scenario goes on. By default a step that does not get what it expects fails,
+    /// whatever its rule's severity, and ends the scenario.
+    #[serde(rename = "continue")]
+    pub keep_going: Option<bool>,
 }
 
 /// A checked step.
@@ -289,6 +295,7 @@ fn check_step(fields: StepFields) -> Result<StepDoc, String> {
             ("rule", fields.rule.is_some()),
             ("capture", fields.capture.is_some()),
             ("points", fields.points.is_some()),
+            ("continue", fields.keep_going.is_some()),
         ]
         .into_iter()
         .filter_map(|(n, s)| s.then_some(n))
@@ -904,4 +911,11 @@ pub struct ProgramDoc {
     pub rule: Option<RuleRef>,
     /// How long the program may take to finish after the conversation (default 5s).
     pub grace: Option<DurationValue>,
+    /// How long the program may take to start: to connect to parley (a client) or to
+    /// listen on its port (a server). Default 30s: generous for an interpreter on a loaded
+    /// machine, and apart from the step deadlines.
+    pub startup: Option<DurationValue>,
+    /// Points each check of the program is worth (it exits by itself; `exit`;
+    /// `stdout_contains`; `stdout_not_contains`), default 1.
+    pub points: Option<u32>,
 }

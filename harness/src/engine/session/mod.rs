@@ -1,9 +1,12 @@
 //! Plays one scenario: walks the steps in order, sending the side parley plays and
 //! checking the other, with a deadline on every wait.
 //!
-//! A failed check is recorded and the scenario goes on (one bug must not hide the next);
-//! a wait that ends without the message (deadline, peer closed, reset, too many bytes)
-//! stops it, and the remaining steps are reported as not run. The pieces: `env`
+//! A step that fails ends the scenario: the finding that failed it is the main one, the
+//! remaining steps are reported as not run and cost no time, and only clean-up follows
+//! (connections closed; the caller stops a program under test at once). A step marked
+//! `continue: true` is informational: its findings keep their rule's severity and the
+//! scenario goes on. Every finding names the party whose bytes broke the rule, so its
+//! hint is addressed to that party. The pieces: `env`
 //! (variables), `open` (connections: open, listen, close), `send` (parley's messages,
 //! with the fault knobs when it plays the server), `receive` (the peer's messages, RFC
 //! checks, matchers, captures).
@@ -25,6 +28,7 @@ use super::transcript::Recorder;
 use crate::finding::Finding;
 use crate::outcome::{ErrorKind, Outcome, Party, RunError, Status, StepResult, StepState};
 use crate::proto::{Dir, Inspector, MAIN};
+use crate::rules;
 use crate::scenario::plan::{Action, Condition, Faults, Step};
 use crate::scenario::template::{MissingVar, Template, Vars};
 use crate::scenario::{Scenario, Side};
@@ -45,6 +49,12 @@ pub enum Endpoint {
 /// How long parley, as a server, keeps retrying a data connection the client refused.
 pub const DATA_GRACE: Duration = Duration::from_millis(1500);
 
+/// How long a program under test may take to start — to connect to parley, or to listen
+/// on its port — unless the scenario (`program: { startup }`) or `--startup-timeout`
+/// says otherwise. Apart from the step deadlines: an interpreter that needs a second to
+/// start on a loaded machine is not slow to answer.
+pub const DEFAULT_STARTUP: Duration = Duration::from_secs(30);
+
 /// Settings for one play.
 #[derive(Debug, Clone, Default)]
 pub struct PlayOptions {
@@ -57,6 +67,9 @@ pub struct PlayOptions {
     pub server_faults: Option<Faults>,
     /// What to call the target in reports.
     pub target_label: Option<String>,
+    /// `--startup-timeout`: how long the program under test may take to start, instead of
+    /// the scenario's `program: { startup }` or [`DEFAULT_STARTUP`].
+    pub startup: Option<Duration>,
     /// The process id of the program under test, to read its listening ports from /proc.
     pub program_pid: Option<i32>,
     /// Cancelled when the program under test exits: parley stops waiting for it to connect.
@@ -69,10 +82,12 @@ pub struct PlayOptions {
 enum Stop {
     /// The rest cannot run; findings say why.
     Halt,
+    /// The step failed for this reason; the rest cannot run.
+    Failed(Box<Finding>),
     /// The target could not be reached at all.
     Unreachable(String),
-    /// The scenario cannot be played this way.
-    Invalid(String),
+    /// parley itself could not go on (a local socket could not be made).
+    Internal(String),
 }
 
 struct Session<'a> {
@@ -216,17 +231,20 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         }
         let before = session.findings.len();
         let outcome = session.run_step(step).await;
-        let failed = session.findings[before..].iter().any(Finding::is_error);
-        let state = session.settle(step, failed);
         // A step that stopped the scenario failed, findings or not.
-        let state = if outcome.is_err() {
-            StepState::Failed
-        } else {
-            state
-        };
+        let failed = outcome.is_err() || session.findings[before..].iter().any(Finding::is_error);
+        let state = session.settle(step, failed);
         results.push(result(step, state));
-        if let Err(stop) = outcome {
-            stopped = Some(stop);
+        match outcome {
+            Err(Stop::Failed(f)) => {
+                let conn = f.conn.clone().unwrap_or_else(|| MAIN.to_string());
+                session.push(*f, &conn);
+                stopped = Some(Stop::Halt);
+            }
+            Err(stop) => stopped = Some(stop),
+            // A failed step ends the scenario unless it is informational.
+            Ok(()) if failed && !step.keep_going => stopped = Some(Stop::Halt),
+            Ok(()) => {}
         }
     }
     session.finish(&mut results);
@@ -234,6 +252,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
     session.conns.clear();
     session.listeners.clear();
 
+    let failed_step = results.iter().any(|r| r.state == StepState::Failed);
     let (status, error) = match stopped {
         Some(Stop::Unreachable(message)) => (
             Status::Error,
@@ -243,15 +262,15 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
                 diagnostic: None,
             }),
         ),
-        Some(Stop::Invalid(message)) => (
+        Some(Stop::Internal(message)) => (
             Status::Error,
             Some(RunError {
-                kind: ErrorKind::Scenario,
+                kind: ErrorKind::Internal,
                 message,
                 diagnostic: None,
             }),
         ),
-        _ if session.findings.iter().any(Finding::is_error) => (Status::Failed, None),
+        _ if failed_step || session.findings.iter().any(Finding::is_error) => (Status::Failed, None),
         _ => (Status::Passed, None),
     };
     Outcome {
@@ -270,7 +289,15 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         submission: None,
         program: None,
         rule_points: rule_points(scenario, opts),
+        program_checks: Vec::new(),
     }
+}
+
+/// How long the program under test of `scenario` may take to start, under `opts`.
+pub fn startup(scenario: &Scenario, opts: &PlayOptions) -> Duration {
+    opts.startup
+        .or(scenario.program.startup)
+        .unwrap_or(DEFAULT_STARTUP)
 }
 
 /// The rule weights of `scenario` under the options' rubric.
@@ -337,7 +364,7 @@ impl Session<'_> {
                     }
                 }
             }
-            self.findings.push(f);
+            self.findings.push(f.by(party(self.me.other())));
         }
     }
 
@@ -370,6 +397,11 @@ impl Session<'_> {
         last_code && vars && defined && undefined && passed && failed
     }
 
+    /// How long the program under test may take to start.
+    fn startup(&self) -> Duration {
+        startup(self.scenario, self.opts)
+    }
+
     /// The deadline of `step`, how long that is, and whether it is the scenario's
     /// deadline rather than the step's own.
     fn step_deadline(&self, step: &Step) -> (Instant, Duration, bool) {
@@ -385,6 +417,7 @@ impl Session<'_> {
         }
     }
 
+    /// A finding at `step`, with the severity `rule` has in the scenario's profile.
     fn finding(&self, step: &Step, rule: RuleId, message: impl Into<String>) -> Finding {
         let mut f = Finding::in_profile(rule, self.scenario.profile, message);
         f.step = Some(step.number);
@@ -392,30 +425,81 @@ impl Session<'_> {
         f
     }
 
+    /// A finding that says `step` did not get what it expected: an error whatever its
+    /// rule's severity (the step failed), unless the step is informational
+    /// (`continue: true`), where the rule's own severity stands.
+    fn expectation(&self, step: &Step, rule: RuleId, message: impl Into<String>) -> Finding {
+        let mut f = self.finding(step, rule, message);
+        if !step.keep_going {
+            f.severity = crate::rules::Severity::Error;
+        }
+        f
+    }
+
+    /// Records a finding about the peer's bytes on `conn`: its hint is the fix for the peer.
     fn push(&mut self, f: Finding, conn: &str) {
+        let f = if f.sent_by.is_some() {
+            f
+        } else {
+            f.by(party(self.me.other()))
+        };
         self.findings.push(f.on(conn));
     }
 
+    /// The step's own `rule:`, when it is one the peer can break (a client rule named on a
+    /// step that checks a server is not the server's rule).
+    fn own_rule(&self, step: &Step) -> Option<RuleId> {
+        step.rule.filter(|r| r.rule().applies_to(party(self.me.other())))
+    }
+
+    /// The rule a failed expectation of `step` breaks: its own, else the protocol's basic
+    /// rule for what the peer sends.
     fn step_rule(&self, step: &Step) -> RuleId {
-        step.rule.unwrap_or(self.scenario.protocol.default_rule())
+        self.own_rule(step)
+            .unwrap_or(self.scenario.protocol.default_rule(party(self.me.other())))
     }
 
     fn render(&self, step: &Step, t: &Template) -> Result<String, Stop> {
         t.render(&self.env(step)).map_err(|e| self.missing(step, e))
     }
 
+    /// A variable the step needs has no value: the step that sets it did not run or did
+    /// not capture it (a `when:` skipped it, or the peer's message did not allow it).
     fn missing(&self, step: &Step, e: MissingVar) -> Stop {
-        Stop::Invalid(format!(
-            "step {} ({}): variable `{}` has no value when the step runs (was the step that captures it skipped or failed?)",
-            step.number, step.location, e.name
-        ))
+        let setter = self
+            .scenario
+            .steps
+            .iter()
+            .find(|s| s.number < step.number && s.captures.iter().any(|c| c.name == e.name));
+        let why = match setter {
+            Some(s) => format!(
+                "step {} ({}), which sets it, did not run or did not capture it",
+                s.number, s.location
+            ),
+            None => "no earlier step of this run set it".to_string(),
+        };
+        Stop::Failed(Box::new(self.expectation(
+            step,
+            self.step_rule(step),
+            format!(
+                "step {} needs `{}`, which has no value: {why}",
+                step.number, e.name
+            ),
+        )))
     }
 
-    fn not_open(step: &Step, conn: &str) -> Stop {
-        Stop::Invalid(format!(
-            "step {} ({}): `{conn}` is not open",
-            step.number, step.location
-        ))
+    /// A connection the step needs is not open (the step that opens it did not run).
+    fn not_open(&self, step: &Step, conn: &str) -> Stop {
+        let mut f = self.expectation(
+            step,
+            rules::S_EXPECT,
+            format!(
+                "`{conn}` is not open at step {}: the step that opens it did not run",
+                step.number
+            ),
+        );
+        f.conn = Some(conn.to_string());
+        Stop::Failed(Box::new(f))
     }
 
     async fn run_step(&mut self, step: &Step) -> Result<(), Stop> {

@@ -20,6 +20,7 @@ use super::{DATA_GRACE, Endpoint, Session, Stop, party};
 use crate::engine::conn::Conn;
 use crate::outcome::EventKind;
 use crate::proto::{Framing, MAIN};
+use crate::rules::RuleId;
 use crate::scenario::Side;
 use crate::scenario::duration::human;
 use crate::scenario::plan::{Action, Step};
@@ -91,8 +92,9 @@ impl Session<'_> {
             // The client's connections go to the target unless the step says otherwise.
             None if by == Side::Client => self.globals.get("target").cloned().unwrap_or_default(),
             None => {
-                return Err(Stop::Invalid(format!(
-                    "step {} ({}): nothing says where to connect `{conn}`: add `to:`",
+                // The plan check refuses a server-opened connection without `to:` or a listen.
+                return Err(Stop::Internal(format!(
+                    "step {} ({}): nothing says where to connect `{conn}`",
                     step.number, step.location
                 )));
             }
@@ -204,9 +206,9 @@ impl Session<'_> {
                 } else {
                     String::new()
                 };
-                let f = self.finding(
+                let f = self.expectation(
                     step,
-                    step.rule.unwrap_or(failure.rule),
+                    self.own_rule(step).unwrap_or(failure.rule),
                     format!("{}{retried}: {why}", failure.message),
                 );
                 self.push(f, conn);
@@ -215,9 +217,9 @@ impl Session<'_> {
                 return Ok(());
             }
         }
-        let f = self.finding(
+        let f = self.expectation(
             step,
-            step.rule.unwrap_or(rules::S_CONNECT),
+            self.own_rule(step).unwrap_or(rules::S_CONNECT),
             format!("cannot open `{conn}` to {addr}: {why}"),
         );
         self.push(f, conn);
@@ -226,26 +228,42 @@ impl Session<'_> {
 
     /// The peer opens `conn`: accept it on its listener.
     async fn accept(&mut self, step: &Step, conn: &str, by: Side) -> Result<TcpStream, Stop> {
-        let (deadline, wait, _) = self.step_deadline(step);
+        // The program's first connection is its start-up, with a deadline of its own.
+        let starting = conn == MAIN && !self.main_opened && self.opts.program_pid.is_some();
+        let (deadline, wait) = if starting {
+            let wait = self.startup();
+            (Instant::now() + wait, wait)
+        } else {
+            let (deadline, wait, _) = self.step_deadline(step);
+            (deadline, wait)
+        };
         // The client's connections arrive on the main listener, others on their own.
         let listener = match (self.listeners.get(conn), &self.main_endpoint) {
             (Some(l), _) => l,
             (None, Some(Endpoint::Accept(l))) if by == Side::Client => l,
             _ => {
-                return Err(Stop::Invalid(format!(
-                    "step {} ({}): the {} opens `{conn}`, but parley is not listening for it: add a `listen` step",
-                    step.number,
-                    step.location,
-                    by.name()
-                )));
+                // The listen step did not run (a `when:` skipped it).
+                return Err(self.not_open(step, conn));
             }
         };
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let exited = self.opts.program_exited.clone().unwrap_or_default();
         let message = tokio::select! {
             accepted = tokio::time::timeout_at(deadline, listener.accept()) => match accepted {
-                Ok(Ok((stream, _))) => return Ok(stream),
+                Ok(Ok((stream, _))) => {
+                    if starting {
+                        // The scenario's own deadline starts with the conversation.
+                        self.deadline = Instant::now() + self.scenario.timeout;
+                    }
+                    return Ok(stream);
+                }
                 Ok(Err(e)) => format!("accepting `{conn}` failed: {e}"),
+                Err(_) if starting => format!(
+                    "no {} connected to `{conn}` at {addr} within {}, the program's start-up time \
+                     (`program: {{ startup }}` in the scenario or --startup-timeout changes it)",
+                    by.name(),
+                    human(wait)
+                ),
                 Err(_) => format!("no {} connected to `{conn}` at {addr} within {}", by.name(), human(wait)),
             },
             _ = exited.cancelled() => format!(
@@ -254,9 +272,35 @@ impl Session<'_> {
             ),
         };
 
-        let f = self.finding(step, step.rule.unwrap_or(rules::S_CONNECT), message);
+        // A server that answered on the control connection instead of connecting (425
+        // "can't open data connection") did what a server does when it cannot connect; the
+        // rule is not the step's (which is about a server that claims a transfer it never
+        // made), it is that the server could not reach parley's data port.
+        let (rule, message) = match self.answered_instead(conn) {
+            Some(reply) => (
+                rules::S_CONNECT,
+                format!(
+                    "{message}: the server answered `{reply}` on the control connection instead of connecting to \
+                     parley's data port"
+                ),
+            ),
+            None => (self.own_rule(step).unwrap_or(rules::S_CONNECT), message),
+        };
+        let f = self.expectation(step, rule, message);
         self.push(f, conn);
         Err(Stop::Halt)
+    }
+
+    /// While waiting for the peer to open data connection `conn`: the complete reply it
+    /// sent on `main` instead, when the protocol says that reply refuses the transfer.
+    fn answered_instead(&self, conn: &str) -> Option<String> {
+        if conn == MAIN {
+            return None;
+        }
+        let unread = self.conns.get(MAIN)?.shared.lock().buf.clone();
+        self.inspector
+            .refused_transfer(&unread)
+            .map(|reply| crate::visible::visible_truncated(&reply, 120))
     }
 
     pub(super) async fn listen(&mut self, step: &Step, conn: &str, by: Side) -> Result<(), Stop> {
@@ -270,12 +314,15 @@ impl Session<'_> {
             .get(MAIN)
             .map(|c| c.local.ip())
             .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
-        let listener = TcpListener::bind(SocketAddr::new(ip, 0))
-            .await
-            .map_err(|e| Stop::Invalid(format!("step {}: cannot listen for `{conn}`: {e}", step.number)))?;
+        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.map_err(|e| {
+            Stop::Internal(format!(
+                "step {}: cannot listen for `{conn}` on {ip}: {e}",
+                step.number
+            ))
+        })?;
         let addr = listener
             .local_addr()
-            .map_err(|e| Stop::Invalid(format!("step {}: {e}", step.number)))?;
+            .map_err(|e| Stop::Internal(format!("step {}: {e}", step.number)))?;
         for (suffix, value) in listen_vars(addr) {
             self.globals.insert(format!("{conn}.{suffix}"), value);
         }
@@ -292,7 +339,7 @@ impl Session<'_> {
 
     pub(super) async fn close_mine(&mut self, step: &Step, conn: &str) -> Result<(), Stop> {
         let Some(c) = self.conns.get_mut(conn) else {
-            return Err(Self::not_open(step, conn));
+            return Err(self.not_open(step, conn));
         };
         self.recorder.push(conn, EventKind::Close { by: party(self.me) });
         // A peer that reset the connection makes shutdown fail; the close still happened.
@@ -300,70 +347,100 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// The peer is to close `conn`: waits for its end of file. Bytes it sends instead are
+    /// one finding, judged by the protocol (HTTP: a body longer than its Content-Length,
+    /// a second request on a connection declared closed), with their count and a sample;
+    /// a peer that keeps sending is not waited for past [`EXTRA_KEPT`] bytes. A reset is a
+    /// close: the peer closed with bytes it had not read, and that is judged where they
+    /// were sent, not here — which of FIN or RST the kernel sends is not the peer's choice.
     pub(super) async fn await_close(&mut self, step: &Step, conn: &str, by: Side) -> Result<(), Stop> {
         let (deadline, wait, _) = self.step_deadline(step);
         let Some(c) = self.conns.get(conn) else {
-            return Err(Self::not_open(step, conn));
+            return Err(self.not_open(step, conn));
         };
         let shared = c.shared.clone();
-        let rule = step.rule.unwrap_or(rules::S_CLOSE);
-        loop {
+        let dir = super::dir_from(by);
+        let mut sample: Vec<u8> = Vec::new();
+        let mut total = 0usize;
+        let mut verdict: Option<(RuleId, String)> = None;
+        let closed = loop {
             {
                 let mut inbox = shared.lock();
                 if !inbox.buf.is_empty() {
                     let extra: Vec<u8> = std::mem::take(&mut inbox.buf);
                     drop(inbox);
-                    let dir = super::dir_from(by);
-                    let (rule, why) = match (step.rule, self.inspector.trailing(dir, conn, &extra)) {
-                        (Some(rule), _) => (rule, String::new()),
-                        (None, Some((rule, why))) => (rule, format!(" — {why}")),
-                        (None, None) => (rule, String::new()),
-                    };
-                    let f = self
-                        .finding(
-                            step,
-                            rule,
-                            format!(
-                                "the {} sent {} more bytes on `{conn}` where it should have closed it{why}",
-                                by.name(),
-                                extra.len()
-                            ),
-                        )
-                        .actual(&extra);
-
-                    self.push(f, conn);
+                    total += extra.len();
+                    let room = SAMPLE_BYTES.saturating_sub(sample.len());
+                    sample.extend_from_slice(&extra[..extra.len().min(room)]);
+                    // The inspector sees every byte; its latest verdict knows the most.
+                    if let Some(v) = self.inspector.trailing(dir, conn, &extra) {
+                        verdict = Some(v);
+                    }
+                    if total >= EXTRA_KEPT {
+                        break false;
+                    }
                     continue;
                 }
-                if let Some(error) = inbox.error.clone() {
-                    drop(inbox);
-                    // A reset instead of a close: the peer closed with data it never read.
-                    let f = self.finding(
-                        step,
-                        rule,
-                        format!(
-                            "the {} reset `{conn}` instead of closing it ({error}): it closed the socket with data it had not read",
-                            by.name()
-                        ),
-                    );
-                    self.push(f, conn);
-                    return Ok(());
-                }
-                if inbox.eof || inbox.overflow {
-                    return Ok(());
+                if inbox.eof || inbox.error.is_some() || inbox.overflow {
+                    break true;
                 }
             }
             tokio::select! {
                 _ = shared.changed.notified() => {}
-                _ = tokio::time::sleep_until(deadline) => {
-                    let f = self.finding(
-                        step,
-                        rule,
-                        format!("waited {} for the {} to close `{conn}`; it kept the connection open", human(wait), by.name()),
-                    );
-                    self.push(f, conn);
-                    return Err(Stop::Halt);
-                }
+                _ = tokio::time::sleep_until(deadline) => break false,
             }
+        };
+        if total == 0 {
+            if closed {
+                return Ok(());
+            }
+            let f = self.expectation(
+                step,
+                self.own_rule(step).unwrap_or(rules::S_CLOSE),
+                format!(
+                    "waited {} for the {} to close `{conn}`; it kept the connection open",
+                    human(wait),
+                    by.name()
+                ),
+            );
+            self.push(f, conn);
+            return Err(Stop::Halt);
         }
+        let (rule, why) = match (self.own_rule(step), verdict) {
+            (Some(rule), _) => (rule, String::new()),
+            (None, Some((rule, why))) => (rule, format!(" — {why}")),
+            (None, None) if total >= EXTRA_KEPT => (rules::S_LIMIT, String::new()),
+            (None, None) => (rules::S_CLOSE, String::new()),
+        };
+        let then = if closed {
+            "then closed it".to_string()
+        } else if total >= EXTRA_KEPT {
+            format!("and was still sending when parley stopped reading after {total} bytes")
+        } else {
+            format!("and kept it open for {}", human(wait))
+        };
+        let shown = if total > sample.len() {
+            format!(" (the first {} shown)", sample.len())
+        } else {
+            String::new()
+        };
+        let f = self
+            .expectation(
+                step,
+                rule,
+                format!(
+                    "the {} sent {total} more bytes on `{conn}` where it should have closed it, {then}{shown}{why}",
+                    by.name()
+                ),
+            )
+            .actual(&sample);
+        self.push(f, conn);
+        Err(Stop::Halt)
     }
 }
+
+/// Bytes of what a peer sent instead of closing that a finding shows.
+const SAMPLE_BYTES: usize = 256;
+/// How many bytes parley reads from a peer that should have closed before it gives up
+/// waiting: enough for the protocol to judge them, bounded against a flood.
+pub const EXTRA_KEPT: usize = 64 * 1024;

@@ -45,6 +45,9 @@ impl Session<'_> {
             let view = self.inspector.inspect(dir, conn, &msg, &mut found);
             self.received_at
                 .insert(conn.to_string(), (step.number, step.location.to_string()));
+            // An RFC error on the message already says why it is not what the step expects:
+            // the matchers' mismatch is its consequence, not a second finding.
+            let explained = found.iter().any(Finding::is_error);
             for mut f in found {
                 f.step = Some(step.number);
                 f.location = Some(step.location.to_string());
@@ -63,9 +66,13 @@ impl Session<'_> {
                     continue;
                 }
             }
+            if explained && !mismatches.is_empty() {
+                self.remember(&view);
+                return Ok(());
+            }
             for m in mismatches {
                 let f = self
-                    .finding(
+                    .expectation(
                         step,
                         self.step_rule(step),
                         format!("the {} sent something else: {}", from.name(), m.message),
@@ -75,7 +82,7 @@ impl Session<'_> {
                 self.push(f, conn);
             }
             self.remember(&view);
-            self.capture(step, &msg, &view);
+            self.capture(step, conn, &msg, &view);
             return Ok(());
         }
     }
@@ -134,7 +141,7 @@ impl Session<'_> {
         let (deadline, wait, scenario_wide) = self.step_deadline(step);
         let dir = super::dir_from(from);
         let Some(c) = self.conns.get(conn) else {
-            return Err(Self::not_open(step, conn));
+            return Err(self.not_open(step, conn));
         };
         let framing = c.framing;
         let shared = c.shared.clone();
@@ -145,7 +152,7 @@ impl Session<'_> {
                 let decision = matcher::frame(
                     framing,
                     wanted,
-                    self.inspector.as_mut(),
+                    self.inspector.as_ref(),
                     dir,
                     conn,
                     &inbox.buf,
@@ -162,7 +169,7 @@ impl Session<'_> {
                     let got = inbox.buf[..inbox.buf.len().min(256)].to_vec();
                     drop(inbox);
                     let f = self
-                        .finding(
+                        .expectation(
                             step,
                             rules::S_LIMIT,
                             format!(
@@ -184,7 +191,7 @@ impl Session<'_> {
                     let got = std::mem::take(&mut inbox.buf);
                     drop(inbox);
                     let (rule, why) = self.stalled_rule(step, dir, conn, &got, true);
-                    let f = self.finding(
+                    let f = self.expectation(
                         step,
                         rule,
                         format!(
@@ -206,7 +213,7 @@ impl Session<'_> {
                     let got = shared.lock().buf.clone();
                     let whose = if scenario_wide { "the scenario's timeout of " } else { "" };
                     let (rule, why) = self.stalled_rule(step, dir, conn, &got, false);
-                    let f = self.finding(
+                    let f = self.expectation(
                         step,
                         rule,
                         format!(
@@ -245,7 +252,7 @@ impl Session<'_> {
     /// bytes on `main` say, else the protocol's judgement of the partial bytes, else (at
     /// end of file) the protocol's early-close rule, else the step's default.
     fn stalled_rule(&self, step: &Step, dir: Dir, conn: &str, got: &[u8], eof: bool) -> (RuleId, String) {
-        if let Some(rule) = step.rule {
+        if let Some(rule) = self.own_rule(step) {
             return (rule, String::new());
         }
         // What the same peer already sent on `main` may explain a data connection that
@@ -273,7 +280,7 @@ impl Session<'_> {
         (self.step_rule(step), String::new())
     }
 
-    fn capture(&mut self, step: &Step, msg: &[u8], view: &MessageView) {
+    fn capture(&mut self, step: &Step, conn: &str, msg: &[u8], view: &MessageView) {
         for c in &step.captures {
             let source: Option<Vec<u8>> = if let Some(h) = &c.header {
                 view.header(h).map(|v| v.as_bytes().to_vec())
@@ -304,12 +311,18 @@ impl Session<'_> {
                         .insert(c.name.clone(), String::from_utf8_lossy(&v).into_owned());
                 }
                 None => {
-                    let f = self.finding(
+                    let from = match (&c.header, &c.json, &c.regex) {
+                        (Some(h), _, _) => format!("header `{h}`"),
+                        (_, Some(p), _) => format!("JSON pointer `{p}` of the body"),
+                        (_, _, Some(re)) => format!("/{}/", re.as_str()),
+                        _ => "the message".to_string(),
+                    };
+                    let f = self.expectation(
                         step,
                         self.step_rule(step),
-                        format!("could not capture `{}`: the message does not have it", c.name),
+                        format!("could not capture `{}`: the message does not have {from}", c.name),
                     );
-                    self.findings.push(f.actual(msg));
+                    self.push(f.actual(msg), conn);
                 }
             }
         }

@@ -34,11 +34,7 @@ pub fn pad_to(mut bytes: Vec<u8>, min: usize) -> Vec<u8> {
     bytes
 }
 
-/// The bytes parley sends for a step of its side: `send:`, else the literal or exact
-/// bytes the step would check on the other side.
-pub(super) fn outgoing<'s>(send: Option<&'s Payload>, expect: &'s Expect) -> Option<&'s Payload> {
-    send.or(expect.literal.as_ref()).or(expect.exact.as_ref())
-}
+pub(super) use crate::scenario::plan::outgoing;
 
 impl Session<'_> {
     pub(super) async fn send(
@@ -49,8 +45,9 @@ impl Session<'_> {
         expect: &Expect,
     ) -> Result<(), Stop> {
         let Some(payload) = outgoing(send, expect) else {
-            return Err(Stop::Invalid(format!(
-                "step {} ({}): parley plays the {} here but the step says only how to check the message; add `send:`",
+            // `Scenario::playable_as` refuses such a scenario before anything runs.
+            return Err(Stop::Internal(format!(
+                "step {} ({}): parley plays the {} here but the step says only how to check the message",
                 step.number,
                 step.location,
                 self.me.name()
@@ -101,7 +98,7 @@ impl Session<'_> {
             self.greeted = true;
         }
         let Some(c) = self.conns.get_mut(conn) else {
-            return Err(Self::not_open(step, conn));
+            return Err(self.not_open(step, conn));
         };
         // Let the inspector follow the message before it goes out, so that the hooks
         // called while writing (`closed_while_sending`) know what is being written.
@@ -134,7 +131,8 @@ impl Session<'_> {
                 mark = shared.lock().received;
             }
             let Some(writer) = c.writer() else {
-                return Err(Stop::Invalid(format!(
+                // The plan check refuses a message after its sender's close.
+                return Err(Stop::Internal(format!(
                     "step {}: parley already closed `{conn}`",
                     step.number
                 )));
@@ -170,11 +168,11 @@ impl Session<'_> {
             split: pieces.len() > 1,
         });
         if let Some(done) = cut_short {
-            let rule = step
-                .rule
+            let rule = self
+                .own_rule(step)
                 .or_else(|| self.inspector.closed_while_sending(dir, conn))
                 .unwrap_or(rules::S_CLOSE);
-            let f = self.finding(
+            let f = self.expectation(
                 step,
                 rule,
                 format!(
@@ -187,7 +185,7 @@ impl Session<'_> {
             self.push(f, conn);
         }
         if let Some(message) = failure {
-            let f = self.finding(step, rules::S_IO, message).expected(&bytes);
+            let f = self.expectation(step, rules::S_IO, message).expected(&bytes);
             self.push(f, conn);
             return Err(Stop::Halt);
         }

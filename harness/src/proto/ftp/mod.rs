@@ -31,7 +31,7 @@ use std::net::{IpAddr, SocketAddr};
 use self::command::{Command, parse_command};
 use self::reply::{FtpReply, ReplyCode, ReplyFrame, frame_reply, parse_reply};
 use self::session::Session;
-use super::{Dir, Frame, Inspector, MAIN, MessageView, Mismatch, OpenFailure, exact_match};
+use super::{Codec, Dir, Frame, Hooks, MAIN, MessageView, Mismatch, OpenFailure, exact_match};
 use crate::finding::Finding;
 use crate::visible::visible_truncated;
 
@@ -192,7 +192,7 @@ fn shown(bytes: &[u8]) -> String {
     visible_truncated(bytes, 80)
 }
 
-impl Inspector for FtpInspector {
+impl Codec for FtpInspector {
     fn target(&mut self, host: &str, _port: u16) {
         self.target_host = Some(host.to_string());
     }
@@ -201,7 +201,7 @@ impl Inspector for FtpInspector {
     /// server: one command line through its LF. Data connections are framed by the
     /// engine (until the sender closes); if a scenario asks for protocol framing there,
     /// it is the same.
-    fn frame(&mut self, dir: Dir, conn: &str, buf: &[u8], eof: bool) -> Frame {
+    fn frame(&self, dir: Dir, conn: &str, buf: &[u8], eof: bool) -> Frame {
         if conn != MAIN {
             return if eof {
                 Frame::Complete(buf.len())
@@ -298,7 +298,9 @@ impl Inspector for FtpInspector {
             }
         }
     }
+}
 
+impl Hooks for FtpInspector {
     /// A multi-line reply that never ended (F-RPL-2), a reply or command line without its
     /// CRLF (F-RPL-1, F-CMD-1); a data connection that never closed (stream mode ends a
     /// transfer by closing it, 959 §3.4).
@@ -381,6 +383,21 @@ impl Inspector for FtpInspector {
                 reply.code
             ),
         ))
+    }
+
+    /// A 425 or 426 (after any preliminary 1yz) among the complete replies the server sent
+    /// while parley waited for it to open a data connection: it refused the transfer.
+    fn refused_transfer(&self, main_unread: &[u8]) -> Option<Vec<u8>> {
+        let mut rest = main_unread;
+        while let ReplyFrame::Complete(n) = frame_reply(rest) {
+            let (reply, more) = rest.split_at(n);
+            match parse_reply(reply).reply.map(|r| r.code.0) {
+                Some(425 | 426) => return Some(reply.to_vec()),
+                Some(c) if (100..200).contains(&c) => rest = more,
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// A client command that arrived before parley had finished sending `answering`:

@@ -239,7 +239,7 @@ fn feeding_each_reply_byte_by_byte_gives_the_same_frame_and_findings_as_all_at_o
 #[test]
 fn a_command_is_one_line_however_it_arrives() {
     let data = b"USER anonymous\r\nPASS x\r\n";
-    let mut ins = FtpInspector::new();
+    let ins = FtpInspector::new();
     for n in 1..16 {
         assert_eq!(ins.frame(Dir::ToServer, MAIN, &data[..n], false), Frame::Partial);
     }
@@ -255,7 +255,7 @@ fn a_command_is_one_line_however_it_arrives() {
 
 #[test]
 fn an_unfinished_reply_stays_unfinished_at_end_of_file() {
-    let mut ins = FtpInspector::new();
+    let ins = FtpInspector::new();
     assert_eq!(ins.frame(Dir::ToClient, MAIN, b"220 hal", true), Frame::Partial);
     assert_eq!(ins.frame(Dir::ToClient, MAIN, b"211-a\r\n", true), Frame::Partial);
 }

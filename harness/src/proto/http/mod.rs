@@ -71,7 +71,7 @@ use headers::ContentLength;
 use request::{Authority, RequestLine, Version};
 use response::{Asked, RequestShape, StatusLine};
 
-use super::{Dir, Frame, Inspector, MessageView, Mismatch};
+use super::{Codec, Dir, Frame, Hooks, MessageView, Mismatch};
 use crate::finding::Finding;
 use crate::rules::Profile;
 use crate::visible::visible_truncated;
@@ -563,7 +563,7 @@ fn may_be_status_line(p: &[u8]) -> bool {
     p[..n] == b"HTTP/"[..n]
 }
 
-impl Inspector for HttpInspector {
+impl Codec for HttpInspector {
     fn target(&mut self, host: &str, port: u16) {
         self.target = Some(Authority {
             host: host.to_string(),
@@ -571,7 +571,7 @@ impl Inspector for HttpInspector {
         });
     }
 
-    fn frame(&mut self, dir: Dir, conn: &str, buf: &[u8], eof: bool) -> Frame {
+    fn frame(&self, dir: Dir, conn: &str, buf: &[u8], eof: bool) -> Frame {
         if dir == Dir::ToClient && !may_be_status_line(&buf[head::skip_blank_lines(buf)..]) {
             // No status line: an HTTP/0.9-style answer, or garbage, runs until the close.
             return body::frame(buf, 0, BodyFraming::UntilClose, eof);
@@ -607,7 +607,9 @@ impl Inspector for HttpInspector {
     ) -> Result<(), Mismatch> {
         literal::compare(dir, expected, msg, view)
     }
+}
 
+impl Hooks for HttpInspector {
     fn early_close_rule(&self, _dir: Dir, _conn: &str) -> Option<RuleId> {
         // The peer closed before sending the message the step waits for.
         Some(rules::S_CLOSE)

@@ -468,7 +468,7 @@ fn the_view_has_the_method_target_headers_as_sent_and_the_decoded_body() {
 #[test]
 fn a_request_without_content_length_ends_with_its_head() {
     // A POST body without Content-Length must not make parley wait for the close.
-    let mut i = inspector(Profile::Http10);
+    let i = inspector(Profile::Http10);
     let buf = b"POST /post HTTP/1.0\r\nHost: 127.0.0.1:8080\r\n\r\n{\"a\": 1}";
     assert_eq!(i.frame(Dir::ToServer, "main", buf, false), Frame::Complete(45));
 }

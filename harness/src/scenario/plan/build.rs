@@ -141,6 +141,8 @@ pub(crate) fn build(
         stdout_not_contains: program.stdout_not_contains,
         rule: program.rule.map(|r| r.0),
         grace: program.grace.map(|d| d.0).unwrap_or(Duration::from_secs(5)),
+        startup: program.startup.map(|d| d.0),
+        points: program.points.unwrap_or(1),
     };
     Ok(Scenario {
         id,
@@ -409,6 +411,7 @@ impl Planner {
                 rule: f.rule.map(|r| r.0),
                 captures,
                 points: f.points.unwrap_or(1),
+                keep_going: f.keep_going.unwrap_or(false),
                 scope,
                 action,
             },

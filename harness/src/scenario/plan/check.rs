@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::super::error::{Diagnostic, ScenarioError};
 use super::super::locate::Kind;
 use super::super::template::Template;
 use super::build::{PlanError, Planner};
@@ -259,3 +260,54 @@ impl Planner {
 
 /// Variables a `listen` step sets, after the connection's name and a dot.
 pub const LISTEN_VARS: &[&str] = &["host", "port", "addr", "port_args", "eprt_args"];
+
+impl Scenario {
+    /// Whether parley can play `me`'s side of this scenario: every message of that side
+    /// says which bytes to send. Checked before any program starts or socket opens; the
+    /// error points at the first step that cannot be played.
+    pub fn playable_as(&self, me: Side) -> Result<(), ScenarioError> {
+        for step in &self.steps {
+            let Action::Message {
+                from, send, expect, ..
+            } = &step.action
+            else {
+                continue;
+            };
+            if *from != me || outgoing(send.as_ref(), expect).is_some() {
+                continue;
+            }
+            let role = match me {
+                Side::Client => "`parley run` plays the client",
+                Side::Server => "`parley grade` plays the server",
+            };
+            let text: std::sync::Arc<str> = std::fs::read_to_string(&step.location.file)
+                .unwrap_or_default()
+                .into();
+            let d = Diagnostic::at(
+                &step.location.file,
+                text,
+                step.location.line,
+                step.location.col,
+                format!(
+                    "step {} cannot be played as the {}: {role}, and this {} message only says how to check it",
+                    step.number,
+                    me.name(),
+                    me.name()
+                ),
+            )
+            .label("no bytes to send")
+            .help(format!(
+                "add `send:` with the bytes parley sends as the {} (the matchers still check them when parley plays the other side)",
+                me.name()
+            ));
+            let mut d = d;
+            d.notes = step
+                .included_from
+                .iter()
+                .map(|l| format!("included from {l}"))
+                .collect();
+            return Err(ScenarioError::Invalid(Box::new(d)));
+        }
+        Ok(())
+    }
+}

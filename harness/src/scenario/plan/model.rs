@@ -101,6 +101,10 @@ pub struct ProgramExpect {
     pub rule: Option<RuleId>,
     /// How long it may take to finish after the conversation.
     pub grace: Duration,
+    /// How long it may take to start (connect, or listen), when the scenario says.
+    pub startup: Option<Duration>,
+    /// Points each of its checks is worth.
+    pub points: u32,
 }
 
 /// A place in a scenario or fragment file.
@@ -192,6 +196,9 @@ pub struct Step {
     pub captures: Vec<Capture>,
     /// Points its checks are worth.
     pub points: u32,
+    /// `continue: true`: a failed check keeps its rule's severity and does not end the
+    /// scenario.
+    pub keep_going: bool,
     /// Include scope.
     pub scope: Option<Arc<Scope>>,
     /// What it does.
@@ -302,6 +309,12 @@ impl Expect {
         out.extend(self.headers.iter().map(|(_, t)| t));
         out
     }
+}
+
+/// The bytes parley sends for a message it plays: `send:`, else the literal or exact
+/// bytes the step would check on the other side. `None`: the step only says how to check.
+pub fn outgoing<'s>(send: Option<&'s Payload>, expect: &'s Expect) -> Option<&'s Payload> {
+    send.or(expect.literal.as_ref()).or(expect.exact.as_ref())
 }
 
 /// A variable set from a message.
