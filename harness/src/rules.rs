@@ -183,8 +183,6 @@ pub const NOT_CHECKED_YET: &[RuleId] = &[
     RuleId::F_SEC_6,
     RuleId::F_SEC_7,
     RuleId::F_SEC_8,
-    RuleId::F_2428_1,
-    RuleId::F_2428_2,
 ];
 
 macro_rules! catalogue {

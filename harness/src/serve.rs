@@ -257,7 +257,7 @@ async fn pump(
             // break (HTTP: a Content-Length too small, a body without one).
             if !buf.is_empty() {
                 let mut inspector = inspector.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some((rule, why)) = inspector.trailing(dir, MAIN, &buf) {
+                if let Some(crate::proto::Verdict { rule, why, .. }) = inspector.trailing(dir, MAIN, &buf) {
                     let finding = Finding::in_profile(
                         rule,
                         Profile::Http10,

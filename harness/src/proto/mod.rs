@@ -306,7 +306,7 @@ pub trait Hooks: Send {
     /// Content-Length they were a body the server could not frame, H-LEN-1.) May be
     /// called several times as more bytes arrive, each time with the new bytes only; the
     /// inspector may remember them (HTTP judges a JSON body on the octets actually sent).
-    fn trailing(&mut self, dir: Dir, conn: &str, extra: &[u8]) -> Option<(RuleId, String)> {
+    fn trailing(&mut self, dir: Dir, conn: &str, extra: &[u8]) -> Option<Verdict> {
         let _ = (dir, conn, extra);
         None
     }
@@ -334,6 +334,29 @@ pub trait Hooks: Send {
 pub trait Inspector: Codec + Hooks {}
 
 impl<T: Codec + Hooks> Inspector for T {}
+
+/// A protocol's explanation of bytes the engine observed: the rule they break, why, and
+/// a hint for the sender when the catalogue's fix is not the one that applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The rule.
+    pub rule: RuleId,
+    /// Why, in one sentence.
+    pub why: String,
+    /// What the sender changes, when it is more precise than the rule's fix.
+    pub hint: Option<&'static str>,
+}
+
+impl Verdict {
+    /// A verdict under `rule` with the catalogue's fix.
+    pub fn new(rule: RuleId, why: impl Into<String>) -> Verdict {
+        Verdict {
+            rule,
+            why: why.into(),
+            hint: None,
+        }
+    }
+}
 
 /// What parley does when it cannot open a data connection the client announced.
 #[derive(Debug, Clone, PartialEq, Eq)]

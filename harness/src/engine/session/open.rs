@@ -20,7 +20,6 @@ use super::{DATA_GRACE, Endpoint, Session, Stop, party};
 use crate::engine::conn::Conn;
 use crate::outcome::EventKind;
 use crate::proto::{Framing, MAIN};
-use crate::rules::RuleId;
 use crate::scenario::Side;
 use crate::scenario::duration::human;
 use crate::scenario::plan::{Action, Step};
@@ -362,7 +361,7 @@ impl Session<'_> {
         let dir = super::dir_from(by);
         let mut sample: Vec<u8> = Vec::new();
         let mut total = 0usize;
-        let mut verdict: Option<(RuleId, String)> = None;
+        let mut verdict: Option<crate::proto::Verdict> = None;
         let closed = loop {
             {
                 let mut inbox = shared.lock();
@@ -392,6 +391,9 @@ impl Session<'_> {
         };
         if total == 0 {
             if closed {
+                if conn != MAIN {
+                    self.close_after_peer(conn).await;
+                }
                 return Ok(());
             }
             let f = self.expectation(
@@ -406,9 +408,13 @@ impl Session<'_> {
             self.push(f, conn);
             return Err(Stop::Halt);
         }
+        let mut hint = None;
         let (rule, why) = match (self.own_rule(step), verdict) {
             (Some(rule), _) => (rule, String::new()),
-            (None, Some((rule, why))) => (rule, format!(" — {why}")),
+            (None, Some(v)) => {
+                hint = v.hint;
+                (v.rule, format!(" — {}", v.why))
+            }
             (None, None) if total >= EXTRA_KEPT => (rules::S_LIMIT, String::new()),
             (None, None) => (rules::S_CLOSE, String::new()),
         };
@@ -434,6 +440,10 @@ impl Session<'_> {
                 ),
             )
             .actual(&sample);
+        let f = match hint {
+            Some(h) => f.with_hint(h),
+            None => f,
+        };
         self.push(f, conn);
         Err(Stop::Halt)
     }

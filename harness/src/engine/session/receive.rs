@@ -10,6 +10,7 @@ use super::{Session, Stop, after_sending, got_tail};
 use crate::engine::conn::BUFFER_LIMIT;
 use crate::engine::matcher::{self, Wanted};
 use crate::finding::Finding;
+use crate::outcome::EventKind;
 use crate::proto::{Dir, Frame, MAIN, MessageView};
 use crate::rules;
 use crate::rules::RuleId;
@@ -147,7 +148,8 @@ impl Session<'_> {
         let shared = c.shared.clone();
         let last_sent = c.last_sent.clone();
         loop {
-            {
+            let mut complete: Option<(Vec<u8>, bool)> = None;
+            'locked: {
                 let mut inbox = shared.lock();
                 let decision = matcher::frame(
                     framing,
@@ -161,9 +163,8 @@ impl Session<'_> {
                 if let Frame::Complete(n) = decision {
                     let n = n.min(inbox.buf.len());
                     let msg: Vec<u8> = inbox.buf.drain(..n).collect();
-                    drop(inbox);
-                    let premature = self.judge_timing(conn, dir, &msg);
-                    return Ok((msg, premature));
+                    complete = Some((msg, inbox.eof && inbox.buf.is_empty()));
+                    break 'locked;
                 }
                 if inbox.overflow {
                     let got = inbox.buf[..inbox.buf.len().min(256)].to_vec();
@@ -207,6 +208,13 @@ impl Session<'_> {
                     return Err(Stop::Halt);
                 }
             }
+            if let Some((msg, drained)) = complete {
+                if drained && conn != MAIN {
+                    self.close_after_peer(conn).await;
+                }
+                let premature = self.judge_timing(conn, dir, &msg);
+                return Ok((msg, premature));
+            }
             tokio::select! {
                 _ = shared.changed.notified() => {}
                 _ = tokio::time::sleep_until(deadline) => {
@@ -230,6 +238,23 @@ impl Session<'_> {
                     self.push(f, conn);
                     return Err(Stop::Halt);
                 }
+            }
+        }
+    }
+
+    /// The peer closed data connection `conn` and everything it sent is read: parley
+    /// closes its end too, as real clients do (proftpd sends its 226 only once the client
+    /// has closed the data connection after the end of file).
+    pub(super) async fn close_after_peer(&mut self, conn: &str) {
+        if let Some(c) = self.conns.get_mut(conn) {
+            if c.writer().is_some() {
+                self.recorder.push(
+                    conn,
+                    EventKind::Close {
+                        by: super::party(self.me),
+                    },
+                );
+                let _ = c.shutdown().await;
             }
         }
     }

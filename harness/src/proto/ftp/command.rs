@@ -1,6 +1,6 @@
 //! FTP commands, sans-I/O: one command line `KEYWORD [SP argument] CRLF` parsed and
 //! checked (RFC 959 §5.3): the line's grammar (F-CMD-1), PORT's six numbers (F-CMD-3),
-//! TYPE's codes (F-CMD-4), and EPRT's form (RFC 2428 §2, under F-CMD-1).
+//! TYPE's codes (F-CMD-4), and EPRT's form (RFC 2428 §2, F-2428-1).
 //!
 //! Keywords are case-insensitive (959 §5.3.1) and kept upper-cased; the argument is kept
 //! as sent. A command line ends at its LF, so framing is "one line".
@@ -234,7 +234,7 @@ fn check_arguments(c: &Command, violations: &mut Vec<Violation>) {
         }
         "EPRT" => {
             if let Err(why) = addr::parse_eprt(arg) {
-                violations.push(Violation::new(rules::F_CMD_1, why));
+                violations.push(Violation::new(rules::F_2428_1, why));
             }
         }
         _ => {}
@@ -312,9 +312,16 @@ mod tests {
     #[case::too_long(b"HELLO\r\n")]
     #[case::argument_to_pasv(b"PASV now\r\n")]
     #[case::user_without_name(b"USER\r\n")]
-    #[case::bad_eprt(b"EPRT |3|1.2.3.4|5|\r\n")]
     fn command_grammar_breaks_f_cmd_1(#[case] line: &[u8]) {
         assert_eq!(rules(line), ["F-CMD-1"], "{}", String::from_utf8_lossy(line));
+    }
+
+    #[rstest]
+    #[case::unknown_protocol(b"EPRT |3|1.2.3.4|5|\r\n".as_slice())]
+    #[case::not_an_address(b"EPRT |1|localhost|5000|\r\n")]
+    #[case::missing_delimiters(b"EPRT 1|127.0.0.1|5000\r\n")]
+    fn a_malformed_eprt_breaks_f_2428_1(#[case] line: &[u8]) {
+        assert_eq!(rules(line), ["F-2428-1"], "{}", String::from_utf8_lossy(line));
     }
 
     #[test]

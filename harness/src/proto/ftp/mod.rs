@@ -141,6 +141,15 @@ impl FtpInspector {
             ReplyCode::EXTENDED_PASSIVE_MODE => {
                 let port = addr::find_epsv_port(&reply.text());
                 let host = self.target_host.as_deref().and_then(|h| h.parse::<IpAddr>().ok());
+                if port.is_none() {
+                    findings.push(
+                        Finding::new(
+                            rules::F_2428_2,
+                            "the 229 reply does not carry its port as `(|||port|)` (RFC 2428 §3), so no client can find the data port",
+                        )
+                        .actual(msg),
+                    );
+                }
                 if let (Some(port), Some(host)) = (port, host) {
                     view.vars = addr_vars("pasv", SocketAddr::new(host, port));
                 }

@@ -370,6 +370,16 @@ impl Session {
                     ));
                 }
             }
+            // RFC 1123 §4.1.2.6: a server MUST implement PASV.
+            "PASV" if matches!(code.0, 500 | 502) => {
+                out.push(Violation::new(
+                    rules::F_1123_1,
+                    format!(
+                        "PASV was answered {code}: the server does not implement passive mode, which every server must (RFC 1123 §4.1.2.6)"
+                    ),
+                ));
+                self.data = DataSetup::Unset;
+            }
             "PORT" | "EPRT" | "PASV" | "EPSV" => {
                 let accepted = match kw {
                     "PASV" => code == ReplyCode::PASSIVE_MODE,
@@ -614,6 +624,15 @@ mod tests {
     fn unknown_commands_are_not_judged_but_still_answered() {
         let (_, fired) = play(&with_login(&["C:XFOO", "S:500 unknown", "C:NOOP", "S:200 ok"]));
         assert!(fired.is_empty());
+    }
+
+    #[test]
+    fn a_server_without_pasv_breaks_f_1123_1() {
+        let (s, fired) = play(&with_login(&["C:PASV", "S:502 not implemented"]));
+        assert_eq!(fired, ["F-1123-1"]);
+        assert_eq!(s.data(), DataSetup::Unset);
+        let (_, fired) = play(&with_login(&["C:PASV", "S:530 not logged in"]));
+        assert!(fired.is_empty(), "530 is not a missing PASV: {fired:?}");
     }
 
     #[test]

@@ -198,6 +198,29 @@ fn views_carry_code_command_argument_and_variables() {
     assert!(f.iter().all(|x| x.rule != "F-SEQ-4"), "{f:#?}");
 }
 
+#[test]
+fn a_229_without_its_port_breaks_f_2428_2() {
+    let mut ins = FtpInspector::new();
+    ins.target("127.0.0.1", 21);
+    let mut f = Vec::new();
+    for (dir, msg) in [
+        (Dir::ToClient, b"220 hi\r\n".as_slice()),
+        (Dir::ToServer, b"USER a\r\n"),
+        (Dir::ToClient, b"230 ok\r\n"),
+        (Dir::ToServer, b"EPSV\r\n"),
+    ] {
+        ins.inspect(dir, MAIN, msg, &mut f);
+    }
+    let v = ins.inspect(
+        Dir::ToClient,
+        MAIN,
+        b"229 Entering Extended Passive Mode (6446)\r\n",
+        &mut f,
+    );
+    assert_eq!(rules(&f), ["F-2428-2"]);
+    assert!(v.vars.is_empty(), "no address can be read");
+}
+
 /// Replies and commands that each framing must cut the same way however they arrive.
 const REPLIES: &[&[u8]] = &[
     b"220 parley FTP server ready.\r\n",

@@ -71,7 +71,7 @@ use headers::ContentLength;
 use request::{Authority, RequestLine, Version};
 use response::{Asked, RequestShape, StatusLine};
 
-use super::{Codec, Dir, Frame, Hooks, MessageView, Mismatch};
+use super::{Codec, Dir, Frame, Hooks, MessageView, Mismatch, Verdict};
 use crate::finding::Finding;
 use crate::rules::Profile;
 use crate::visible::visible_truncated;
@@ -88,6 +88,15 @@ impl<'a> Judge<'a> {
     /// Findings go to `out`, with `profile`'s severities.
     pub(crate) fn new(profile: Profile, out: &'a mut Vec<Finding>) -> Judge<'a> {
         Judge { profile, out }
+    }
+
+    /// Records a protocol verdict about the bytes `actual`, with its own hint if it has one.
+    pub(crate) fn flag_verdict(&mut self, v: Verdict, actual: &[u8]) {
+        let f = Finding::in_profile(v.rule, self.profile, v.why).actual(actual);
+        self.out.push(match v.hint {
+            Some(hint) => f.with_hint(hint),
+            None => f,
+        });
     }
 
     /// Records a finding under `rule` about the bytes `actual`.
@@ -258,8 +267,8 @@ impl HttpInspector {
             }
         }
         if !leftover.is_empty() {
-            if let Some((rule, why)) = after_request(&mut end, deferred.as_mut(), leftover) {
-                judge.flag(rule, why, leftover);
+            if let Some(v) = after_request(&mut end, deferred.as_mut(), leftover) {
+                judge.flag_verdict(v, leftover);
             }
             if let Some(d) = deferred.take() {
                 d.judge(&mut judge);
@@ -350,8 +359,8 @@ impl HttpInspector {
         };
         let leftover = &rest[taken.used..];
         if !leftover.is_empty() {
-            if let Some((rule, why)) = after_response(&mut end, leftover) {
-                judge.flag(rule, why, leftover);
+            if let Some(v) = after_response(&mut end, leftover) {
+                judge.flag_verdict(v, leftover);
             }
         }
         let state = self.conns.entry(conn.to_string()).or_default();
@@ -465,11 +474,7 @@ fn json_error(bytes: &[u8]) -> Result<(), String> {
 
 /// The rule broken by `extra`, bytes that followed a request where none should (the
 /// connection was to close, or the next request to start).
-fn after_request(
-    end: &mut RequestEnd,
-    deferred: Option<&mut DeferredJson>,
-    extra: &[u8],
-) -> Option<(RuleId, String)> {
+fn after_request(end: &mut RequestEnd, deferred: Option<&mut DeferredJson>, extra: &[u8]) -> Option<Verdict> {
     end.followed_len += extra.len();
     let room = FOLLOWED_KEPT.saturating_sub(end.followed.len());
     end.followed.extend_from_slice(&extra[..extra.len().min(room)]);
@@ -485,7 +490,7 @@ fn after_request(
         None => None,
     };
     if end.persistence == Persistence::Close && request::looks_like_request(&end.followed) {
-        return Some((
+        return Some(Verdict::new(
             rules::H_CONN_3,
             format!(
                 "the client sent another request (`{}`) on a connection it had declared closed after the first: open a new connection for it",
@@ -496,17 +501,20 @@ fn after_request(
     // RFC 2616 §4.1: some old clients send an extra CRLF after a request.
     let only_line_ends = end.followed.iter().all(|b| matches!(b, b'\r' | b'\n'));
     match end.framing {
-        BodyFraming::Empty(Bodiless::NoLength) if only_line_ends => Some((
+        BodyFraming::Empty(Bodiless::NoLength) if only_line_ends => Some(Verdict::new(
             rules::H_HD_3,
             "the request's head is followed by more empty lines: it ends with exactly one (CRLF CRLF), and nothing follows a request without a body".to_string(),
         )),
-        BodyFraming::Length(n) if only_line_ends && json_note.is_none() => Some((
-            rules::H_LEN_2,
-            format!(
+        BodyFraming::Length(n) if only_line_ends && json_note.is_none() => Some(Verdict {
+            rule: rules::H_LEN_2,
+            why: format!(
                 "the request's {n}-octet body is followed by an extra line end ({} octets) that no Content-Length covers: send nothing after the body",
                 end.followed_len
             ),
-        )),
+            hint: Some(
+                "Send nothing after the body: the body is exactly Content-Length octets, with no \\r\\n after it.",
+            ),
+        }),
         BodyFraming::Length(n) => {
             let mut why = format!(
                 "Content-Length says {n}, but {} more octet{} of body followed: Content-Length is too small \
@@ -519,9 +527,9 @@ fn after_request(
                     "; the {sent} octets sent are valid JSON, cut short only by the wrong Content-Length"
                 ));
             }
-            Some((rules::H_LEN_2, why))
+            Some(Verdict::new(rules::H_LEN_2, why))
         }
-        BodyFraming::Empty(Bodiless::NoLength) => Some((
+        BodyFraming::Empty(Bodiless::NoLength) => Some(Verdict::new(
             rules::H_LEN_1,
             format!(
                 "the request has no Content-Length, so the {} octet{} after its head cannot be read as its body: send Content-Length",
@@ -535,19 +543,19 @@ fn after_request(
 
 /// The rule broken by `extra`, bytes that followed a response where the server should
 /// have closed.
-fn after_response(end: &mut ResponseEnd, extra: &[u8]) -> Option<(RuleId, String)> {
+fn after_response(end: &mut ResponseEnd, extra: &[u8]) -> Option<Verdict> {
     end.followed_len += extra.len();
     let n = end.followed_len;
     match end.framing {
-        BodyFraming::Empty(Bodiless::HeadResponse) => Some((
+        BodyFraming::Empty(Bodiless::HeadResponse) => Some(Verdict::new(
             rules::H_LEN_6,
             format!("a response to HEAD has no body, but {n} octets followed its head"),
         )),
-        BodyFraming::Empty(Bodiless::Status(code)) => Some((
+        BodyFraming::Empty(Bodiless::Status(code)) => Some(Verdict::new(
             rules::H_LEN_6,
             format!("a {code} response has no body, but {n} octets followed its head"),
         )),
-        BodyFraming::Length(len) => Some((
+        BodyFraming::Length(len) => Some(Verdict::new(
             rules::H_LEN_2,
             format!(
                 "Content-Length says {len}, but {n} more octets followed the body: the server sent more than it declared"
@@ -733,7 +741,7 @@ impl Hooks for HttpInspector {
         (dir == Dir::ToClient).then_some(rules::H_LEN_5)
     }
 
-    fn trailing(&mut self, dir: Dir, conn: &str, extra: &[u8]) -> Option<(RuleId, String)> {
+    fn trailing(&mut self, dir: Dir, conn: &str, extra: &[u8]) -> Option<Verdict> {
         let state = self.conns.get_mut(conn)?;
         match dir {
             Dir::ToServer => {

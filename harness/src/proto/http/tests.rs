@@ -588,7 +588,7 @@ fn trailing_rule(asked: Option<&[u8]>, first: &[u8], extra: &[u8]) -> Option<&'s
         None => Dir::ToServer,
     };
     i.inspect(dir, "main", first, &mut Vec::new());
-    i.trailing(dir, "main", extra).map(|(rule, _)| rule.as_str())
+    i.trailing(dir, "main", extra).map(|v| v.rule.as_str())
 }
 
 #[rstest]
@@ -658,7 +658,7 @@ fn json_cut_short_by_content_length_is_h_len_2_not_h_len_4() {
     let mut found = Vec::new();
     i.inspect(Dir::ToServer, "main", &buf[..n], &mut found);
     assert!(found.is_empty(), "{found:?}");
-    let (rule, why) = i.trailing(Dir::ToServer, "main", &buf[n..]).unwrap();
+    let crate::proto::Verdict { rule, why, .. } = i.trailing(Dir::ToServer, "main", &buf[n..]).unwrap();
     assert_eq!(rule, "H-LEN-2");
     assert!(
         why.contains("Content-Length says 58, but 1 more octet of body followed"),
@@ -699,7 +699,7 @@ fn a_body_labelled_json_that_is_not_json_is_h_len_4() {
     let mut i = inspector(Profile::Http10);
     i.inspect(Dir::ToServer, "main", msg.as_bytes(), &mut Vec::new());
     assert_eq!(
-        i.trailing(Dir::ToServer, "main", b"x").map(|r| r.0.as_str()),
+        i.trailing(Dir::ToServer, "main", b"x").map(|v| v.rule.as_str()),
         Some("H-LEN-2")
     );
     let mut late = Vec::new();
