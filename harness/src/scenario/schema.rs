@@ -238,6 +238,10 @@ pub struct StepFields {
     pub capture: Option<BTreeMap<VarName, CaptureDoc>>,
     /// Points this step's checks are worth when grading (default 1).
     pub points: Option<u32>,
+    /// On a step that waits for the peer's message: no connection may arrive at parley's
+    /// listener of this name while the step waits, nor by the time the message is there
+    /// (an FTP server must not connect to a bounce address its PORT named; RFC 2577 §3).
+    pub no_connection: Option<ConnName>,
     /// `continue: true` makes the step informational: when its check fails, the finding
     /// keeps its rule's own severity (a warning or note does not fail the scenario) and
     /// the scenario goes on. By default a step that does not get what it expects fails,
@@ -296,6 +300,7 @@ fn check_step(fields: StepFields) -> Result<StepDoc, String> {
             ("capture", fields.capture.is_some()),
             ("points", fields.points.is_some()),
             ("continue", fields.keep_going.is_some()),
+            ("no_connection", fields.no_connection.is_some()),
         ]
         .into_iter()
         .filter_map(|(n, s)| s.then_some(n))
@@ -306,6 +311,9 @@ fn check_step(fields: StepFields) -> Result<StepDoc, String> {
                 extra.join("`, `")
             ));
         }
+    }
+    if fields.no_connection.is_some() && fields.client.is_none() && fields.server.is_none() {
+        return Err("`no_connection` watches a listener while a message is awaited: use it on a `client` or `server` step".to_string());
     }
     if fields.capture.is_some() && fields.client.is_none() && fields.server.is_none() {
         return Err("`capture` reads a message: use it on a `client` or `server` step".to_string());
@@ -651,6 +659,40 @@ pub struct ListenFields {
     /// Which side listens (default `client`, as in FTP active mode).
     #[serde(default)]
     pub by: Option<SideName>,
+    /// When parley listens: the IP address to listen on (default: the address of its end
+    /// of `main`), e.g. another loopback address `127.0.0.2` for a bounce check.
+    #[serde(default)]
+    pub host: Option<IpValue>,
+    /// When parley listens: the port (default: one the kernel picks). A port below 1024
+    /// needs root; without it the listen step is skipped and sets no variables.
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+/// An IP address, v4 or v6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpValue(pub std::net::IpAddr);
+
+impl<'de> Deserialize<'de> for IpValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_str(d, "an IP address such as `127.0.0.2`", |s| {
+            s.parse()
+                .map(IpValue)
+                .map_err(|_| format!("`{s}` is not an IP address: write it as `127.0.0.2` or `::1`"))
+        })
+    }
+}
+
+impl JsonSchema for IpValue {
+    fn schema_name() -> Cow<'static, str> {
+        "IpAddress".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "description": "An IPv4 or IPv6 address." })
+    }
 }
 
 /// `listen: NAME` or its map form.
@@ -666,6 +708,8 @@ impl<'de> Deserialize<'de> for ListenDoc {
                 Scalar::Str(name) => Ok(ListenDoc(ListenFields {
                     conn: check_conn_name(name)?,
                     by: None,
+                    host: None,
+                    port: None,
                 })),
                 Scalar::Int(_) => Err("expected a connection name".to_string()),
             },

@@ -510,7 +510,7 @@ impl Session<'_> {
                 to,
                 framing,
             } => self.open(step, conn, *by, to.as_ref(), *framing).await,
-            Action::Listen { conn, by } => self.listen(step, conn, *by).await,
+            Action::Listen { conn, by, host, port } => self.listen(step, conn, *by, *host, *port).await,
             Action::Message {
                 from,
                 conn,

@@ -302,23 +302,40 @@ impl Session<'_> {
             .map(|reply| crate::visible::visible_truncated(&reply, 120))
     }
 
-    pub(super) async fn listen(&mut self, step: &Step, conn: &str, by: Side) -> Result<(), Stop> {
+    pub(super) async fn listen(
+        &mut self,
+        step: &Step,
+        conn: &str,
+        by: Side,
+        host: Option<std::net::IpAddr>,
+        port: Option<u16>,
+    ) -> Result<(), Stop> {
         if by != self.me {
             // The peer listens; its address reaches parley through the protocol (PORT, 227).
             return Ok(());
         }
-        // Listen on the address the peer reaches parley at: the main connection's local IP.
-        let ip = self
-            .conns
-            .get(MAIN)
-            .map(|c| c.local.ip())
-            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
-        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.map_err(|e| {
-            Stop::Internal(format!(
-                "step {}: cannot listen for `{conn}` on {ip}: {e}",
-                step.number
-            ))
-        })?;
+        // Listen on the address the peer reaches parley at (the main connection's local
+        // IP), unless the step names another.
+        let ip = host.unwrap_or_else(|| {
+            self.conns
+                .get(MAIN)
+                .map(|c| c.local.ip())
+                .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
+        });
+        let listener = match TcpListener::bind(SocketAddr::new(ip, port.unwrap_or(0))).await {
+            Ok(l) => l,
+            // A privileged port without the privilege: the listen does not happen and sets
+            // no variables, so the steps that need it (`when: { defined: NAME.port }`) skip.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && port.is_some() => {
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(Stop::Internal(format!(
+                    "step {}: cannot listen for `{conn}` on {ip}: {e}",
+                    step.number
+                )));
+            }
+        };
         let addr = listener
             .local_addr()
             .map_err(|e| Stop::Internal(format!("step {}: {e}", step.number)))?;

@@ -40,7 +40,7 @@ impl Session<'_> {
         let dir = super::dir_from(from);
         let mut answered = 0;
         loop {
-            let (msg, premature) = self.next_message(step, conn, from, &wanted).await?;
+            let (msg, premature) = self.next_message_watching(step, conn, from, &wanted).await?;
             // RFC checks on every message, whatever the step's matchers say.
             let mut found = Vec::new();
             let view = self.inspector.inspect(dir, conn, &msg, &mut found);
@@ -127,6 +127,50 @@ impl Session<'_> {
                 .map(Some)
                 .map_err(|e| self.missing(step, e)),
             None => Ok(None),
+        }
+    }
+
+    /// [`Self::next_message`], while watching the listener the step names in
+    /// `no_connection:`: a connection there ends the step with a finding.
+    async fn next_message_watching(
+        &mut self,
+        step: &Step,
+        conn: &str,
+        from: Side,
+        wanted: &Wanted<'_>,
+    ) -> Result<(Vec<u8>, Option<(RuleId, String)>), Stop> {
+        let watched = step.no_connection.as_deref();
+        let Some(listener) = watched.and_then(|w| self.listeners.remove(w)) else {
+            return self.next_message(step, conn, from, wanted).await;
+        };
+        let watched = watched.unwrap_or_default();
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let result = tokio::select! {
+            // A connection that arrived with the message counts: it was made first.
+            biased;
+            accepted = listener.accept() => Err(accepted.map(|(_, peer)| peer.to_string())),
+            got = self.next_message(step, conn, from, wanted) => Ok(got),
+        };
+        self.listeners.insert(watched.to_string(), listener);
+        match result {
+            Ok(got) => got,
+            Err(peer) => {
+                let by = from.name();
+                let how = match peer {
+                    Ok(peer) => format!("connected from {peer}"),
+                    Err(e) => format!("tried to connect ({e})"),
+                };
+                let f = self.expectation(
+                    step,
+                    self.step_rule(step),
+                    format!(
+                        "the {by} {how} to `{watched}` at {addr}, which no connection may reach: it connected to an address \
+                         it should have refused"
+                    ),
+                );
+                self.push(f, watched);
+                Err(Stop::Halt)
+            }
         }
     }
 

@@ -368,6 +368,8 @@ impl Planner {
             Action::Listen {
                 conn: listen.0.conn.0,
                 by: listen.0.by.map(Side::from).unwrap_or(Side::Client),
+                host: listen.0.host.map(|h| h.0),
+                port: listen.0.port,
             }
         } else if let Some(by) = f.close {
             Action::Close { conn, by: by.into() }
@@ -412,6 +414,7 @@ impl Planner {
                 captures,
                 points: f.points.unwrap_or(1),
                 keep_going: f.keep_going.unwrap_or(false),
+                no_connection: f.no_connection.map(|c| c.0),
                 scope,
                 action,
             },

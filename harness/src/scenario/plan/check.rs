@@ -49,6 +49,15 @@ impl Planner {
                     return Err(at(format!("step id `{id}` is used twice")).underline(id.clone()));
                 }
             }
+            if let Some(watched) = &p.step.no_connection {
+                if !matches!(conns.get(watched), Some(State::Listening(_))) {
+                    return Err(at(format!(
+                        "`no_connection: {watched}` watches a listener, but nothing listens for `{watched}` here"
+                    ))
+                    .underline(watched.clone())
+                    .help(format!("add `listen: {{ conn: {watched} }}` before this step")));
+                }
+            }
             match &p.step.action {
                 Action::Open {
                     conn,
@@ -90,7 +99,7 @@ impl Planner {
                         },
                     );
                 }
-                Action::Listen { conn, by } => {
+                Action::Listen { conn, by, .. } => {
                     if let Some(State::Open { .. } | State::Listening(_)) = conns.get(conn) {
                         return Err(at(format!("`{conn}` is already open or listened for here")));
                     }

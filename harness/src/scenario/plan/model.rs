@@ -199,6 +199,8 @@ pub struct Step {
     /// `continue: true`: a failed check keeps its rule's severity and does not end the
     /// scenario.
     pub keep_going: bool,
+    /// No connection may arrive at parley's listener of this name while the step waits.
+    pub no_connection: Option<String>,
     /// Include scope.
     pub scope: Option<Arc<Scope>>,
     /// What it does.
@@ -225,6 +227,10 @@ pub enum Action {
         conn: String,
         /// Who listens.
         by: Side,
+        /// Where parley listens, when not at its end of `main`.
+        host: Option<std::net::IpAddr>,
+        /// The port parley listens on, when not the kernel's choice.
+        port: Option<u16>,
     },
     /// A side sends a message.
     Message {
