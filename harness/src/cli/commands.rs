@@ -389,7 +389,7 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
 }
 
 fn serve(args: ServeArgs) -> Result<u8, Usage> {
-    use parley::serve::ServeEvent;
+    use parley::engine::relay::RelayEvent;
     let protocol = Protocol::from_name(&args.protocol)
         .ok_or_else(|| Usage(format!("unknown protocol `{}`", args.protocol)))?;
     let faults = parley::serve::faults(protocol, &args.faults).map_err(Usage)?;
@@ -399,13 +399,6 @@ fn serve(args: ServeArgs) -> Result<u8, Usage> {
         Protocol::Ftp => 2121,
     });
     let color = color(args.color);
-    let paint = |style: anstyle::Style, text: &str| {
-        if color {
-            format!("{}{text}{}", style.render(), style.render_reset())
-        } else {
-            text.to_string()
-        }
-    };
     let fault_list = if args.faults.is_empty() {
         "none".to_string()
     } else {
@@ -426,30 +419,14 @@ fn serve(args: ServeArgs) -> Result<u8, Usage> {
                 }
                 event = rx.recv() => match event {
                     None => break,
-                    Some(ServeEvent::Listening { addr }) => say!(
+                    Some(RelayEvent::Ready { addr }) => say!(
                         "parley serve {protocol}: listening on {addr} (faults: {fault_list}); Ctrl-C stops it"
                     ),
-                    Some(ServeEvent::Connected { id, peer }) => say!("[#{id}] {peer} connected"),
-                    Some(ServeEvent::Message { id, from, bytes }) => {
-                        let arrow = if from == parley::outcome::Party::Client { "C>" } else { "S>" };
-                        say!("[#{id}] {arrow} \"{}\"", parley::visible::visible_truncated(&bytes, 400));
+                    Some(event) => {
+                        for line in report::live::lines(&event, color) {
+                            say!("{line}");
+                        }
                     }
-                    Some(ServeEvent::Finding { id, finding }) => {
-                        let style = match finding.severity {
-                            rules::Severity::Error => anstyle::AnsiColor::Red.on_default().bold(),
-                            rules::Severity::Warning => anstyle::AnsiColor::Yellow.on_default().bold(),
-                            rules::Severity::Note => anstyle::AnsiColor::Cyan.on_default(),
-                        };
-                        say!(
-                            "[#{id}]    {} {} ({}): {}",
-                            paint(style, finding.rule.as_str()),
-                            finding.severity,
-                            finding.section,
-                            finding.message
-                        );
-                        say!("[#{id}]    hint: {}", finding.hint);
-                    }
-                    Some(ServeEvent::Closed { id, by }) => say!("[#{id}] closed by the {}", by.name()),
                 },
             }
         }
