@@ -56,19 +56,23 @@ pub enum Command {
     /// back both ways: parley relays between them, checks every message as it passes, and
     /// writes what it saw as an ordinary scenario file.
     #[command(after_help = "Examples:\n  \
-        # parley starts the client with the relay's address; the recording ends when it exits\n  \
-        parley record --protocol ftp --upstream 127.0.0.1:2121 -o list.yaml -- curl -s ftp://{host}:{port}/\n  \
-        parley record --protocol http --upstream 127.0.0.1:8080 -o get.yaml -- curl -s http://{host}:{port}/hello.txt\n  \
-        # a client you start yourself, pointed at 127.0.0.1:7070 (ends when its connections close, or Ctrl-C)\n  \
-        parley record --protocol echo --upstream 127.0.0.1:7007 --listen 127.0.0.1:7070 -o echo.yaml\n\n\
+        # parley starts the client with its address; the recording ends when it exits\n  \
+        parley record --protocol ftp --upstream 127.0.0.1:2121 -o list.yaml \\\n      \
+        -- curl -s ftp://{host}:{port}/\n  \
+        parley record --protocol http --upstream 127.0.0.1:8080 -o get.yaml \\\n      \
+        -- curl -s http://{host}:{port}/hello.txt\n  \
+        # a client you start yourself, pointed at 127.0.0.1:7070; the recording\n  \
+        # ends when its connections have closed (Ctrl-C ends it at once)\n  \
+        parley record --protocol echo --upstream 127.0.0.1:7007 \\\n      \
+        --listen 127.0.0.1:7070 -o echo.yaml\n\n\
         Then the recording plays both ways:\n  \
         parley check list.yaml\n  \
         parley run list.yaml --target ftp=127.0.0.1:2121\n  \
         parley grade list.yaml --no-variants -- curl -s ftp://{host}:{port}/\n\n\
-        Placeholders in the client command: {host} and {port} (where the relay listens); it also\n\
-        gets PARLEY_HOST and PARLEY_PORT in its environment. FTP data connections pass through\n\
-        the relay too (it rewrites PORT/EPRT and 227/229). The file holds every byte recorded,\n\
-        passwords included.")]
+        Placeholders in the client command: {host} and {port} (where the relay\n\
+        listens); it also gets PARLEY_HOST and PARLEY_PORT in its environment.\n\
+        FTP data connections pass through the relay too (it rewrites PORT/EPRT and\n\
+        227/229). The file holds every byte recorded, passwords included.")]
     Record(RecordArgs),
     /// Check scenario files without running them.
     #[command(after_help = "Example:\n  parley check scenarios/ fixtures/my-scenario.yaml")]

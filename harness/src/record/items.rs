@@ -56,16 +56,38 @@ fn dir_of(from: Party) -> Dir {
     }
 }
 
-/// Cuts the bytes of each connection and direction into messages.
+/// Cuts the bytes of each connection and direction into messages. Each item keeps the
+/// number of the event where it began: a message goes where its first byte arrived, not
+/// where it ended (nginx answers a POST before its body is in; the request still comes
+/// first).
 struct Framer {
     inspector: Box<dyn Inspector>,
     bufs: HashMap<(String, bool), Vec<u8>>,
-    out: Vec<Item>,
+    /// Where the message now buffered on each connection and direction began.
+    starts: HashMap<(String, bool), usize>,
+    /// The event being read.
+    seq: usize,
+    out: Vec<(usize, Item)>,
 }
 
 impl Framer {
     fn key(conn: &str, from: Party) -> (String, bool) {
         (conn.to_string(), from == Party::Client)
+    }
+
+    fn push(&mut self, item: Item) {
+        self.out.push((self.seq, item));
+    }
+
+    /// Bytes `from` sent on `conn`.
+    fn data(&mut self, conn: &str, from: Party, bytes: &[u8]) {
+        let key = Framer::key(conn, from);
+        let buf = self.bufs.entry(key.clone()).or_default();
+        if buf.is_empty() {
+            self.starts.insert(key, self.seq);
+        }
+        buf.extend_from_slice(bytes);
+        self.frame(conn, from, false);
     }
 
     fn frame(&mut self, conn: &str, from: Party, eof: bool) {
@@ -80,13 +102,21 @@ impl Framer {
                 break;
             }
             let bytes: Vec<u8> = buf.drain(..n.min(buf.len())).collect();
+            let rest = !buf.is_empty();
             let view = self.inspector.inspect(dir, conn, &bytes, &mut Vec::new());
-            self.out.push(Item::Message {
-                conn: conn.to_string(),
-                from,
-                bytes,
-                view,
-            });
+            let start = self.starts.get(&key).copied().unwrap_or(self.seq);
+            if rest {
+                self.starts.insert(key.clone(), self.seq);
+            }
+            self.out.push((
+                start,
+                Item::Message {
+                    conn: conn.to_string(),
+                    from,
+                    bytes,
+                    view,
+                },
+            ));
         }
     }
 
@@ -99,12 +129,20 @@ impl Framer {
             return;
         }
         let bytes = std::mem::take(buf);
-        self.out.push(Item::Message {
-            conn: conn.to_string(),
-            from,
-            bytes,
-            view: MessageView::default(),
-        });
+        let start = self
+            .starts
+            .get(&Framer::key(conn, from))
+            .copied()
+            .unwrap_or(self.seq);
+        self.out.push((
+            start,
+            Item::Message {
+                conn: conn.to_string(),
+                from,
+                bytes,
+                view: MessageView::default(),
+            },
+        ));
     }
 }
 
@@ -129,16 +167,19 @@ fn framed(protocol: Protocol, transcript: &Transcript, relay: Option<SocketAddr>
     let mut f = Framer {
         inspector,
         bufs: HashMap::new(),
+        starts: HashMap::new(),
+        seq: 0,
         out: Vec::new(),
     };
     let mut order: Vec<(String, Party)> = Vec::new();
-    for e in &transcript.events {
+    for (seq, e) in transcript.events.iter().enumerate() {
+        f.seq = seq;
         match &e.kind {
-            EventKind::Listen { by, .. } => f.out.push(Item::Listen {
+            EventKind::Listen { by, .. } => f.push(Item::Listen {
                 conn: e.conn.clone(),
                 by: *by,
             }),
-            EventKind::Open { by, .. } => f.out.push(Item::Open {
+            EventKind::Open { by, .. } => f.push(Item::Open {
                 conn: e.conn.clone(),
                 by: *by,
             }),
@@ -146,31 +187,30 @@ fn framed(protocol: Protocol, transcript: &Transcript, relay: Option<SocketAddr>
                 if !order.contains(&(e.conn.clone(), *from)) {
                     order.push((e.conn.clone(), *from));
                 }
-                f.bufs
-                    .entry(Framer::key(&e.conn, *from))
-                    .or_default()
-                    .extend_from_slice(bytes);
-                f.frame(&e.conn, *from, false);
+                f.data(&e.conn, *from, bytes);
             }
             EventKind::Close { by } => {
                 f.frame(&e.conn, *by, true);
                 f.leftover(&e.conn, *by);
-                f.out.push(Item::Close {
+                f.push(Item::Close {
                     conn: e.conn.clone(),
                     by: *by,
                 });
             }
-            EventKind::Error { message } => f.out.push(Item::Error {
+            EventKind::Error { message } => f.push(Item::Error {
                 conn: e.conn.clone(),
                 message: message.clone(),
             }),
         }
     }
     // A recording stopped early: what had arrived still goes in.
+    f.seq = transcript.events.len();
     for (conn, from) in order {
         f.leftover(&conn, from);
     }
-    f.out
+    // Where each began; the sort is stable, so messages that began together keep their order.
+    f.out.sort_by_key(|(seq, _)| *seq);
+    f.out.into_iter().map(|(_, item)| item).collect()
 }
 
 /// Echo: the client's bytes until the server has sent back at least as many, then the
@@ -251,10 +291,22 @@ fn ends_transfer(item: &Item) -> bool {
         if conn == MAIN && matches!(view.code, Some(226 | 250 | 425 | 426 | 451)))
 }
 
+/// What a data connection carried, or its close.
+fn is_data_traffic(item: &Item) -> bool {
+    item.conn() != MAIN && matches!(item, Item::Message { .. } | Item::Close { .. })
+}
+
+/// A 125/150 on `main`: the server is about to transfer (RFC 959 §4.2).
+fn is_preliminary(item: &Item) -> bool {
+    matches!(item, Item::Message { conn, from: Party::Server, view, .. }
+        if conn == MAIN && matches!(view.code, Some(125 | 150)))
+}
+
 /// FTP: a data connection the server opens comes right after the transfer command (the
 /// server connects as soon as it has it), before the server's replies to it; what a data
 /// connection carried and its first close come before the reply that ends the transfer;
-/// the other side's close of a data connection is left out (nothing waits for it).
+/// what it carried comes after the 125/150 that announces it; the other side's close of a
+/// data connection is left out (nothing waits for it).
 fn ftp_order(items: Vec<Item>) -> Vec<Item> {
     // The second close of each data connection goes.
     let mut closed: Vec<String> = Vec::new();
@@ -283,6 +335,36 @@ fn ftp_order(items: Vec<Item>) -> Vec<Item> {
             if at < i {
                 let open = items.remove(i);
                 items.insert(at, open);
+            }
+        }
+        i += 1;
+    }
+    // What a data connection carried comes after the preliminary reply (125/150) that
+    // announces the transfer, when the relay read the data first.
+    let mut i = 0;
+    while i < items.len() {
+        if is_data_traffic(&items[i]) {
+            let prelim = (i + 1..items.len())
+                .take_while(|k| !is_main_from(&items[*k], Party::Client))
+                .find(|k| is_preliminary(&items[*k]));
+            if let Some(k) = prelim {
+                let mut moved = Vec::new();
+                let mut j = i;
+                let mut k = k;
+                while j < k {
+                    if is_data_traffic(&items[j]) {
+                        moved.push(items.remove(j));
+                        k -= 1;
+                    } else {
+                        j += 1;
+                    }
+                }
+                let n = moved.len();
+                for (off, item) in moved.into_iter().enumerate() {
+                    items.insert(k + 1 + off, item);
+                }
+                i = k + 1 + n;
+                continue;
             }
         }
         i += 1;
@@ -406,6 +488,38 @@ mod tests {
     }
 
     #[test]
+    fn data_read_before_the_150_that_announces_it_is_put_after_it() {
+        let t = Transcript {
+            events: vec![
+                data(MAIN, Party::Client, b"LIST\r\n"),
+                ev(
+                    "data",
+                    EventKind::Open {
+                        by: Party::Client,
+                        client: "c".into(),
+                        server: "s".into(),
+                    },
+                ),
+                data("data", Party::Server, b"readme.txt\r\n"),
+                ev("data", EventKind::Close { by: Party::Server }),
+                data(MAIN, Party::Server, b"150 here\r\n"),
+                data(MAIN, Party::Server, b"226 done\r\n"),
+            ],
+        };
+        assert_eq!(
+            shape(&items(Protocol::Ftp, &t, None)),
+            [
+                "main client LIST",
+                "data open client",
+                "main server 150 here",
+                "data server readme.txt",
+                "data close server",
+                "main server 226 done",
+            ]
+        );
+    }
+
+    #[test]
     fn http_messages_are_framed_by_content_length_and_by_the_close() {
         let t = Transcript {
             events: vec![
@@ -430,6 +544,28 @@ mod tests {
             shape(&out)[3],
             "main server HTTP/1.0 200 OK\r\n\r\nuntil the close"
         );
+    }
+
+    #[test]
+    fn a_request_answered_before_its_body_arrived_still_comes_first() {
+        let t = Transcript {
+            events: vec![
+                data(
+                    MAIN,
+                    Party::Client,
+                    b"POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n",
+                ),
+                data(
+                    MAIN,
+                    Party::Server,
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                ),
+                data(MAIN, Party::Client, b"{}"),
+            ],
+        };
+        let out = shape(&items(Protocol::Http, &t, None));
+        assert!(out[0].starts_with("main client POST"), "{out:?}");
+        assert!(out[1].starts_with("main server HTTP/1.1 200"), "{out:?}");
     }
 
     #[test]

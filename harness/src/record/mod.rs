@@ -131,7 +131,11 @@ fn header(out: &mut String, src: &Source<'_>, opts: &WriteOptions) {
     );
     let _ = writeln!(out, "#   parley check {file}");
     let _ = writeln!(out, "#   parley run {file} --target {proto}={}", src.upstream);
-    let grade = src.client_template.unwrap_or("CLIENT {host} {port}");
+    // A command of several lines (a script given with `python3 -c`) cannot sit in a comment.
+    let grade = src
+        .client_template
+        .filter(|c| !c.chars().any(char::is_control))
+        .unwrap_or("CLIENT {host} {port}");
     let _ = writeln!(out, "#   parley grade {file} --no-variants -- {grade}");
     out.push_str(&yaml::comment(
         &format!(

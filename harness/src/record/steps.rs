@@ -150,6 +150,16 @@ fn looks_volatile(text: &str) -> bool {
     .is_match(text)
 }
 
+/// Text that carries a time of day or a date: what a body that changes from run to run
+/// usually has (a year alone is not enough: bodies are full of numbers).
+fn looks_timed(text: &str) -> bool {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex(r"\b\d{1,2}:\d\d:\d\d\b|\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d|\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
+    })
+    .is_match(text)
+}
+
 /// An `ls -l` line.
 fn listing_line(line: &str) -> bool {
     static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
@@ -260,8 +270,8 @@ impl Writer<'_> {
                         self.once(
                             "listen-server",
                             format!(
-                                "Passive mode: the server listens for `{conn}` and names the address in its 227/229 \
-                                 reply ({{{{{conn}.port_args}}}}); the client connects to it."
+                                "Passive mode: the server listens for `{conn}` and names the address in its 227 \
+                                 ({{{{{conn}.port_args}}}}) or 229 ({{{{{conn}.port}}}}) reply; the client connects to it."
                             ),
                         )
                     }
@@ -519,7 +529,7 @@ impl Writer<'_> {
         if !body.is_empty() {
             let text = std::str::from_utf8(&body).ok();
             let varies =
-                text.is_none_or(|t| (!authority.is_empty() && t.contains(&authority)) || looks_volatile(t));
+                text.is_none_or(|t| (!authority.is_empty() && t.contains(&authority)) || looks_timed(t));
             match text {
                 Some(t) if !varies && body.len() <= BODY_MATCHED => {
                     fields.push(("body", Val::Bytes(Bytes::Text(Text::lit(t)))));
@@ -529,8 +539,8 @@ impl Writer<'_> {
                     let first = text
                         .and_then(|t| t.lines().map(str::trim).find(|l| !l.is_empty()))
                         .filter(|l| {
-                            l.len() <= 60
-                                && !looks_volatile(l)
+                            (4..=60).contains(&l.len())
+                                && !looks_timed(l)
                                 && (authority.is_empty() || !l.contains(&authority))
                         });
                     if let Some(first) = first {
@@ -679,6 +689,8 @@ mod tests {
         assert!(looks_volatile("220 (vsFTPd 3.0.3)"));
         assert!(looks_volatile("-rw-r--r-- 1 ftp ftp 265 Dec 01 10:59 readme.txt"));
         assert!(!looks_volatile("230 Login successful."));
+        assert!(looks_timed("{\"date\": \"2025-12-01T10:00:00Z\"}"));
+        assert!(!looks_timed("{\"rfc\": { \"http\": 1945 }}"));
         assert!(listing_line(
             "-rw-r--r--    1 1000     1000          265 Jan 01  2024 readme.txt"
         ));

@@ -52,6 +52,10 @@ fn listen(conn: &str, by: Party) -> Event {
 
 /// Writes the scenario for `events`, checks that it loads, and returns its text.
 fn written(protocol: Protocol, events: Vec<Event>, exact: bool) -> String {
+    written_for(protocol, events, exact, "client {host} {port}")
+}
+
+fn written_for(protocol: Protocol, events: Vec<Event>, exact: bool, template: &str) -> String {
     let transcript = Transcript { events };
     let src = Source {
         protocol,
@@ -60,7 +64,7 @@ fn written(protocol: Protocol, events: Vec<Event>, exact: bool) -> String {
         upstream: "127.0.0.1:2121",
         relay: Some("127.0.0.1:40123".parse().unwrap()),
         client: Some("client 127.0.0.1 40123"),
-        client_template: Some("client {host} {port}"),
+        client_template: Some(template),
         exit_code: Some(0),
         recorded_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_633_600),
     };
@@ -307,4 +311,20 @@ fn large_binary_data_goes_to_a_file_next_to_the_scenario() {
     let y = written(Protocol::Echo, events, false);
     assert!(y.contains("  - client: { base64: \"//4=\" }"), "{y}");
     assert!(y.contains("  - client: { file: \"rec.data/3.bin\" }"), "{y}");
+}
+
+#[test]
+fn a_client_command_of_several_lines_stays_out_of_the_comments() {
+    let events = vec![
+        open(MAIN, Party::Client),
+        data(MAIN, Party::Client, "hi\r\n"),
+        data(MAIN, Party::Server, "hi\r\n"),
+    ];
+    let y = written_for(
+        Protocol::Echo,
+        events,
+        false,
+        "python3 -c 'import sys\nprint(1)' {host} {port}",
+    );
+    assert!(y.contains("--no-variants -- CLIENT {host} {port}\n"), "{y}");
 }
