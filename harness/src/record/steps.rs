@@ -528,14 +528,27 @@ impl Writer<'_> {
         let mut notes: Vec<String> = Vec::new();
         if !body.is_empty() {
             let text = std::str::from_utf8(&body).ok();
-            let varies =
-                text.is_none_or(|t| (!authority.is_empty() && t.contains(&authority)) || looks_timed(t));
+            let echoes_authority = text.is_some_and(|t| !authority.is_empty() && t.contains(&authority));
+            let timed = text.is_some_and(looks_timed);
             match text {
-                Some(t) if !varies && body.len() <= BODY_MATCHED => {
-                    fields.push(("body", Val::Bytes(Bytes::Text(Text::lit(t)))));
+                Some(t) if !timed && body.len() <= BODY_MATCHED => {
+                    if echoes_authority {
+                        // The body names the server's address (an echo of Host): the
+                        // address parley plays or checks, whose length may differ.
+                        fields.push((
+                            "body",
+                            Val::Bytes(Bytes::Text(Text::with_var(t, &authority, "authority"))),
+                        ));
+                        drop_header(&mut fields, "Content-Length");
+                        notes.push("its body names the server's address: `{{authority}}`".to_string());
+                    } else {
+                        fields.push(("body", Val::Bytes(Bytes::Text(Text::lit(t)))));
+                    }
                 }
                 _ => {
-                    fields.push(("body_len", Val::Num(body.len())));
+                    if !echoes_authority {
+                        fields.push(("body_len", Val::Num(body.len())));
+                    }
                     let first = text
                         .and_then(|t| t.lines().map(str::trim).find(|l| !l.is_empty()))
                         .filter(|l| {
@@ -546,8 +559,8 @@ impl Writer<'_> {
                     if let Some(first) = first {
                         fields.push(("contains", Val::Str(Text::lit(first))));
                     }
-                    notes.push(if varies {
-                        "its body varies: matched on its length".to_string()
+                    notes.push(if timed {
+                        "its body carries dates or times: matched on its length".to_string()
                     } else {
                         format!("its {}-byte body is matched on its length", body.len())
                     });
@@ -574,6 +587,16 @@ impl Writer<'_> {
         }
         (Msg::Fields(fields), comment)
     }
+}
+
+/// Removes header `name` from the `headers:` matcher, if it is there.
+fn drop_header(fields: &mut Vec<(&'static str, Val)>, name: &str) {
+    for (key, value) in fields.iter_mut() {
+        if let (&mut "headers", Val::Headers(h)) = (key, value) {
+            h.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        }
+    }
+    fields.retain(|(k, v)| !(*k == "headers" && matches!(v, Val::Headers(h) if h.is_empty())));
 }
 
 /// The line end of `text` as sent.

@@ -328,3 +328,32 @@ fn a_client_command_of_several_lines_stays_out_of_the_comments() {
     );
     assert!(y.contains("--no-variants -- CLIENT {host} {port}\n"), "{y}");
 }
+
+#[test]
+fn a_body_that_echoes_the_servers_address_names_it_with_authority() {
+    let body = "{\"url\": \"http://127.0.0.1:40123/get\"}\n";
+    let response = format!(
+        "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let events = vec![
+        open(MAIN, Party::Client),
+        data(
+            MAIN,
+            Party::Client,
+            "GET /get HTTP/1.0\r\nHost: 127.0.0.1:40123\r\n\r\n",
+        ),
+        data(MAIN, Party::Server, &response),
+        close(MAIN, Party::Server),
+    ];
+    let y = written(Protocol::Http, events, false);
+    assert!(
+        y.contains("      body: \"{\\\"url\\\": \\\"http://{{authority}}/get\\\"}\\n\"\n"),
+        "{y}"
+    );
+    // Its length follows the address: Content-Length is not matched.
+    assert!(
+        y.contains("      headers: { Content-Type: \"application/json\" }\n"),
+        "{y}"
+    );
+}

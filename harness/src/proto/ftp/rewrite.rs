@@ -222,10 +222,10 @@ pub fn announced(dir: Dir, line: &[u8]) -> Option<Announce> {
         }
         Dir::ToClient => {
             let text = std::str::from_utf8(line).ok()?;
-            if text.starts_with("227") {
-                addr::find_pasv_span(&text[3..]).map(|(_, a)| Announce::Pasv(a))
-            } else if text.starts_with("229") {
-                addr::find_epsv_span(&text[3..]).map(|(_, p)| Announce::Epsv(p))
+            if let Some(rest) = text.strip_prefix("227") {
+                addr::find_pasv_span(rest).map(|(_, a)| Announce::Pasv(a))
+            } else if let Some(rest) = text.strip_prefix("229") {
+                addr::find_epsv_span(rest).map(|(_, p)| Announce::Epsv(p))
             } else {
                 None
             }
@@ -255,9 +255,9 @@ pub fn rewrite(dir: Dir, line: &[u8], to: SocketAddr) -> Option<Vec<u8>> {
         }
         Dir::ToClient => {
             let text = std::str::from_utf8(line).ok()?;
-            let (span, replacement) = if text.starts_with("227") {
+            let (span, replacement) = if let Some(rest) = text.strip_prefix("227") {
                 let SocketAddr::V4(v4) = to else { return None };
-                let (span, _) = addr::find_pasv_span(&text[3..])?;
+                let (span, _) = addr::find_pasv_span(rest)?;
                 (span, addr::addr_to_port_args(v4))
             } else {
                 let (span, _) = addr::find_epsv_span(text.get(3..)?)?;
