@@ -604,14 +604,14 @@ fn record(args: RecordArgs) -> Result<u8, Usage> {
     } else {
         ""
     };
-    say!(
-        "wrote {}: {} steps{interrupted}; it plays both ways: `parley run {} --target {protocol}={}` and `parley grade {} --no-variants -- CMD`",
-        args.output.display(),
-        written.steps,
-        args.output.display(),
-        recording.upstream,
-        args.output.display()
-    );
+    let client = template
+        .as_deref()
+        .filter(|c| !c.chars().any(char::is_control))
+        .unwrap_or("CLIENT {host} {port}");
+    let file = args.output.display();
+    say!("wrote {file}: {} steps{interrupted}; it plays both ways:", written.steps);
+    say!("  parley run {file} --target {protocol}={}", recording.upstream);
+    say!("  parley grade {file} --no-variants -- {client}");
     Ok(0)
 }
 
