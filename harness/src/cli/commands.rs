@@ -609,7 +609,10 @@ fn record(args: RecordArgs) -> Result<u8, Usage> {
         .filter(|c| !c.chars().any(char::is_control))
         .unwrap_or("CLIENT {host} {port}");
     let file = args.output.display();
-    say!("wrote {file}: {} steps{interrupted}; it plays both ways:", written.steps);
+    say!(
+        "wrote {file}: {} steps{interrupted}; it plays both ways:",
+        written.steps
+    );
     say!("  parley run {file} --target {protocol}={}", recording.upstream);
     say!("  parley grade {file} --no-variants -- {client}");
     Ok(0)

@@ -83,6 +83,10 @@ struct Pump {
     framed_one: bool,
     /// More than [`BUFFER_LIMIT`] bytes without a whole message: no longer judged.
     overflow: bool,
+    /// Bytes sent this way in all (the transcript keeps [`super::RelayOptions::keep_bytes`]).
+    total: usize,
+    /// The connection failed (a reset): it did not close.
+    failed: bool,
     gate: Option<LineGate>,
     control: Option<Control>,
 }
@@ -98,6 +102,8 @@ impl Pump {
             buf: Vec::new(),
             framed_one: false,
             overflow: false,
+            total: 0,
+            failed: false,
             gate: control.map(|_| LineGate::new(dir)),
             control,
         }
@@ -110,6 +116,7 @@ impl Pump {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => {
+                    self.failed = true;
                     self.conv.event(
                         &self.conn,
                         EventKind::Error {
@@ -150,6 +157,19 @@ impl Pump {
     /// Records `bytes` as sent by this side, and reports every whole message they complete.
     fn take(&mut self, bytes: &[u8]) {
         self.conv.recorder.data(&self.conn, self.from, bytes);
+        let keep = self.conv.opts.keep_bytes;
+        // Only a recording writes its transcript out: say what it could not keep.
+        let recording = self.conv.opts.mode == super::Mode::Single;
+        if recording && self.total <= keep && self.total + bytes.len() > keep {
+            self.conv.trouble(format!(
+                "the {} sent more than {} KiB on `{}`: the transcript keeps the first {} KiB",
+                self.from.name(),
+                keep / 1024,
+                self.conn,
+                keep / 1024
+            ));
+        }
+        self.total += bytes.len();
         if self.overflow {
             return;
         }
@@ -233,7 +253,9 @@ impl Pump {
         for f in found {
             self.conv.finding(f.by(self.from).on(self.conn.clone()));
         }
-        self.conv.event(&self.conn, EventKind::Close { by: self.from });
+        if !self.failed {
+            self.conv.event(&self.conn, EventKind::Close { by: self.from });
+        }
     }
 
     /// A held FTP control line: when it announces a data address, the relay listens for
