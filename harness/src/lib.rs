@@ -9,7 +9,8 @@
 //! - [`engine`]: plays a plan over tokio sockets, as client or server, with deadlines;
 //! - [`outcome`]: what a run produced (status, findings, transcript);
 //! - [`report`]: renders outcomes as human text, JSON, JUnit and CSV (the engine never prints);
-//! - [`serve`]: a bundled mock in the foreground behind a relay that reports every exchange;
+//! - [`serve`]: a bundled mock in the foreground behind the engine's relay, which reports every exchange;
+//! - [`record`]: a recorded conversation written as a scenario that plays back both ways;
 //! - [`rules`]: the rule catalogue; [`finding`]: one deviation; [`visible`]: bytes made readable.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod finding;
 pub mod outcome;
 pub mod proto;
+pub mod record;
 pub mod report;
 pub mod rules;
 pub mod scenario;

@@ -1,27 +1,23 @@
 //! `parley serve`: a bundled mock server in the foreground for students to develop
-//! against, behind a relay that reports every message and the findings parley's checker
-//! makes about it, as they happen.
+//! against, behind the engine's relay ([`crate::engine::relay`]), which reports every
+//! message and the findings parley's checker makes about it, as they happen.
 //!
-//! The mock listens on a private loopback port; the relay listens where the user asked
-//! and copies bytes both ways, feeding each direction to the protocol's inspector (the
-//! same sans-I/O checker `run` and `grade` use). FTP data connections go directly between
-//! the client and the mock (the addresses in PASV/PORT are theirs); the control
-//! connection is what is shown. Nothing here prints: events go to a channel.
+//! The mock listens on a private loopback port; the relay listens where the user asked.
+//! FTP data connections pass through the relay too (it rewrites the addresses in
+//! PORT/EPRT and 227/229), so they are shown like the control connection. The HTTP mock
+//! reports the relay's address as the one the client used. Nothing here prints: events go
+//! to a channel and `report::live` renders them.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use parley_mock::MockServer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use crate::finding::Finding;
-use crate::outcome::Party;
-use crate::proto::{Dir, Frame, Inspector, MAIN, Protocol};
-use crate::rules::Profile;
+pub use crate::engine::relay::RelayEvent;
+use crate::engine::relay::{Mode, Relay, RelayOptions};
+use crate::proto::Protocol;
 use crate::scenario::plan::Faults;
 
 /// A named fault for `--fault`: what it sets and which protocol it is for.
@@ -119,55 +115,18 @@ pub fn faults(protocol: Protocol, names: &[String]) -> Result<Faults, String> {
     Ok(f)
 }
 
-/// What happens on the relay.
-#[derive(Debug, Clone)]
-pub enum ServeEvent {
-    /// The relay listens at `addr`.
-    Listening {
-        /// Where clients connect.
-        addr: SocketAddr,
-    },
-    /// Client number `id` connected from `peer`.
-    Connected {
-        /// Connection number.
-        id: u64,
-        /// The client's address.
-        peer: SocketAddr,
-    },
-    /// A whole message went by.
-    Message {
-        /// Connection number.
-        id: u64,
-        /// Who sent it.
-        from: Party,
-        /// Its bytes.
-        bytes: Vec<u8>,
-    },
-    /// parley's checker found something about the last message.
-    Finding {
-        /// Connection number.
-        id: u64,
-        /// What.
-        finding: Finding,
-    },
-    /// A side closed the connection.
-    Closed {
-        /// Connection number.
-        id: u64,
-        /// Who closed first.
-        by: Party,
-    },
-}
-
-/// Runs the mock for `protocol` with `faults`, and the relay on `127.0.0.1:port`, until
-/// `shutdown` is cancelled. Events go to `events`.
+/// Runs the mock for `protocol` with `faults`, and the engine's relay in front of it on
+/// `127.0.0.1:port`, until `shutdown` is cancelled. Every client connection is a
+/// conversation of its own; events go to `events` (the first is [`RelayEvent::Ready`]).
 pub async fn serve(
     protocol: Protocol,
     port: u16,
     faults: Faults,
-    events: UnboundedSender<ServeEvent>,
+    events: UnboundedSender<RelayEvent>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let public = listener.local_addr()?;
     let mock = match protocol {
         Protocol::Echo => {
             MockServer::echo(parley_mock::echo::EchoConfig {
@@ -176,168 +135,21 @@ pub async fn serve(
             })
             .await?
         }
-        Protocol::Http => MockServer::http(crate::engine::mocks::http_config(&faults)).await?,
+        Protocol::Http => {
+            // A request without Host is told the address the client used, not the mock's.
+            let config = parley_mock::http::HttpConfig {
+                public_addr: Some(public),
+                ..crate::engine::mocks::http_config(&faults)
+            };
+            MockServer::http(config).await?
+        }
         Protocol::Ftp => MockServer::ftp(crate::engine::mocks::ftp_config(&faults)).await?,
     };
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    let _ = events.send(ServeEvent::Listening {
-        addr: listener.local_addr()?,
-    });
-    let upstream = mock.addr();
-    let mut next_id = 0u64;
-    let tracker = tokio_util::task::TaskTracker::new();
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => {
-                let Ok((client, peer)) = accepted else { continue };
-                next_id += 1;
-                let id = next_id;
-                let events = events.clone();
-                let stop = shutdown.child_token();
-                tracker.spawn(async move {
-                    let _ = events.send(ServeEvent::Connected { id, peer });
-                    if let Ok(server) = TcpStream::connect(upstream).await {
-                        relay(id, protocol, client, server, events, stop).await;
-                    }
-                });
-            }
-        }
-    }
-    tracker.close();
-    let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
+    let opts = RelayOptions::new(protocol, mock.addr().to_string(), Mode::PerConnection);
+    let relay = Relay::new(listener, opts, events)?;
+    relay.serve(shutdown).await;
     mock.shutdown().await;
     Ok(())
-}
-
-/// Copies one direction, framing and judging what passes.
-async fn pump(
-    id: u64,
-    from: Party,
-    mut read: tokio::net::tcp::OwnedReadHalf,
-    mut write: tokio::net::tcp::OwnedWriteHalf,
-    inspector: Arc<Mutex<Box<dyn Inspector>>>,
-    events: UnboundedSender<ServeEvent>,
-) -> Party {
-    let dir = match from {
-        Party::Client => Dir::ToServer,
-        Party::Server => Dir::ToClient,
-    };
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        let n = match read.read(&mut chunk).await {
-            Ok(0) | Err(_) => 0,
-            Ok(n) => n,
-        };
-        let eof = n == 0;
-        buf.extend_from_slice(&chunk[..n]);
-        // Report every whole message buffered so far — before forwarding, so an answer
-        // is never reported before what it answers.
-
-        loop {
-            let mut inspector = inspector.lock().unwrap_or_else(|p| p.into_inner());
-            let Frame::Complete(len) = inspector.frame(dir, MAIN, &buf, eof) else {
-                break;
-            };
-            if len == 0 {
-                break;
-            }
-            let msg: Vec<u8> = buf.drain(..len.min(buf.len())).collect();
-            let mut found = Vec::new();
-            inspector.inspect(dir, MAIN, &msg, &mut found);
-            drop(inspector);
-            let _ = events.send(ServeEvent::Message { id, from, bytes: msg });
-            for finding in found {
-                let _ = events.send(ServeEvent::Finding { id, finding });
-            }
-        }
-        if eof {
-            // Bytes after the last whole message: the protocol may say which rule they
-            // break (HTTP: a Content-Length too small, a body without one).
-            if !buf.is_empty() {
-                let mut inspector = inspector.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(crate::proto::Verdict { rule, why, .. }) = inspector.trailing(dir, MAIN, &buf) {
-                    let finding = Finding::in_profile(
-                        rule,
-                        Profile::Http10,
-                        format!("{} bytes followed the last message: {why}", buf.len()),
-                    )
-                    .actual(&buf);
-                    let _ = events.send(ServeEvent::Finding { id, finding });
-                }
-            }
-            let _ = write.shutdown().await;
-            return from;
-        }
-        if write.write_all(&chunk[..n]).await.is_err() {
-            return from;
-        }
-    }
-}
-
-async fn relay(
-    id: u64,
-    protocol: Protocol,
-    client: TcpStream,
-    server: TcpStream,
-    events: UnboundedSender<ServeEvent>,
-    stop: CancellationToken,
-) {
-    let inspector: Arc<Mutex<Box<dyn Inspector>>> = Arc::new(Mutex::new(protocol.inspector(Profile::Http10)));
-    if let (Ok(local), Ok(peer)) = (client.local_addr(), client.peer_addr()) {
-        let mut i = inspector.lock().unwrap_or_else(|p| p.into_inner());
-        i.target(&local.ip().to_string(), local.port());
-        let _ = peer;
-    }
-    let (client_read, client_write) = client.into_split();
-    let (server_read, server_write) = server.into_split();
-    let mut up = tokio::spawn(pump(
-        id,
-        Party::Client,
-        client_read,
-        server_write,
-        Arc::clone(&inspector),
-        events.clone(),
-    ));
-    let mut down = tokio::spawn(pump(
-        id,
-        Party::Server,
-        server_read,
-        client_write,
-        Arc::clone(&inspector),
-        events.clone(),
-    ));
-    // Which direction ended first says who closed; the other gets a moment to finish
-    // what is in flight.
-    let (first, mut other) = tokio::select! {
-        r = &mut up => (r.ok(), down),
-        r = &mut down => (r.ok(), up),
-        _ = stop.cancelled() => {
-            up.abort();
-            down.abort();
-            return;
-        }
-    };
-    if let Some(by) = first {
-        let _ = events.send(ServeEvent::Closed { id, by });
-    }
-    if tokio::time::timeout(Duration::from_secs(5), &mut other)
-        .await
-        .is_err()
-    {
-        other.abort();
-    }
-    // Verdicts that waited for what followed a message (`Inspector::finish`).
-    let mut late = Vec::new();
-    {
-        let mut i = inspector.lock().unwrap_or_else(|p| p.into_inner());
-        i.finish(Dir::ToServer, &mut late);
-        i.finish(Dir::ToClient, &mut late);
-    }
-    for finding in late {
-        let _ = events.send(ServeEvent::Finding { id, finding });
-    }
 }
 
 #[cfg(test)]
@@ -358,31 +170,141 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn the_relay_reports_what_passes_and_echoes_it() {
+    use crate::outcome::{EventKind, Party};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
+    use tokio::sync::mpsc::UnboundedReceiver;
+
+    /// Starts `serve` on a free port; its address and events.
+    async fn start(
+        protocol: Protocol,
+    ) -> (
+        std::net::SocketAddr,
+        UnboundedReceiver<RelayEvent>,
+        CancellationToken,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    ) {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let stop = CancellationToken::new();
-        let server = tokio::spawn(serve(Protocol::Echo, 0, Faults::default(), tx, stop.clone()));
-        let Some(ServeEvent::Listening { addr }) = rx.recv().await else {
-            panic!("no listening event")
+        let server = tokio::spawn(serve(protocol, 0, Faults::default(), tx, stop.clone()));
+        let Some(RelayEvent::Ready { addr }) = rx.recv().await else {
+            panic!("no ready event")
         };
+        (addr, rx, stop, server)
+    }
+
+    /// Events until conversation `id` ends.
+    async fn until_ended(rx: &mut UnboundedReceiver<RelayEvent>, id: u64) -> Vec<RelayEvent> {
+        let mut seen = Vec::new();
+        while let Some(e) = rx.recv().await {
+            let over = matches!(e, RelayEvent::Ended { id: i } if i == id);
+            seen.push(e);
+            if over {
+                break;
+            }
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn the_relay_reports_what_passes_and_echoes_it() {
+        let (addr, mut rx, stop, server) = start(Protocol::Echo).await;
         let mut c = TcpStream::connect(addr).await.unwrap();
         c.write_all(b"hi there\r\n").await.unwrap();
         let mut back = [0u8; 10];
         c.read_exact(&mut back).await.unwrap();
         assert_eq!(&back, b"hi there\r\n");
         drop(c);
-        let mut seen = Vec::new();
-        while let Some(e) = rx.recv().await {
-            let closed = matches!(e, ServeEvent::Closed { .. });
-            seen.push(e);
-            if closed {
-                break;
+        let seen = until_ended(&mut rx, 1).await;
+        assert!(matches!(seen[0], RelayEvent::Started { id: 1, .. }));
+        assert!(seen.iter().any(|e| matches!(e, RelayEvent::Message { from: Party::Client, bytes, .. } if bytes == b"hi there\r\n")));
+        assert!(seen.iter().any(|e| matches!(e, RelayEvent::Message { from: Party::Server, bytes, .. } if bytes == b"hi there\r\n")));
+        assert!(seen.iter().any(|e| matches!(
+            e,
+            RelayEvent::Event {
+                kind: EventKind::Close { by: Party::Client },
+                ..
             }
+        )));
+        stop.cancel();
+        server.await.unwrap().unwrap();
+    }
+
+    /// Sends `line` and reads one reply line.
+    async fn ask(c: &mut BufReader<TcpStream>, line: &str) -> String {
+        if !line.is_empty() {
+            c.get_mut().write_all(line.as_bytes()).await.unwrap();
         }
-        assert!(matches!(seen[0], ServeEvent::Connected { id: 1, .. }));
-        assert!(seen.iter().any(|e| matches!(e, ServeEvent::Message { from: Party::Client, bytes, .. } if bytes == b"hi there\r\n")));
-        assert!(seen.iter().any(|e| matches!(e, ServeEvent::Message { from: Party::Server, bytes, .. } if bytes == b"hi there\r\n")));
+        let mut reply = String::new();
+        c.read_line(&mut reply).await.unwrap();
+        reply
+    }
+
+    #[tokio::test]
+    async fn serve_ftp_shows_the_data_connection_of_a_passive_listing() {
+        let (addr, mut rx, stop, server) = start(Protocol::Ftp).await;
+        let mut c = BufReader::new(TcpStream::connect(addr).await.unwrap());
+        assert!(ask(&mut c, "").await.starts_with("220"));
+        assert!(ask(&mut c, "USER anonymous\r\n").await.starts_with("331"));
+        assert!(ask(&mut c, "PASS guest@example.com\r\n").await.starts_with("230"));
+        let pasv = ask(&mut c, "PASV\r\n").await;
+        let data_addr = crate::proto::ftp::addr::find_pasv_numbers(&pasv).expect("227 numbers");
+        // The client is sent to the relay, which listens on the address the client used.
+        assert_eq!(data_addr.ip(), &std::net::Ipv4Addr::LOCALHOST);
+        let mut data = TcpStream::connect(data_addr).await.unwrap();
+        assert!(ask(&mut c, "LIST\r\n").await.starts_with("150"));
+        let mut listing = Vec::new();
+        data.read_to_end(&mut listing).await.unwrap();
+        drop(data);
+        assert!(String::from_utf8_lossy(&listing).contains("readme.txt"));
+        assert!(ask(&mut c, "").await.starts_with("226"));
+        assert!(ask(&mut c, "QUIT\r\n").await.starts_with("221"));
+        drop(c);
+        let seen = until_ended(&mut rx, 1).await;
+        let on_data = |e: &RelayEvent| match e {
+            RelayEvent::Event { conn, kind, .. } if conn == "data" => Some(kind.clone()),
+            _ => None,
+        };
+        let kinds: Vec<EventKind> = seen.iter().filter_map(on_data).collect();
+        assert!(
+            matches!(
+                kinds.first(),
+                Some(EventKind::Listen {
+                    by: Party::Server,
+                    ..
+                })
+            ),
+            "{kinds:?}"
+        );
+        assert!(
+            kinds.iter().any(|k| matches!(
+                k,
+                EventKind::Open {
+                    by: Party::Client,
+                    ..
+                }
+            )),
+            "{kinds:?}"
+        );
+        assert!(seen.iter().any(|e| matches!(e,
+            RelayEvent::Message { conn, from: Party::Server, bytes, .. }
+                if conn == "data" && String::from_utf8_lossy(bytes).contains("readme.txt"))));
+        stop.cancel();
+        server.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn serve_http_tells_a_request_without_host_the_address_the_client_used() {
+        let (addr, _rx, stop, server) = start(Protocol::Http).await;
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /get HTTP/1.0\r\n\r\n").await.unwrap();
+        let mut response = Vec::new();
+        c.read_to_end(&mut response).await.unwrap();
+        let text = String::from_utf8_lossy(&response);
+        assert!(
+            text.contains(&format!("\"url\": \"http://{addr}/get\"")),
+            "{text}"
+        );
         stop.cancel();
         server.await.unwrap().unwrap();
     }

@@ -291,7 +291,9 @@ fn color_always_uses_ansi_and_never_does_not() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for sub in ["run", "grade", "serve", "check", "list", "explain", "schema"] {
+    for sub in [
+        "run", "grade", "serve", "record", "check", "list", "explain", "schema",
+    ] {
         let o = parley(&[sub, "--help"]);
         let out = text(&o);
         assert_eq!(code(&o), 0, "{sub}: {out}");
@@ -380,7 +382,8 @@ fn serve_prints_its_address_and_each_exchange_and_stops_cleanly_on_ctrl_c() {
     assert_eq!(&back, b"hello\r\n");
     drop(conn);
     let mut seen = Vec::new();
-    while !seen.iter().any(|l: &String| l.contains("closed by")) {
+    // Each side's close is a line of its own: the client's, then the server's answer.
+    while !seen.iter().any(|l: &String| l.contains("closed by the server")) {
         seen.push(next("close line"));
     }
     let log = seen.join("\n");
@@ -400,4 +403,174 @@ fn serve_prints_its_address_and_each_exchange_and_stops_cleanly_on_ctrl_c() {
         .unwrap();
     assert!(status.success(), "{status:?}");
     assert_eq!(next("stopping line"), "stopping");
+}
+
+/// A plain TCP echo server on a free port, on a thread, for as long as the test runs.
+fn echo_server() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn record_starts_the_client_prints_each_message_and_writes_a_scenario_check_accepts() {
+    let upstream = echo_server().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("echo.yaml");
+    let o = parley(&[
+        "record",
+        "--protocol",
+        "echo",
+        "--upstream",
+        &upstream,
+        "-o",
+        file.to_str().unwrap(),
+        "--color",
+        "never",
+        "--",
+        "python3",
+        "-c",
+        "import socket, sys\n\
+         s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)\n\
+         s.sendall(b'hello\\r\\n')\n\
+         assert s.recv(100) == b'hello\\r\\n'\n\
+         s.close()",
+        "{host}",
+        "{port}",
+    ]);
+    let out = text(&o);
+    assert_eq!(code(&o), 0, "{out}");
+    assert!(out.contains(r#"[#1] C> "hello\r\n""#), "{out}");
+    assert!(out.contains(r#"[#1] S> "hello\r\n""#), "{out}");
+    assert!(out.contains("wrote "), "{out}");
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        yaml.contains("  - client: \"hello\\r\\n\"\n  - server: \"hello\\r\\n\"\n"),
+        "{yaml}"
+    );
+    let checked = parley(&["check", file.to_str().unwrap()]);
+    assert_eq!(code(&checked), 0, "{}", text(&checked));
+}
+
+#[test]
+fn record_of_an_unreachable_server_exits_3_and_writes_nothing() {
+    // A port nothing listens on: bound, then closed.
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("none.yaml");
+    let o = parley(&[
+        "record",
+        "--protocol",
+        "http",
+        "--upstream",
+        &upstream,
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "curl",
+        "-s",
+        "--max-time",
+        "5",
+        "http://{host}:{port}/",
+    ]);
+    let out = text(&o);
+    assert_eq!(code(&o), 3, "{out}");
+    assert!(out.contains("cannot reach the server"), "{out}");
+    assert!(!file.exists());
+}
+
+#[test]
+fn record_stopped_by_sigterm_writes_what_was_seen_so_far() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let upstream = echo_server().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("partial.yaml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .args([
+            "record",
+            "--protocol",
+            "echo",
+            "--upstream",
+            &upstream,
+            "--color",
+            "never",
+            "-o",
+        ])
+        .arg(&file)
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("parley record starts");
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str| {
+        rx.recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("parley record printed no {what} within 10 s"))
+    };
+    let first = next("address line");
+    let addr = first
+        .split("point the client at ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.write_all(b"hello\r\n").unwrap();
+    let mut back = [0u8; 7];
+    conn.read_exact(&mut back).unwrap();
+    // The echo is printed before it is forwarded: it has been recorded.
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("S> ")) {
+        seen.push(next("echo line"));
+    }
+    // The connection stays open; SIGTERM ends the recording with what was seen.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait());
+    });
+    let status = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("parley record stops within 10 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    drop(conn);
+    let yaml = std::fs::read_to_string(&file).expect("the file is written");
+    assert!(
+        yaml.contains("  - client: \"hello\\r\\n\"\n  - server: \"hello\\r\\n\"\n"),
+        "{yaml}"
+    );
+    let checked = parley(&["check", file.to_str().unwrap()]);
+    assert_eq!(code(&checked), 0, "{}", text(&checked));
 }

@@ -62,6 +62,28 @@ pub enum Command {
         Faults: byte-at-a-time, split, slow (all); no-content-length, close-delay (http);\n\
         multiline-greeting, bare-lf, delay-226, refuse-data (ftp).")]
     Serve(ServeArgs),
+    /// Record a real conversation between a client and a server as a scenario that plays
+    /// back both ways: parley relays between them, checks every message as it passes, and
+    /// writes what it saw as an ordinary scenario file.
+    #[command(after_help = "Examples:\n  \
+        # parley starts the client with its address; the recording ends when it exits\n  \
+        parley record --protocol ftp --upstream 127.0.0.1:2121 -o list.yaml \\\n      \
+        -- curl -s ftp://{host}:{port}/\n  \
+        parley record --protocol http --upstream 127.0.0.1:8080 -o get.yaml \\\n      \
+        -- curl -s http://{host}:{port}/hello.txt\n  \
+        # a client you start yourself, pointed at 127.0.0.1:7070; the recording\n  \
+        # ends when its connections have closed (Ctrl-C ends it at once)\n  \
+        parley record --protocol echo --upstream 127.0.0.1:7007 \\\n      \
+        --listen 127.0.0.1:7070 -o echo.yaml\n\n\
+        Then the recording plays both ways:\n  \
+        parley check list.yaml\n  \
+        parley run list.yaml --target ftp=127.0.0.1:2121\n  \
+        parley grade list.yaml --no-variants -- curl -s ftp://{host}:{port}/\n\n\
+        Placeholders in the client command: {host} and {port} (where the relay\n\
+        listens); it also gets PARLEY_HOST and PARLEY_PORT in its environment.\n\
+        FTP data connections pass through the relay too (it rewrites PORT/EPRT and\n\
+        227/229). The file holds every byte recorded, passwords included.")]
+    Record(RecordArgs),
     /// Check scenario files without running them.
     #[command(after_help = "Example:\n  parley check scenarios/ fixtures/my-scenario.yaml")]
     Check(PathsArgs),
@@ -196,6 +218,42 @@ pub struct ServeArgs {
     /// Colour the output.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+}
+
+/// Options of `record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The protocol spoken: echo, http or ftp.
+    #[arg(long, value_parser = ["echo", "http", "ftp"])]
+    pub protocol: String,
+    /// The real server, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub upstream: String,
+    /// Where parley listens for the client [default: 127.0.0.1 and a free port, printed]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:0",
+        hide_default_value = true
+    )]
+    pub listen: String,
+    /// The scenario file to write.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Keep every byte literal and match it exactly (snapshot-like), instead of matching
+    /// what varies (banners, dates, listings) loosely.
+    #[arg(long)]
+    pub exact: bool,
+    /// The scenario's `name:` [default: a summary of the conversation]
+    #[arg(long, value_name = "TEXT")]
+    pub name: Option<String>,
+    /// Colour the output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// A client program to start, after `--`, with `{host}` and `{port}` of the relay;
+    /// the recording ends when it exits.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 /// Paths to scenario files or directories.

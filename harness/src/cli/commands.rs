@@ -16,7 +16,9 @@ use parley::report::{self, ColorChoice, human::HumanOptions};
 use parley::rules::{self, Check};
 use parley::scenario::{self, Scenario, duration};
 
-use super::args::{Cli, Color, Command, ExplainArgs, GradeArgs, PathsArgs, RunArgs, SchemaArgs, ServeArgs};
+use super::args::{
+    Cli, Color, Command, ExplainArgs, GradeArgs, PathsArgs, RecordArgs, RunArgs, SchemaArgs, ServeArgs,
+};
 use super::output::{say, say_err, say_raw};
 
 /// A usage error: exit code 2.
@@ -37,6 +39,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Usage> {
         Command::Run(args) => run(args),
         Command::Grade(args) => grade(args),
         Command::Serve(args) => serve(args),
+        Command::Record(args) => record(args),
         Command::Check(args) => check(args),
         Command::List(args) => list(args),
         Command::Explain(args) => explain(args),
@@ -444,7 +447,7 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
 }
 
 fn serve(args: ServeArgs) -> Result<u8, Usage> {
-    use parley::serve::ServeEvent;
+    use parley::engine::relay::RelayEvent;
     let protocol = Protocol::from_name(&args.protocol)
         .ok_or_else(|| Usage(format!("unknown protocol `{}`", args.protocol)))?;
     let faults = parley::serve::faults(protocol, &args.faults).map_err(Usage)?;
@@ -454,13 +457,6 @@ fn serve(args: ServeArgs) -> Result<u8, Usage> {
         Protocol::Ftp => 2121,
     });
     let color = color(args.color);
-    let paint = |style: anstyle::Style, text: &str| {
-        if color {
-            format!("{}{text}{}", style.render(), style.render_reset())
-        } else {
-            text.to_string()
-        }
-    };
     let fault_list = if args.faults.is_empty() {
         "none".to_string()
     } else {
@@ -481,30 +477,14 @@ fn serve(args: ServeArgs) -> Result<u8, Usage> {
                 }
                 event = rx.recv() => match event {
                     None => break,
-                    Some(ServeEvent::Listening { addr }) => say!(
+                    Some(RelayEvent::Ready { addr }) => say!(
                         "parley serve {protocol}: listening on {addr} (faults: {fault_list}); Ctrl-C stops it"
                     ),
-                    Some(ServeEvent::Connected { id, peer }) => say!("[#{id}] {peer} connected"),
-                    Some(ServeEvent::Message { id, from, bytes }) => {
-                        let arrow = if from == parley::outcome::Party::Client { "C>" } else { "S>" };
-                        say!("[#{id}] {arrow} \"{}\"", parley::visible::visible_truncated(&bytes, 400));
+                    Some(event) => {
+                        for line in report::live::lines(&event, color) {
+                            say!("{line}");
+                        }
                     }
-                    Some(ServeEvent::Finding { id, finding }) => {
-                        let style = match finding.severity {
-                            rules::Severity::Error => anstyle::AnsiColor::Red.on_default().bold(),
-                            rules::Severity::Warning => anstyle::AnsiColor::Yellow.on_default().bold(),
-                            rules::Severity::Note => anstyle::AnsiColor::Cyan.on_default(),
-                        };
-                        say!(
-                            "[#{id}]    {} {} ({}): {}",
-                            paint(style, finding.rule.as_str()),
-                            finding.severity,
-                            finding.section,
-                            finding.message
-                        );
-                        say!("[#{id}]    hint: {}", finding.hint);
-                    }
-                    Some(ServeEvent::Closed { id, by }) => say!("[#{id}] closed by the {}", by.name()),
                 },
             }
         }
@@ -514,6 +494,183 @@ fn serve(args: ServeArgs) -> Result<u8, Usage> {
             Err(e) => Err(Usage(format!("the server failed: {e}"))),
         }
     })
+}
+
+/// Waits for SIGTERM (never, where there is none).
+async fn sigterm() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
+    }
+}
+
+fn record(args: RecordArgs) -> Result<u8, Usage> {
+    use parley::engine::relay::{self, RecordError, RecordOptions, RelayEvent};
+    let protocol = Protocol::from_name(&args.protocol)
+        .ok_or_else(|| Usage(format!("unknown protocol `{}`", args.protocol)))?;
+    if !args.upstream.contains(':') {
+        return Err(Usage(format!(
+            "--upstream {}: give HOST:PORT, e.g. 127.0.0.1:2121",
+            args.upstream
+        )));
+    }
+    let listen: std::net::SocketAddr = args.listen.parse().map_err(|_| {
+        Usage(format!(
+            "--listen {}: give an IP address and a port, e.g. 127.0.0.1:2100",
+            args.listen
+        ))
+    })?;
+    let color = color(args.color);
+    let command = (!args.command.is_empty()).then(|| args.command.clone());
+    let opts = RecordOptions {
+        protocol,
+        profile: parley::rules::Profile::Http10,
+        upstream: args.upstream.clone(),
+        listen,
+        command: command.clone(),
+    };
+    let upstream = args.upstream.clone();
+    let recorded = runtime()?.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let task_stop = stop.clone();
+        let recording = tokio::spawn(async move { relay::record(&opts, tx, task_stop).await });
+        tokio::pin!(recording);
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        let term = sigterm();
+        tokio::pin!(term);
+        let show = |event: RelayEvent| match event {
+            RelayEvent::Ready { addr } => match &command {
+                Some(cmd) => say!(
+                    "parley record {protocol}: relaying {addr} -> {upstream}; starting `{}`",
+                    cmd.join(" ")
+                ),
+                None => say!(
+                    "parley record {protocol}: relaying {addr} -> {upstream}; point the client at {addr} \
+                     (the recording ends when its connections have closed; Ctrl-C ends it now)"
+                ),
+            },
+            event => {
+                for line in report::live::lines(&event, color) {
+                    say!("{line}");
+                }
+            }
+        };
+        let result = loop {
+            tokio::select! {
+                done = &mut recording => break done,
+                _ = &mut ctrl_c, if !stop.is_cancelled() => {
+                    say!("stopping: writing what was recorded so far");
+                    stop.cancel();
+                }
+                _ = &mut term, if !stop.is_cancelled() => stop.cancel(),
+                Some(event) = rx.recv() => show(event),
+            }
+        };
+        while let Ok(event) = rx.try_recv() {
+            show(event);
+        }
+        result
+    });
+    let recording = match recorded {
+        Ok(Ok(r)) => r,
+        Ok(Err(e @ RecordError::Listen { .. })) => return Err(Usage(e.to_string())),
+        Ok(Err(e @ RecordError::Start { .. })) => {
+            say_err!("error: {e}");
+            return Ok(3);
+        }
+        Err(e) => return Err(Usage(format!("the recording failed: {e}"))),
+    };
+    if let Some(p) = &recording.program {
+        say!("client: {} — {}", p.command, p.status);
+    }
+    let conversation = &recording.conversation;
+    let carried = conversation
+        .transcript
+        .events
+        .iter()
+        .any(|e| matches!(e.kind, parley::outcome::EventKind::Data { .. }));
+    if !carried {
+        let why = if conversation.transcript.events.is_empty() {
+            "no client connected".to_string()
+        } else if let Some(t) = conversation.trouble.first() {
+            t.clone()
+        } else {
+            "nothing went by".to_string()
+        };
+        say_err!("error: nothing to write to {}: {why}", args.output.display());
+        let unreachable = conversation.trouble.iter().any(|t| t.starts_with("cannot reach"));
+        return Ok(if unreachable { 3 } else { 1 });
+    }
+    let template = (!args.command.is_empty()).then(|| {
+        shlex::try_join(args.command.iter().map(String::as_str)).unwrap_or_else(|_| args.command.join(" "))
+    });
+    let source = parley::record::Source {
+        protocol,
+        transcript: &conversation.transcript,
+        findings: &conversation.findings,
+        upstream: &recording.upstream,
+        relay: conversation.relay,
+        client: recording.program.as_ref().map(|p| p.command.as_str()),
+        client_template: template.as_deref(),
+        exit_code: recording
+            .program
+            .as_ref()
+            .filter(|p| !p.stopped)
+            .and_then(|p| p.exit_code),
+        recorded_at: recording.started,
+    };
+    let written = parley::record::write(
+        &source,
+        &parley::record::WriteOptions {
+            exact: args.exact,
+            name: args.name.clone(),
+            file: Some(args.output.clone()),
+        },
+    );
+    let dir = args
+        .output
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let write = |path: &Path, bytes: &[u8]| -> Result<(), Usage> {
+        if let Some(parent) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Usage(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        std::fs::write(path, bytes).map_err(|e| Usage(format!("cannot write {}: {e}", path.display())))
+    };
+    write(&args.output, written.yaml.as_bytes())?;
+    for (name, bytes) in &written.files {
+        write(&dir.join(name), bytes)?;
+    }
+    // What parley writes, parley must read: a file that does not load is a parley bug.
+    if let Err(e) = scenario::load(&args.output) {
+        say_err!("{}", e.render(color));
+        say_err!("error: parley wrote a scenario it cannot read back; please report this");
+        return Ok(1);
+    }
+    let interrupted = if recording.interrupted {
+        " (stopped early: what was seen so far)"
+    } else {
+        ""
+    };
+    let client = template
+        .as_deref()
+        .filter(|c| !c.chars().any(char::is_control))
+        .unwrap_or("CLIENT {host} {port}");
+    let file = args.output.display();
+    say!(
+        "wrote {file}: {} steps{interrupted}; it plays both ways:",
+        written.steps
+    );
+    say!("  parley run {file} --target {protocol}={}", recording.upstream);
+    say!("  parley grade {file} --no-variants -- {client}");
+    Ok(0)
 }
 
 fn check(args: PathsArgs) -> Result<u8, Usage> {

@@ -4,6 +4,9 @@
 //! files, starts a bundled mock server per scenario (or uses a `--target`), plays each
 //! scenario as the client with [`session::play`], `jobs` at a time, and returns one
 //! [`Outcome`] per file, in file order. Nothing here prints.
+//!
+//! [`relay`] is the other way in: parley between two other parties (`parley serve`,
+//! `parley record`), feeding what passes to the same inspectors.
 
 pub mod batch;
 pub mod conn;
@@ -13,6 +16,7 @@ pub mod matcher;
 pub mod mocks;
 pub mod procfs;
 pub mod program;
+pub mod relay;
 pub mod session;
 pub mod transcript;
 

@@ -15,14 +15,22 @@ pub const KEEP_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Recorder {
     start: Instant,
+    keep: usize,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
 impl Recorder {
-    /// A recorder whose clock starts now.
+    /// A recorder whose clock starts now, keeping [`KEEP_BYTES`] per event.
     pub fn new() -> Recorder {
+        Recorder::with_limit(KEEP_BYTES)
+    }
+
+    /// A recorder that keeps up to `keep` bytes of data per event (`parley record` keeps
+    /// whole transfers, to write them into the scenario).
+    pub fn with_limit(keep: usize) -> Recorder {
         Recorder {
             start: Instant::now(),
+            keep,
             events: Arc::new(Mutex::new(Vec::new())),
         }
     }
@@ -43,7 +51,7 @@ impl Recorder {
             }) = events.last_mut()
             {
                 if last_conn == conn && last_from == from {
-                    let room = KEEP_BYTES.saturating_sub(last.len());
+                    let room = self.keep.saturating_sub(last.len());
                     last.extend_from_slice(&bytes[..bytes.len().min(room)]);
                     return;
                 }
@@ -62,7 +70,7 @@ impl Recorder {
             conn,
             EventKind::Data {
                 from,
-                bytes: bytes[..bytes.len().min(KEEP_BYTES)].to_vec(),
+                bytes: bytes[..bytes.len().min(self.keep)].to_vec(),
             },
         );
     }

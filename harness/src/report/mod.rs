@@ -8,6 +8,7 @@ pub mod grades;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod live;
 pub mod transcript;
 
 /// Whether to colour output.

@@ -663,10 +663,54 @@ pub struct ListenFields {
     /// of `main`), e.g. another loopback address `127.0.0.2` for a bounce check.
     #[serde(default)]
     pub host: Option<IpValue>,
-    /// When parley listens: the port (default: one the kernel picks). A port below 1024
-    /// needs root; without it the listen step is skipped and sets no variables.
+    /// When parley listens: the port (default: one the kernel picks), or `privileged` for a
+    /// free port below 1024. A port below 1024 needs root; without it the listen step is
+    /// skipped and sets no variables.
     #[serde(default)]
-    pub port: Option<u16>,
+    pub port: Option<PortValue>,
+}
+
+/// A port to listen on: a number, or `privileged` (a free port below 1024).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortValue {
+    /// This port.
+    Number(u16),
+    /// Any free port below 1024.
+    Privileged,
+}
+
+impl<'de> Deserialize<'de> for PortValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        str_or_map(
+            d,
+            "a port number, or `privileged`",
+            |s| match s {
+                Scalar::Int(n) => u16::try_from(n)
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .map(PortValue::Number)
+                    .ok_or_else(|| format!("`{n}` is not a TCP port: ports are numbers from 1 to 65535")),
+                Scalar::Str("privileged") => Ok(PortValue::Privileged),
+                Scalar::Str(other) => Err(format!("`{other}` is not a port: give a number or `privileged`")),
+            },
+            |_: BTreeMap<String, String>| Err("expected a port number or `privileged`".to_string()),
+        )
+    }
+}
+
+impl JsonSchema for PortValue {
+    fn schema_name() -> Cow<'static, str> {
+        "Port".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "anyOf": [
+            { "type": "integer", "minimum": 1, "maximum": 65535 },
+            { "const": "privileged" }
+        ] })
+    }
 }
 
 /// An IP address, v4 or v6.

@@ -82,9 +82,10 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared, 
         let body_end = head.len + framing.content_length as usize;
         // Only a request without Host needs the local address (for `url`): spare the
         // system call otherwise.
-        let local = match head.values(&conn.buf, "host").next() {
-            Some(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            None => conn
+        let local = match (head.values(&conn.buf, "host").next(), cfg.public_addr) {
+            (Some(_), _) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            (None, Some(public)) => public,
+            (None, None) => conn
                 .stream
                 .local_addr()
                 .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),

@@ -80,6 +80,10 @@ pub struct HttpConfig {
     pub max_bytes: usize,
     /// The Server header's value. Default: `parley-mock/<version>`.
     pub server: String,
+    /// The address clients reach the server at, reported as the `url` of a request that
+    /// has no Host header; set it when something sits in front of the server (a relay,
+    /// `parley serve`). Default `None`: the address the connection was accepted on.
+    pub public_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for HttpConfig {
@@ -95,6 +99,7 @@ impl Default for HttpConfig {
             max_delay: Duration::from_secs(10),
             max_bytes: 100 * 1024,
             server: concat!("parley-mock/", env!("CARGO_PKG_VERSION")).to_owned(),
+            public_addr: None,
         }
     }
 }

@@ -196,6 +196,26 @@ async fn get_with_an_absolute_uri_reports_it_as_the_url() {
 }
 
 #[tokio::test]
+async fn a_request_without_host_gets_the_public_address_in_its_url() {
+    within(async {
+        let public: SocketAddr = "127.0.0.1:18080".parse().unwrap();
+        let server = MockServer::http(HttpConfig {
+            public_addr: Some(public),
+            ..HttpConfig::default()
+        })
+        .await
+        .unwrap();
+        let no_host = ask(server.addr(), "GET /get HTTP/1.0\r\n\r\n").await;
+        assert_eq!(no_host.json()["url"], "http://127.0.0.1:18080/get");
+        // A Host header still wins: it is what the client asked for.
+        let with_host = ask(server.addr(), "GET /get HTTP/1.0\r\nHost: a.test\r\n\r\n").await;
+        assert_eq!(with_host.json()["url"], "http://a.test/get");
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn post_echoes_a_json_body_as_data_and_parsed_json() {
     within(async {
         let server = MockServer::http(HttpConfig::default()).await.unwrap();

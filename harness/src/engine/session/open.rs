@@ -9,6 +9,7 @@
 //! then carries on with the client's next command.
 
 use crate::rules;
+use crate::scenario::schema::PortValue;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -308,7 +309,7 @@ impl Session<'_> {
         conn: &str,
         by: Side,
         host: Option<std::net::IpAddr>,
-        port: Option<u16>,
+        port: Option<PortValue>,
     ) -> Result<(), Stop> {
         if by != self.me {
             // The peer listens; its address reaches parley through the protocol (PORT, 227).
@@ -322,7 +323,12 @@ impl Session<'_> {
                 .map(|c| c.local.ip())
                 .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
         });
-        let listener = match TcpListener::bind(SocketAddr::new(ip, port.unwrap_or(0))).await {
+        let bound = match port {
+            None => TcpListener::bind(SocketAddr::new(ip, 0)).await,
+            Some(PortValue::Number(p)) => TcpListener::bind(SocketAddr::new(ip, p)).await,
+            Some(PortValue::Privileged) => bind_privileged(ip).await,
+        };
+        let listener = match bound {
             Ok(l) => l,
             // A privileged port without the privilege: the listen does not happen and sets
             // no variables, so the steps that need it (`when: { defined: NAME.port }`) skip.
@@ -464,6 +470,26 @@ impl Session<'_> {
         self.push(f, conn);
         Err(Stop::Halt)
     }
+}
+
+/// Binds a free port below 1024 on `ip`: from a place that depends on the process and the
+/// time, so that runs at once (parallel tests, a class) rarely try the same ports.
+async fn bind_privileged(ip: std::net::IpAddr) -> std::io::Result<TcpListener> {
+    let seed = std::process::id() as usize
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as usize)
+            .unwrap_or(0);
+    let mut last = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+    for i in 0..423 {
+        let port = 600 + ((seed + i * 7) % 424) as u16;
+        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+            Ok(l) => return Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Err(e),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Bytes of what a peer sent instead of closing that a finding shows.

@@ -132,13 +132,19 @@ pub fn parse_port_args(arg: &str) -> Result<SocketAddrV4, PortArgsError> {
 /// clients to (the parentheses of 959 §4.1.2 are not required, and servers vary): the
 /// first run of six comma-separated decimals 0–255, spaces allowed after a comma.
 pub fn find_pasv_numbers(text: &str) -> Option<SocketAddrV4> {
+    find_pasv_span(text).map(|(_, addr)| addr)
+}
+
+/// Where [`find_pasv_numbers`] found the six numbers in `text` (a byte range), and the
+/// address they name: what a relay replaces to announce its own address instead.
+pub fn find_pasv_span(text: &str) -> Option<(std::ops::Range<usize>, SocketAddrV4)> {
     let bytes = text.as_bytes();
     let mut start = 0;
     while start < bytes.len() {
         let begins = bytes[start].is_ascii_digit() && (start == 0 || !bytes[start - 1].is_ascii_digit());
         if begins {
-            if let Some(addr) = six_numbers_at(&bytes[start..]) {
-                return Some(addr);
+            if let Some((addr, len)) = six_numbers_at(&bytes[start..]) {
+                return Some((start..start + len, addr));
             }
         }
         start += 1;
@@ -146,7 +152,8 @@ pub fn find_pasv_numbers(text: &str) -> Option<SocketAddrV4> {
     None
 }
 
-fn six_numbers_at(bytes: &[u8]) -> Option<SocketAddrV4> {
+/// The six numbers at the start of `bytes`, and how many bytes they take.
+fn six_numbers_at(bytes: &[u8]) -> Option<(SocketAddrV4, usize)> {
     let mut numbers = [0u8; 6];
     let mut at = 0;
     for (i, slot) in numbers.iter_mut().enumerate() {
@@ -175,15 +182,20 @@ fn six_numbers_at(bytes: &[u8]) -> Option<SocketAddrV4> {
         return None;
     }
     let [h1, h2, h3, h4, p1, p2] = numbers;
-    Some(SocketAddrV4::new(
-        Ipv4Addr::new(h1, h2, h3, h4),
-        u16::from(p1) << 8 | u16::from(p2),
+    Some((
+        SocketAddrV4::new(Ipv4Addr::new(h1, h2, h3, h4), u16::from(p1) << 8 | u16::from(p2)),
+        at,
     ))
 }
 
 /// The port of a 229 reply, `(<d><d><d><port><d>)` with any printable delimiter `d`
 /// (RFC 2428 §3), found anywhere in the text.
 pub fn find_epsv_port(text: &str) -> Option<u16> {
+    find_epsv_span(text).map(|(_, port)| port)
+}
+
+/// Where [`find_epsv_port`] found the port's digits in `text` (a byte range), and the port.
+pub fn find_epsv_span(text: &str) -> Option<(std::ops::Range<usize>, u16)> {
     let bytes = text.as_bytes();
     for (open, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'(') {
         let rest = &bytes[open + 1..];
@@ -206,8 +218,9 @@ pub fn find_epsv_port(text: &str) -> Option<u16> {
             .ok()?
             .parse::<u16>()
             .ok();
-        if port.is_some() {
-            return port;
+        if let Some(port) = port {
+            let at = open + 1 + 3;
+            return Some((at..at + digits, port));
         }
     }
     None

@@ -8,6 +8,7 @@
 //! - [`command`]: command lines (F-CMD-1), PORT (F-CMD-3), TYPE (F-CMD-4);
 //! - [`table`]: the codes each command may receive (959 §5.4 as data, F-RPL-4);
 //! - [`addr`]: the PORT/227/EPRT/229 address forms, both ways;
+//! - [`rewrite`]: the lines a relay changes so that data connections pass through it;
 //! - [`session`]: the login phase and the sequence rules (F-SEQ-*, F-DATA-7, F-TYPE-1).
 //!
 //! The timing rules (a command before parley's reply was sent, a peer that closed while
@@ -17,6 +18,7 @@
 pub mod addr;
 pub mod command;
 pub mod reply;
+pub mod rewrite;
 pub mod session;
 pub mod table;
 

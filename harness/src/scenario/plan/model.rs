@@ -230,7 +230,7 @@ pub enum Action {
         /// Where parley listens, when not at its end of `main`.
         host: Option<std::net::IpAddr>,
         /// The port parley listens on, when not the kernel's choice.
-        port: Option<u16>,
+        port: Option<super::super::schema::PortValue>,
     },
     /// A side sends a message.
     Message {
