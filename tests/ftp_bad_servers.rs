@@ -84,6 +84,14 @@ enum Transfer {
     Stall,
     /// These bytes, close, then 226.
     Send(&'static [u8]),
+    /// These bytes, close, and no 226 ever.
+    SendWithoutFinalReply(&'static [u8]),
+    /// This reply at once instead of 150 (a refusal such as 550), no data connection.
+    Refuse(&'static [u8]),
+    /// 125, then `550 internal server error`, and the data connection stays open.
+    PreliminaryThenError,
+    /// (Active mode) 150, then 425 without connecting to the client's PORT address.
+    CannotConnect,
 }
 
 /// A small FTP server on one control connection: `greeting`, then anyone logs in, TYPE is
@@ -127,6 +135,8 @@ impl Fake {
                 "USER" => b"331 Password, please.\r\n".to_vec(),
                 "PASS" => b"230 Logged in.\r\n".to_vec(),
                 "TYPE" => b"200 Type set.\r\n".to_vec(),
+                "NOOP" => b"200 NOOP ok.\r\n".to_vec(),
+                "PORT" => b"200 PORT command successful.\r\n".to_vec(),
                 "PASV" => {
                     let Ok(l) = TcpListener::bind("127.0.0.1:0").await else {
                         return;
@@ -136,12 +146,29 @@ impl Fake {
                     let numbers = format!("127,0,0,1,{},{}", port >> 8, port & 0xff);
                     self.pasv.replace("{}", &numbers).into_bytes()
                 }
+                "LIST" | "NLST" | "RETR" if matches!(self.transfer, Transfer::Refuse(_)) => {
+                    let Transfer::Refuse(reply) = self.transfer else {
+                        unreachable!()
+                    };
+                    reply.to_vec()
+                }
+                "LIST" | "NLST" | "RETR" if matches!(self.transfer, Transfer::CannotConnect) => {
+                    if control.write_all(b"150 Here it comes.\r\n").await.is_err() {
+                        return;
+                    }
+                    b"425 Can't open data connection.\r\n".to_vec()
+                }
                 "LIST" | "NLST" | "RETR" => {
                     let Some(l) = passive.take() else {
                         let _ = control.write_all(b"425 Use PASV first.\r\n").await;
                         continue;
                     };
-                    if control.write_all(b"150 Here it comes.\r\n").await.is_err() {
+                    let preliminary: &[u8] = if matches!(self.transfer, Transfer::PreliminaryThenError) {
+                        b"125 Data connection already open.\r\n"
+                    } else {
+                        b"150 Here it comes.\r\n"
+                    };
+                    if control.write_all(preliminary).await.is_err() {
                         return;
                     }
                     let Ok((mut data, _)) = l.accept().await else {
@@ -166,6 +193,16 @@ impl Fake {
                             drop(data);
                             b"226 Transfer complete.\r\n".to_vec()
                         }
+                        Transfer::SendWithoutFinalReply(bytes) => {
+                            let _ = data.write_all(bytes).await;
+                            drop(data);
+                            continue;
+                        }
+                        Transfer::PreliminaryThenError => {
+                            held.push(data);
+                            b"550 internal server error\r\n".to_vec()
+                        }
+                        Transfer::Refuse(_) | Transfer::CannotConnect => unreachable!("answered above"),
                     }
                 }
                 "QUIT" => {
@@ -406,4 +443,156 @@ async fn the_bundled_mock_passes_every_ftp_scenario_written_seven_bytes_at_a_tim
         assert!(o.findings.is_empty(), "{name}: {}", describe(&o));
     }
     mock.shutdown().await;
+}
+
+/// The steps after `failed` did not run, and no finding says a deadline was waited out:
+/// the failure ended the scenario at once.
+fn ended_at(o: &Outcome, failed: usize) {
+    for step in &o.steps {
+        let want = match step.number.cmp(&failed) {
+            std::cmp::Ordering::Less => step.state,
+            std::cmp::Ordering::Equal => parley::outcome::StepState::Failed,
+            std::cmp::Ordering::Greater => parley::outcome::StepState::NotRun,
+        };
+        assert_eq!(step.state, want, "step {}\n{}", step.number, describe(o));
+    }
+    assert!(
+        o.findings.iter().all(|f| !f.message.starts_with("waited")),
+        "{}",
+        describe(o)
+    );
+}
+
+#[tokio::test]
+async fn a_550_where_150_was_expected_ends_the_scenario_without_waiting() {
+    let addr = Fake {
+        transfer: Transfer::Refuse(b"550 Internal error.\r\n"),
+        ..Fake::default()
+    }
+    .start()
+    .await;
+    // RETR may be refused with 550: the step did not get its 150.
+    let (o, _) = against("ftp/retr.yaml", addr).await;
+    assert_eq!(rules(&o), ["S-EXPECT"], "{}", describe(&o));
+    let f = &o.findings[0];
+    assert!(
+        f.message
+            .contains("code 550 arrived where 125 or 150 was expected"),
+        "{}",
+        f.message
+    );
+    // The server is told what to do, not the client.
+    assert_eq!(f.sent_by, Some(parley::outcome::Party::Server));
+    assert_eq!(f.hint, parley::rules::S_EXPECT.rule().server);
+    ended_at(&o, 12);
+    // LIST may not: there the code itself breaks RFC 959 §5.4, and that is the finding.
+    let addr = Fake {
+        transfer: Transfer::Refuse(b"550 Internal error.\r\n"),
+        ..Fake::default()
+    }
+    .start()
+    .await;
+    let (o, _) = against("ftp/list-passive.yaml", addr).await;
+    assert_eq!(rules(&o), ["F-RPL-4"], "{}", describe(&o));
+    ended_at(&o, 12);
+}
+
+#[tokio::test]
+async fn a_server_without_pasv_fails_under_f_1123_1_with_exit_1() {
+    let addr = Fake {
+        pasv: "502 Command not implemented.\r\n",
+        ..Fake::default()
+    }
+    .start()
+    .await;
+    for scenario in ["ftp/list-passive.yaml", "ftp/nlst.yaml"] {
+        let addr = if scenario.ends_with("nlst.yaml") {
+            Fake {
+                pasv: "502 Command not implemented.\r\n",
+                ..Fake::default()
+            }
+            .start()
+            .await
+        } else {
+            addr
+        };
+        let (o, _) = against(scenario, addr).await;
+        assert_eq!(rules(&o), ["F-1123-1"], "{scenario}: {}", describe(&o));
+        assert_eq!(o.status, Status::Failed);
+        assert!(o.error.is_none());
+        assert_eq!(Summary::exit_code(std::slice::from_ref(&o)), 1);
+    }
+}
+
+#[rstest::rstest]
+#[case::first_number_too_big("227 Entering Passive Mode (999,0,0,1,1,2).\r\n")]
+#[case::port_byte_too_big("227 Entering Passive Mode (127,0,0,1,300,2).\r\n")]
+#[tokio::test]
+async fn a_malformed_227_is_f_data_6_and_a_failure_not_a_scenario_error(#[case] pasv: &'static str) {
+    let addr = Fake {
+        pasv,
+        ..Fake::default()
+    }
+    .start()
+    .await;
+    let (o, _) = against("ftp/list-passive.yaml", addr).await;
+    assert_eq!(rules(&o), ["F-DATA-6"], "{}", describe(&o));
+    assert_eq!(Summary::exit_code(std::slice::from_ref(&o)), 1);
+    ended_at(&o, 9);
+}
+
+#[tokio::test]
+async fn a_125_then_550_with_the_data_connection_left_open_fails_the_type_scenario() {
+    // Once passed with "1 warning": the step's rule is a warning, but the step did not get
+    // what it expected.
+    let addr = Fake {
+        transfer: Transfer::PreliminaryThenError,
+        ..Fake::default()
+    }
+    .start()
+    .await;
+    let (o, _) = against("ftp/type.yaml", addr).await;
+    assert_eq!(o.status, Status::Failed, "{}", describe(&o));
+    assert!(!o.failed_rules().is_empty());
+}
+
+#[tokio::test]
+async fn a_425_instead_of_connecting_is_not_blamed_as_a_226_without_data() {
+    let addr = Fake {
+        transfer: Transfer::CannotConnect,
+        ..Fake::default()
+    }
+    .start()
+    .await;
+    let (o, _) = against("ftp/list-active.yaml", addr).await;
+    // Not F-DATA-5 ("gives 425, never 226"): the server did give 425.
+    assert_eq!(rules(&o), ["S-CONNECT"], "{}", describe(&o));
+    assert!(
+        message(&o, "S-CONNECT")
+            .contains("answered `425 Can't open data connection.\\r\\n` on the control connection"),
+        "{}",
+        describe(&o)
+    );
+}
+
+#[tokio::test]
+async fn a_single_line_502_to_help_is_legal_and_not_f_rpl_2() {
+    let addr = Fake::default().start().await;
+    let (o, _) = against("ftp/multiline.yaml", addr).await;
+    assert_eq!(o.status, Status::Passed, "{}", describe(&o));
+    assert!(o.findings.iter().all(|f| f.rule != "F-RPL-2"), "{}", describe(&o));
+}
+
+#[tokio::test]
+async fn a_server_that_never_sends_226_breaks_no_client_rule() {
+    let addr = Fake {
+        transfer: Transfer::SendWithoutFinalReply(b"readme.txt\r\n"),
+        ..Fake::default()
+    }
+    .start()
+    .await;
+    let (o, _) = against("ftp/list-passive.yaml", addr).await;
+    // F-DATA-4 is what a client breaks; the server under test is told S-EXPECT's fix.
+    assert_eq!(rules(&o), ["S-EXPECT"], "{}", describe(&o));
+    assert_eq!(o.findings[0].sent_by, Some(parley::outcome::Party::Server));
 }

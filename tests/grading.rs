@@ -108,6 +108,7 @@ fn a_correct_client_gets_full_marks_plain_and_under_every_variant(
 #[case::wrong_length("grading/http-post.yaml", "http-post/wrong-length.py", None, &["H-LEN-2"])]
 #[case::no_content_length("grading/http-post.yaml", "http-post/no-content-length.py", None, &["H-LEN-1"])]
 #[case::port_byte_order("grading/ftp-list.yaml", "ftp-client/port-byte-order.py", None, &["F-DATA-1"])]
+#[case::port_float("grading/ftp-list.yaml", "ftp-client/port-float.py", None, &["F-CMD-3"])]
 #[case::listen_after_list("grading/ftp-list.yaml", "ftp-client/listen-after-list.py", None, &["F-DATA-2"])]
 #[case::one_read_per_reply_bytes("grading/ftp-list.yaml", "ftp-client/one-read-per-reply.py", Some("byte-at-a-time"), &["F-1123-2"])]
 #[case::one_read_per_reply_greeting("grading/ftp-list.yaml", "ftp-client/one-read-per-reply.py", Some("multiline-greeting"), &["F-RPL-2"])]
@@ -551,4 +552,83 @@ fn a_rubric_weighs_rules_into_the_points_of_scenarios_of_their_protocol() {
         json["scenarios"][0]["rule_points"],
         serde_json::json!([{ "rule": "H-RL-2", "points": 3, "earned": false }])
     );
+}
+
+/// Grades an inline Python program (`sys.argv[1]`, `sys.argv[2]` are host and port).
+fn grade_inline(scenario_path: &str, source: &str) -> Outcome {
+    let sc = scenario(scenario_path);
+    let o = opts(vec![
+        "python3".into(),
+        "-c".into(),
+        source.into(),
+        "{host}".into(),
+        "{port}".into(),
+    ]);
+    runtime().block_on(grade_client(&sc, None, &o))
+}
+
+#[test]
+fn a_client_that_talks_right_but_prints_nothing_and_exits_3_loses_points() {
+    let o = grade_inline(
+        "grading/echo-client.yaml",
+        "import socket,sys\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\n\
+         s.sendall(b'hello\\n')\ngot=b''\nwhile not got.endswith(b'\\n'):\n    got+=s.recv(100)\n\
+         s.close()\nsys.exit(3)",
+    );
+    assert_eq!(o.status, Status::Failed, "{}", describe(&o));
+    assert!(
+        o.steps
+            .iter()
+            .all(|s| s.state == parley::outcome::StepState::Passed)
+    );
+    let failed: Vec<&str> = o
+        .program_checks
+        .iter()
+        .filter(|c| c.state == parley::outcome::StepState::Failed)
+        .map(|c| c.what.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        ["exit status 0", "stdout contains \"hello\""],
+        "{}",
+        describe(&o)
+    );
+    let (earned, total) = o.points();
+    assert_eq!(earned + 2, total, "{}", describe(&o));
+}
+
+#[test]
+fn a_client_that_pads_its_header_values_is_told_how_to_send_them() {
+    let o = grade_inline(
+        "grading/http-get.yaml",
+        "import socket,sys\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\n\
+         s.sendall(f'GET /status/418 HTTP/1.0\\r\\nHost:   {sys.argv[1]}:{sys.argv[2]}  \\r\\n\\r\\n'.encode())\n\
+         got=b''\nwhile True:\n    b=s.recv(4096)\n    if not b: break\n    got+=b\nprint(got.decode())",
+    );
+    let f = o
+        .findings
+        .iter()
+        .find(|f| f.rule == "H-HD-4")
+        .unwrap_or_else(|| panic!("no H-HD-4:\n{}", describe(&o)));
+    // It sent the padding: it is told to write the value without it, not to trim on read.
+    assert_eq!(f.sent_by, Some(parley::outcome::Party::Client));
+    assert!(f.hint.contains("Write `Name: value`"), "{}", f.hint);
+    assert!(!f.hint.contains("when you read"), "{}", f.hint);
+}
+
+#[test]
+fn an_extra_crlf_after_a_post_body_gets_the_line_end_hint_not_the_bytes_one() {
+    let o = grade_inline(
+        "grading/http-post.yaml",
+        "import socket,sys,json\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\n\
+         body=json.dumps({'name': 'parley', 'course': 'networks', 'city': 'Zürich'}, ensure_ascii=False).encode()\n\
+         head=f'POST /post HTTP/1.0\\r\\nHost: {sys.argv[1]}:{sys.argv[2]}\\r\\nContent-Type: application/json\\r\\nContent-Length: {len(body)}\\r\\n\\r\\n'\n\
+         s.sendall(head.encode()+body+b'\\r\\n')\n\
+         got=b''\nwhile True:\n    b=s.recv(4096)\n    if not b: break\n    got+=b\nprint(got.decode())",
+    );
+    assert_eq!(errors(&o), ["H-LEN-2"], "{}", describe(&o));
+    let f = o.findings.iter().find(|f| f.rule == "H-LEN-2").unwrap();
+    assert!(f.message.contains("extra line end"), "{}", f.message);
+    assert!(f.hint.contains("Send nothing after the body"), "{}", f.hint);
+    assert!(!f.hint.contains("encode"), "{}", f.hint);
 }

@@ -35,6 +35,8 @@ enum Then {
     Close,
     /// Keeps it open until parley closes.
     StayOpen,
+    /// Keeps sending `x` until parley closes.
+    Stream,
 }
 
 /// Reads one request head from `s`.
@@ -57,9 +59,16 @@ async fn serve_once(reply: &'static [u8], then: Then) -> SocketAddr {
         if let Ok((mut s, _)) = listener.accept().await {
             read_request(&mut s).await;
             let _ = s.write_all(reply).await;
-            if let Then::StayOpen = then {
-                let mut rest = Vec::new();
-                let _ = s.read_to_end(&mut rest).await;
+            match then {
+                Then::Close => {}
+                Then::StayOpen => {
+                    let mut rest = Vec::new();
+                    let _ = s.read_to_end(&mut rest).await;
+                }
+                Then::Stream => {
+                    let chunk = vec![b'x'; 16 * 1024];
+                    while s.write_all(&chunk).await.is_ok() {}
+                }
             }
         }
     });
@@ -235,4 +244,57 @@ async fn a_correct_server_passes_without_findings() {
     let o = against(reply, Then::Close).await;
     assert_eq!(o.status, Status::Passed, "{:#?}", o.findings);
     assert!(o.findings.is_empty(), "{:#?}", o.findings);
+}
+
+#[tokio::test]
+async fn a_negative_content_length_is_h_len_8_not_a_missing_one() {
+    let o = against(
+        b"HTTP/1.0 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: -1\r\n\r\nshort",
+        Then::StayOpen,
+    )
+    .await;
+    assert_eq!(first_error(&o), "H-LEN-8", "{:#?}", o.findings);
+    assert!(
+        o.findings.iter().all(|f| f.rule != "H-CONN-1"),
+        "{:#?}",
+        o.findings
+    );
+    let f = o.findings.iter().find(|f| f.rule == "H-LEN-8").unwrap();
+    assert!(f.message.contains("`-1`"), "{}", f.message);
+}
+
+#[tokio::test]
+async fn an_overflowing_content_length_is_h_len_8() {
+    let o = against(
+        b"HTTP/1.0 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 100000000000000000000000\r\n\r\nshort",
+        Then::StayOpen,
+    )
+    .await;
+    assert_eq!(first_error(&o), "H-LEN-8", "{:#?}", o.findings);
+}
+
+#[tokio::test]
+async fn a_server_streaming_where_it_should_close_gives_one_bounded_finding() {
+    let o = against(
+        b"HTTP/1.0 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 5\r\n\r\nshort",
+        Then::Stream,
+    )
+    .await;
+    assert_eq!(o.status, Status::Failed);
+    let errors: Vec<_> = o.findings.iter().filter(|f| f.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{:#?}", o.findings);
+    assert_eq!(errors[0].rule, "H-LEN-2");
+    assert!(
+        errors[0]
+            .message
+            .contains("and was still sending when parley stopped reading"),
+        "{}",
+        errors[0].message
+    );
+    // The whole human report stays small, however long the server went on.
+    let report = parley::report::human::render(
+        std::slice::from_ref(&o),
+        &parley::report::human::HumanOptions::default(),
+    );
+    assert!(report.len() < 64 * 1024, "{} bytes of report", report.len());
 }

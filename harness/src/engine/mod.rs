@@ -214,3 +214,25 @@ pub async fn run(files: &[PathBuf], config: &RunConfig) -> Vec<Outcome> {
     }
     outcomes.into_iter().flatten().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Status, Summary};
+
+    #[tokio::test]
+    async fn a_panic_while_playing_is_an_internal_error_in_its_own_row() {
+        let o = guarded(
+            "echo::basic",
+            std::path::Path::new("scenarios/echo/basic.yaml"),
+            async { panic!("the engine tripped") },
+        )
+        .await;
+        assert_eq!(o.id, "echo::basic");
+        assert_eq!(o.status, Status::Error);
+        let e = o.error.as_ref().unwrap();
+        assert_eq!(e.kind, ErrorKind::Internal);
+        assert!(e.message.contains("a bug in parley") && e.message.contains("the engine tripped"));
+        assert_eq!(Summary::exit_code(&[o]), 4);
+    }
+}
