@@ -331,29 +331,22 @@ fn a_slow_starting_program_is_not_charged_for_its_startup() {
 
 #[test]
 fn a_program_that_floods_where_it_should_close_is_cut_off_with_one_finding() {
-    // Sends its line, then 50 MB where it should close the connection.
-    let o = grade_echo(vec![
-        "python3".into(),
-        "-c".into(),
-        "import socket,sys\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\ns.sendall(b'hello\\n')\n\
-         try:\n    s.sendall(b'x'*50_000_000)\nexcept OSError:\n    pass".into(),
-        "{host}".into(),
-        "{port}".into(),
-    ]);
-    assert_eq!(o.status, Status::Failed, "{}", describe(&o));
-    assert_eq!(errors(&o), ["S-LIMIT"], "{}", describe(&o));
-    assert_eq!(
-        o.findings.len(),
-        1,
-        "one finding, not one per read: {}",
-        describe(&o)
+    // Sends its request, then 50 MB where it should only read the response and close.
+    let o = grade_inline(
+        "grading/http-get.yaml",
+        "import socket,sys\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\n\
+         s.sendall(f'GET /status/418 HTTP/1.0\\r\\nHost: {sys.argv[1]}:{sys.argv[2]}\\r\\n\\r\\n'.encode())\n\
+         try:\n    s.sendall(b'x'*50_000_000)\nexcept OSError:\n    pass",
     );
-    let m = &o.findings[0].message;
+    assert_eq!(o.status, Status::Failed, "{}", describe(&o));
+    let errors: Vec<_> = o.findings.iter().filter(|f| f.is_error()).collect();
+    assert_eq!(errors.len(), 1, "one finding, not one per read: {}", describe(&o));
+    let m = &errors[0].message;
     assert!(
         m.contains("where it should have closed it, and was still sending when parley stopped reading"),
         "{m}"
     );
-    let shown = o.findings[0].actual.as_deref().unwrap_or("");
+    let shown = errors[0].actual.as_deref().unwrap_or("");
     assert!(
         shown.len() <= 1024,
         "the sample is bounded: {} bytes",
@@ -363,19 +356,16 @@ fn a_program_that_floods_where_it_should_close_is_cut_off_with_one_finding() {
 
 #[test]
 fn a_program_that_sends_something_else_fails_its_step_and_ends_the_run() {
-    // Connects and sends megabytes of 'x' instead of "hello\n".
-    let o = grade_echo(vec![
-        "python3".into(),
-        "-c".into(),
-        "import socket,sys\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\ntry:\n    s.sendall(b'x'*50_000_000)\nexcept OSError:\n    pass".into(),
-        "{host}".into(),
-        "{port}".into(),
-    ]);
+    let o = grade_inline(
+        "grading/echo-client.yaml",
+        "import socket,sys\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\ns.sendall(b'goodbye\\n')\ns.recv(10)",
+    );
     assert_eq!(o.status, Status::Failed, "{}", describe(&o));
     // A client's wrong bytes are the scenario's S-EXPECT, and the hint is for the client
     // (ECHO-1 is what an echo server breaks).
     assert_eq!(errors(&o), ["S-EXPECT"], "{}", describe(&o));
     assert_eq!(o.findings[0].hint, parley::rules::S_EXPECT.rule().client);
+    assert!(o.findings[0].message.contains("got 8 bytes"), "{}", describe(&o));
     assert_eq!(o.findings.len(), 1, "{}", describe(&o));
 }
 
@@ -394,7 +384,7 @@ fn a_program_that_connects_twice_is_graded_on_its_first_connection() {
     assert_eq!(errors(&o), ["S-EXPECT"], "{}", describe(&o));
     let m = &o.findings[0].message;
     assert!(
-        m.starts_with("waited 800 ms for 6 bytes \"hello\\n\" from the client on `main`"),
+        m.starts_with("waited 800 ms for bytes matching /hello(\\r?\\n)?/ from the client on `main`"),
         "{m}"
     );
     assert!(m.contains("got 0 bytes"), "{m}");
@@ -631,4 +621,82 @@ fn an_extra_crlf_after_a_post_body_gets_the_line_end_hint_not_the_bytes_one() {
     assert!(f.message.contains("extra line end"), "{}", f.message);
     assert!(f.hint.contains("Send nothing after the body"), "{}", f.hint);
     assert!(!f.hint.contains("encode"), "{}", f.hint);
+}
+
+/// A client that logs in and then announces `port_arg` with PORT, whatever it listens on.
+fn bouncing_client(port_arg: &str) -> String {
+    format!(
+        "import socket,sys\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\nf=s.makefile('rb')\n\
+         def reply():\n    line=f.readline()\n    while line[3:4]==b'-':\n        line=f.readline()\n    return line\n\
+         reply()\ns.sendall(b'USER anonymous\\r\\n')\nif reply().startswith(b'331'):\n    s.sendall(b'PASS x@y\\r\\n')\n    reply()\n\
+         s.sendall(b'TYPE I\\r\\n')\nreply()\ns.sendall(b'PORT {port_arg}\\r\\n')\nprint(reply().decode().strip())\ns.close()"
+    )
+}
+
+#[test]
+fn a_client_whose_port_names_another_host_is_refused_and_never_connected_to() {
+    // Where the client points parley: a listener of the test's own on 127.0.0.2.
+    let target = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+    target.set_nonblocking(true).unwrap();
+    let port = target.local_addr().unwrap().port();
+    let o = grade_inline(
+        "grading/ftp-list.yaml",
+        &bouncing_client(&format!("127,0,0,2,{},{}", port >> 8, port & 0xff)),
+    );
+    assert_eq!(errors(&o), ["F-SEC-7"], "{}", describe(&o));
+    let f = o.findings.iter().find(|f| f.rule == "F-SEC-7").unwrap();
+    assert!(f.message.contains("names the host 127.0.0.2"), "{}", f.message);
+    // parley answered 504 (the transcript has it) and never connected there.
+    assert!(
+        o.transcript.events.iter().any(|e| matches!(&e.kind,
+            parley::outcome::EventKind::Data { from: parley::outcome::Party::Server, bytes } if bytes.starts_with(b"504"))),
+        "{}",
+        describe(&o)
+    );
+    match target.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("something connected to the client's bounce address: {other:?}"),
+    }
+}
+
+#[test]
+fn a_client_whose_port_names_a_privileged_port_is_refused() {
+    let o = grade_inline("grading/ftp-list.yaml", &bouncing_client("127,0,0,1,0,21"));
+    assert_eq!(errors(&o), ["F-SEC-7"], "{}", describe(&o));
+    assert!(
+        o.findings[0].message.contains("names port 21, a privileged port"),
+        "{}",
+        describe(&o)
+    );
+}
+
+#[test]
+fn the_course_echo_client_passes_plain_and_fails_when_the_echo_comes_in_pieces() {
+    // It sends the line without a line end and takes one recv() for the echo.
+    let plain = grade("grading/echo-client.yaml", "echo-client/course.py", None);
+    assert_eq!(plain.status, Status::Passed, "{}", describe(&plain));
+    let (earned, total) = plain.points();
+    assert_eq!(earned, total, "{}", describe(&plain));
+    // parley echoed exactly what it got, no line end added.
+    assert!(
+        plain.transcript.events.iter().any(|e| matches!(&e.kind,
+            parley::outcome::EventKind::Data { from: parley::outcome::Party::Server, bytes } if bytes == b"hello")),
+        "{}",
+        describe(&plain)
+    );
+    let split = grade(
+        "grading/echo-client.yaml",
+        "echo-client/course.py",
+        Some("byte-at-a-time"),
+    );
+    assert_eq!(split.status, Status::Failed, "{}", describe(&split));
+    // It closes after the first byte of the echo: one read taken for the whole message.
+    assert_eq!(errors(&split), ["S-CLOSE"], "{}", describe(&split));
+    assert!(
+        split.findings[0]
+            .message
+            .contains("after receiving 1 of the 5 bytes parley was sending: it took what one read returned"),
+        "{}",
+        describe(&split)
+    );
 }

@@ -181,8 +181,6 @@ pub const NOT_CHECKED_YET: &[RuleId] = &[
     RuleId::F_SEC_4,
     RuleId::F_SEC_5,
     RuleId::F_SEC_6,
-    RuleId::F_SEC_7,
-    RuleId::F_SEC_8,
 ];
 
 macro_rules! catalogue {

@@ -80,7 +80,7 @@ fn a_scenario_that_cannot_be_played_as_the_server_is_refused_before_the_program_
     let file = dir.path().join("check-only.yaml");
     std::fs::write(
         &file,
-        "name: parley cannot answer\nprotocol: echo\nsteps:\n  - client: \"hi\"\n  - server: { len: 2 }\n",
+        "name: parley cannot answer\nprotocol: http\nsteps:\n  - client: \"GET / HTTP/1.0\\r\\n\\r\\n\"\n  - server: { code: 200 }\n",
     )
     .unwrap();
     let o = parley(&[

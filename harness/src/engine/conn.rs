@@ -76,6 +76,8 @@ pub struct Conn {
     pub consumed: usize,
     /// When parley last sent a message on it.
     pub last_send: Option<SendMark>,
+    /// Echo, parley as the server: bytes the peer sent that parley has not sent back yet.
+    pub unechoed: Vec<u8>,
 }
 
 /// Where parley's last message stood relative to what had been received: anything that
@@ -161,6 +163,7 @@ impl Conn {
             last_sent: Vec::new(),
             consumed: 0,
             last_send: None,
+            unechoed: Vec::new(),
         })
     }
 

@@ -270,6 +270,16 @@ pub trait Hooks: Send {
         None
     }
 
+    /// parley plays the server and the client's `msg` announces a data address (FTP PORT,
+    /// EPRT): may parley connect there? `control_peer` is the address the client's
+    /// control connection comes from. `Some`: no — the finding, and the reply parley sends
+    /// instead of connecting (FTP: 504, RFC 2577 §3); parley never connects to another
+    /// host or a privileged port for a program it grades.
+    fn refuse_data_address(&self, msg: &[u8], control_peer: std::net::SocketAddr) -> Option<OpenFailure> {
+        let _ = (msg, control_peer);
+        None
+    }
+
     /// parley plays the server and could not open data connection `conn` to `announced`
     /// (the address the client gave); `listening` are the ports the client program really
     /// listens on, when the OS can tell. The finding, and the reply parley sends instead
@@ -320,6 +330,22 @@ pub trait Hooks: Send {
     /// message there.
     fn finish(&mut self, dir: Dir, findings: &mut Vec<Finding>) {
         let _ = (dir, findings);
+    }
+
+    /// parley plays the server and the client sent `msg` where the step expects something
+    /// else: the reply a conformant server gives to it, so the conversation goes on — or
+    /// `None` when the message is the scenario's to judge. `expected` is the message the
+    /// step wrote out, when it did: a command of the same kind as the one expected (`TYPE
+    /// A` where the step wants `TYPE I`) is never answered, it is judged.
+    fn default_answer(&self, msg: &[u8], expected: Option<&[u8]>) -> Option<Vec<u8>> {
+        let _ = (msg, expected);
+        None
+    }
+
+    /// The keyword of the command in `msg` (FTP), for choosing the scenario's `answers:`.
+    fn keyword(&self, msg: &[u8]) -> Option<String> {
+        let _ = msg;
+        None
     }
 
     /// The multi-line form of a reply parley sends (the `multiline_greeting` fault).

@@ -397,6 +397,12 @@ impl Session<'_> {
         last_code && vars && defined && undefined && passed && failed
     }
 
+    /// Echo with parley as the server: parley mirrors what the client sends (RFC 862 has
+    /// no framing: a server sends back whatever it gets), whatever the `server:` steps say.
+    fn mirror(&self) -> bool {
+        self.me == Side::Server && self.scenario.protocol == crate::proto::Protocol::Echo
+    }
+
     /// How long the program under test may take to start.
     fn startup(&self) -> Duration {
         startup(self.scenario, self.opts)

@@ -385,10 +385,15 @@ impl Session<'_> {
         let mut sample: Vec<u8> = Vec::new();
         let mut total = 0usize;
         let mut verdict: Option<crate::proto::Verdict> = None;
+        let mirroring = self.mirror() && by == Side::Client;
         let closed = loop {
+            let mut echo = false;
             {
                 let mut inbox = shared.lock();
-                if !inbox.buf.is_empty() {
+                if !inbox.buf.is_empty() && mirroring {
+                    // An echo server echoes until the client closes.
+                    echo = true;
+                } else if !inbox.buf.is_empty() {
                     let extra: Vec<u8> = std::mem::take(&mut inbox.buf);
                     drop(inbox);
                     total += extra.len();
@@ -403,9 +408,14 @@ impl Session<'_> {
                     }
                     continue;
                 }
-                if inbox.eof || inbox.error.is_some() || inbox.overflow {
+                if !echo && (inbox.eof || inbox.error.is_some() || inbox.overflow) {
                     break true;
                 }
+            }
+            if echo {
+                let bytes = self.take_unechoed(conn);
+                self.write_message(step, conn, bytes).await?;
+                continue;
             }
             tokio::select! {
                 _ = shared.changed.notified() => {}

@@ -58,9 +58,22 @@ impl Session<'_> {
                 let f = self.finding(step, rule, why).actual(&msg);
                 self.push(f, conn);
             }
+            // parley as a server never connects to another host or a privileged port for
+            // the client it grades: the announcement is refused, and the run ends.
+            if self.me == Side::Server && conn == MAIN && !explained {
+                let peer = self.conns.get(MAIN).map(|c| c.peer);
+                if let Some(refusal) = peer.and_then(|p| self.inspector.refuse_data_address(&msg, p)) {
+                    let f = self.expectation(step, refusal.rule, refusal.message).actual(&msg);
+                    self.push(f, conn);
+                    self.write_message(step, conn, refusal.reply).await?;
+                    return Err(Stop::Halt);
+                }
+            }
             let mismatches = matcher::check(&wanted, self.inspector.as_ref(), dir, &msg, &view);
-            if !mismatches.is_empty() && answered < MAX_ANSWERS {
-                if let Some(answer) = self.answer_for(step, conn, &view, &wanted)? {
+            // A message that breaks no rule but is not the one expected: as a server, parley
+            // answers it the way the scenario or the protocol says and waits on.
+            if !mismatches.is_empty() && !explained && answered < MAX_ANSWERS {
+                if let Some(answer) = self.answer_for(step, conn, &msg, &wanted)? {
                     answered += 1;
                     self.remember(&view);
                     self.write_message(step, conn, answer).await?;
@@ -84,6 +97,11 @@ impl Session<'_> {
             }
             self.remember(&view);
             self.capture(step, conn, &msg, &view);
+            if self.mirror() {
+                if let Some(c) = self.conns.get_mut(conn) {
+                    c.unechoed.extend_from_slice(&msg);
+                }
+            }
             return Ok(());
         }
     }
@@ -97,35 +115,46 @@ impl Session<'_> {
         }
     }
 
-    /// The scenario's answer to an unexpected client command (parley as FTP server).
+    /// The answer to an unexpected client message, parley playing the server: the
+    /// scenario's `answers:` for its keyword, else the protocol's conformant reply
+    /// ([`crate::proto::Hooks::default_answer`]), else the scenario's `answers: { "*": ... }`. The
+    /// command the step waits for is never answered: it is judged.
     fn answer_for(
         &self,
         step: &Step,
         conn: &str,
-        view: &MessageView,
+        msg: &[u8],
         wanted: &Wanted<'_>,
     ) -> Result<Option<Vec<u8>>, Stop> {
-        if self.me != Side::Server || conn != MAIN || self.scenario.answers.is_empty() {
+        if self.me != Side::Server || conn != MAIN {
             return Ok(None);
         }
-        let Some(command) = view.command.as_deref() else {
+        let Some(command) = self.inspector.keyword(msg) else {
             return Ok(None);
         };
-        // The command the step waits for is never answered from the table.
-        if wanted.command.is_some_and(|c| c.eq_ignore_ascii_case(command)) {
+        let expected = wanted.literal.as_deref().or(wanted.exact.as_deref());
+        let expected_keyword = wanted
+            .command
+            .map(str::to_string)
+            .or_else(|| expected.and_then(|e| self.inspector.keyword(e)));
+        if expected_keyword.is_some_and(|k| k.eq_ignore_ascii_case(&command)) {
             return Ok(None);
         }
-        let found = self
-            .scenario
-            .answers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(command))
-            .or_else(|| self.scenario.answers.iter().find(|(k, _)| k == "*"));
-        match found {
-            Some((_, payload)) => payload
+        let table = &self.scenario.answers;
+        let render = |payload: &crate::scenario::payload::Payload| {
+            payload
                 .render(&self.env(step))
                 .map(Some)
-                .map_err(|e| self.missing(step, e)),
+                .map_err(|e| self.missing(step, e))
+        };
+        if let Some((_, payload)) = table.iter().find(|(k, _)| k.eq_ignore_ascii_case(&command)) {
+            return render(payload);
+        }
+        if let Some(answer) = self.inspector.default_answer(msg, expected) {
+            return Ok(Some(answer));
+        }
+        match table.iter().find(|(k, _)| k == "*") {
+            Some((_, payload)) => render(payload),
             None => Ok(None),
         }
     }

@@ -44,6 +44,10 @@ impl Session<'_> {
         send: Option<&Payload>,
         expect: &Expect,
     ) -> Result<(), Stop> {
+        if self.mirror() {
+            let bytes = self.take_unechoed(conn);
+            return self.write_message(step, conn, bytes).await;
+        }
         let Some(payload) = outgoing(send, expect) else {
             // `Scenario::playable_as` refuses such a scenario before anything runs.
             return Err(Stop::Internal(format!(
@@ -67,6 +71,20 @@ impl Session<'_> {
             }
         }
         self.write_message(step, conn, bytes).await
+    }
+
+    /// Everything the peer sent on `conn` that parley has not echoed yet: what the steps
+    /// consumed, and what arrived since (an echo server does not wait for a message to
+    /// end: there is no such thing in RFC 862).
+    pub(super) fn take_unechoed(&mut self, conn: &str) -> Vec<u8> {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return Vec::new();
+        };
+        let mut bytes = std::mem::take(&mut c.unechoed);
+        let arrived = std::mem::take(&mut c.shared.lock().buf);
+        c.consumed += arrived.len();
+        bytes.extend_from_slice(&arrived);
+        bytes
     }
 
     /// Writes one message on `conn`, shaped by the fault knobs when parley is the server,

@@ -16,6 +16,7 @@
 //! what the engine tells the hooks of [`Inspector`].
 
 pub mod addr;
+pub mod answer;
 pub mod command;
 pub mod reply;
 pub mod rewrite;
@@ -130,7 +131,23 @@ impl FtpInspector {
         view.code = Some(reply.code.0);
         match reply.code {
             ReplyCode::PASSIVE_MODE => match self.pasv_addr(&reply) {
-                Some(addr) => view.vars = addr_vars("pasv", addr),
+                Some((addr, announced)) => {
+                    if let Some(other) = announced {
+                        findings.push(
+                            Finding::new(
+                                rules::F_SEC_8,
+                                format!(
+                                    "the 227 names the host {other}, not the server's own {}: parley connects to {} instead, \
+                                     as curl and ftplib do",
+                                    addr.ip(),
+                                    addr
+                                ),
+                            )
+                            .actual(msg),
+                        );
+                    }
+                    view.vars = addr_vars("pasv", addr);
+                }
                 None => findings.push(
                     Finding::new(
                         rules::F_DATA_6,
@@ -161,15 +178,22 @@ impl FtpInspector {
         view
     }
 
-    /// The data address of a 227. A server that announces 0.0.0.0 means its own address,
-    /// the one the client is connected to (as curl and ftplib read it).
-    fn pasv_addr(&self, reply: &FtpReply) -> Option<SocketAddr> {
+    /// The data address of a 227, and the other host it named when that is not the
+    /// server's. A server that announces 0.0.0.0 means its own address; one that announces
+    /// another host is not followed there (F-SEC-8): the data connection goes to the
+    /// server parley talks to, as curl and ftplib do.
+    fn pasv_addr(&self, reply: &FtpReply) -> Option<(SocketAddr, Option<IpAddr>)> {
         let found = addr::find_pasv_numbers(&reply.text())?;
-        let host = match self.target_host.as_deref().and_then(|h| h.parse::<IpAddr>().ok()) {
-            Some(target) if found.ip().is_unspecified() => target,
-            _ => IpAddr::V4(*found.ip()),
-        };
-        Some(SocketAddr::new(host, found.port()))
+        let announced = IpAddr::V4(*found.ip());
+        Some(
+            match self.target_host.as_deref().and_then(|h| h.parse::<IpAddr>().ok()) {
+                Some(target) if found.ip().is_unspecified() => (SocketAddr::new(target, found.port()), None),
+                Some(target) if target != announced => {
+                    (SocketAddr::new(target, found.port()), Some(announced))
+                }
+                _ => (SocketAddr::new(announced, found.port()), None),
+            },
+        )
     }
 }
 
@@ -533,6 +557,39 @@ impl Hooks for FtpInspector {
         })
     }
 
+    /// A PORT or EPRT naming another host than the control connection's, or a port below
+    /// 1024 (RFC 2577 §3): refused with 504, under F-SEC-7.
+    fn refuse_data_address(&self, msg: &[u8], control_peer: SocketAddr) -> Option<OpenFailure> {
+        let command = parse_command(msg).command?;
+        if !matches!(command.keyword.as_str(), "PORT" | "EPRT") {
+            return None;
+        }
+        let addr = command.data_addr()?;
+        let why = if addr.ip() != control_peer.ip() {
+            format!(
+                "{} names the host {}, but the control connection comes from {}: a client announces its own address, \
+                 and parley never connects to another host (the FTP bounce attack, RFC 2577 §3)",
+                command.display(),
+                addr.ip(),
+                control_peer.ip()
+            )
+        } else if addr.port() < 1024 {
+            format!(
+                "{} names port {}, a privileged port: a client's data port is 1024 or above, and parley never connects \
+                 below it (RFC 2577 §3)",
+                command.display(),
+                addr.port()
+            )
+        } else {
+            return None;
+        };
+        Some(OpenFailure {
+            rule: rules::F_SEC_7,
+            message: why,
+            reply: b"504 Command not implemented for that parameter (RFC 2577 section 3).\r\n".to_vec(),
+        })
+    }
+
     fn opened_late(&self, conn: &str) -> Option<RuleId> {
         (conn != MAIN).then_some(rules::F_DATA_2)
     }
@@ -542,6 +599,24 @@ impl Hooks for FtpInspector {
     /// before it listens (that client is late, F-DATA-2, but it gets its chance).
     fn send_before_retry(&self, conn: &str, next: &[u8]) -> bool {
         conn != MAIN && matches!(literal_code(next), Some(125 | 150))
+    }
+
+    /// RFC 959 §5.4 replies to the commands real clients send around an exercise
+    /// ([`answer::default_answer`]); never to a command of the kind the step expects.
+    fn default_answer(&self, msg: &[u8], expected: Option<&[u8]>) -> Option<Vec<u8>> {
+        let command = parse_command(msg).command?;
+        let expected = expected.and_then(|e| parse_command(e).command);
+        if expected.is_some_and(|e| e.keyword == command.keyword) {
+            return None;
+        }
+        answer::default_answer(&command)
+    }
+
+    fn keyword(&self, msg: &[u8]) -> Option<String> {
+        parse_command(msg)
+            .command
+            .map(|c| c.keyword)
+            .filter(|k| !k.is_empty())
     }
 
     fn multiline(&self, reply: &[u8]) -> Option<Vec<u8>> {

@@ -169,10 +169,10 @@ fn views_carry_code_command_argument_and_variables() {
     let v = ins.inspect(
         Dir::ToClient,
         MAIN,
-        b"227 Entering Passive Mode (10,0,0,2,4,1).\r\n",
+        b"227 Entering Passive Mode (127,0,0,1,4,1).\r\n",
         &mut f,
     );
-    assert_eq!(v.vars[2], ("pasv.addr".to_string(), "10.0.0.2:1025".to_string()));
+    assert_eq!(v.vars[2], ("pasv.addr".to_string(), "127.0.0.1:1025".to_string()));
     let v = ins.inspect(
         Dir::ToClient,
         MAIN,
@@ -561,4 +561,32 @@ fn parsers_never_panic_on_arbitrary_bytes() {
         let _ = reply::multiline_form(&bytes);
         let _ = ins.open_failed("data", &text, Some(&BTreeSet::from([1, 2])));
     }
+}
+
+#[test]
+fn a_227_naming_another_host_is_not_followed_there_f_sec_8() {
+    let mut ins = FtpInspector::new();
+    ins.target("127.0.0.1", 21);
+    let mut f = Vec::new();
+    for (dir, msg) in [
+        (Dir::ToClient, b"220 hi\r\n".as_slice()),
+        (Dir::ToServer, b"USER a\r\n"),
+        (Dir::ToClient, b"230 ok\r\n"),
+        (Dir::ToServer, b"PASV\r\n"),
+    ] {
+        ins.inspect(dir, MAIN, msg, &mut f);
+    }
+    let v = ins.inspect(
+        Dir::ToClient,
+        MAIN,
+        b"227 Entering Passive Mode (10,9,8,7,4,1).\r\n",
+        &mut f,
+    );
+    assert_eq!(rules(&f), ["F-SEC-8"]);
+    assert_eq!(f[0].severity, crate::rules::Severity::Warning);
+    assert_eq!(
+        v.vars[2],
+        ("pasv.addr".to_string(), "127.0.0.1:1025".to_string()),
+        "dialled at the server's own host"
+    );
 }
