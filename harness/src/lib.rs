@@ -9,6 +9,7 @@
 //! - [`engine`]: plays a plan over tokio sockets, as client or server, with deadlines;
 //! - [`outcome`]: what a run produced (status, findings, transcript);
 //! - [`report`]: renders outcomes as human text, JSON, JUnit and CSV (the engine never prints);
+//! - [`secrets`]: secret variables masked in every outcome;
 //! - [`serve`]: a bundled mock in the foreground behind a relay that reports every exchange;
 //! - [`rules`]: the rule catalogue; [`finding`]: one deviation; [`visible`]: bytes made readable.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -20,5 +21,6 @@ pub mod proto;
 pub mod report;
 pub mod rules;
 pub mod scenario;
+pub mod secrets;
 pub mod serve;
 pub mod visible;
