@@ -18,7 +18,11 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) {
             continue;
         }
         let path = entry.path();
-        let rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        let rel = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
         if path.is_dir() {
             walk(&path, &rel, out);
         } else if path.is_file() {
@@ -37,7 +41,11 @@ fn main() {
     code.push_str("pub static SCENARIOS: &[(&str, &[u8])] = &[\n");
     for (rel, path) in &files {
         let abs = path.canonicalize().unwrap_or_else(|_| path.clone());
-        let _ = writeln!(code, "    ({rel:?}, include_bytes!({:?})),", abs.display().to_string());
+        let _ = writeln!(
+            code,
+            "    ({rel:?}, include_bytes!({:?})),",
+            abs.display().to_string()
+        );
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it")).join("bundled_scenarios.rs");

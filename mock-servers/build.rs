@@ -15,7 +15,11 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) {
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        let rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        let rel = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
         // `file_type` does not follow symbolic links: links are left out, as on disk.
         let Ok(kind) = entry.file_type() else { continue };
         if kind.is_dir() {
@@ -34,7 +38,11 @@ fn table(code: &mut String, name: &str, doc: &str, dir: &Path) {
     let _ = writeln!(code, "pub static {name}: &[(&str, &[u8])] = &[");
     for (rel, path) in &files {
         let abs = path.canonicalize().unwrap_or_else(|_| path.clone());
-        let _ = writeln!(code, "    ({rel:?}, include_bytes!({:?})),", abs.display().to_string());
+        let _ = writeln!(
+            code,
+            "    ({rel:?}, include_bytes!({:?})),",
+            abs.display().to_string()
+        );
     }
     code.push_str("];\n");
 }

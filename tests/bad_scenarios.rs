@@ -157,13 +157,7 @@ fn load(name: &str) -> ScenarioError {
     "unknown field `This is a long line of prose, not YAML`",
     "included from"
 )]
-#[case::several_errors(
-    "several-errors.yaml",
-    6,
-    19,
-    "unknown variable `usr`",
-    "error: 3 errors in"
-)]
+#[case::several_errors("several-errors.yaml", 6, 19, "unknown variable `usr`", "error: 3 errors in")]
 #[case::unknown_secret_field(
     "unknown-secret-field.yaml",
     4,
@@ -252,7 +246,10 @@ fn several_errors_of_a_file_are_all_reported_in_order() {
     assert_eq!(places, [(6, 19), (8, 9), (10, 9)]);
     assert!(err.to_string().ends_with("(and 2 more errors)"), "{err}");
     let rendered = d.render(false);
-    assert!(rendered.contains("`data` is used before it is opened"), "{rendered}");
+    assert!(
+        rendered.contains("`data` is used before it is opened"),
+        "{rendered}"
+    );
     assert!(rendered.contains("`second` is not open here"), "{rendered}");
 }
 

@@ -81,8 +81,19 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn refused(run: &Run, message: &str) {
-    assert_eq!(run.code, 2, "exit code {} ({:?}):\n{}", run.code, run.took, cut(&run.out));
-    assert!(run.out.contains(message), "missing `{message}`:\n{}", cut(&run.out));
+    assert_eq!(
+        run.code,
+        2,
+        "exit code {} ({:?}):\n{}",
+        run.code,
+        run.took,
+        cut(&run.out)
+    );
+    assert!(
+        run.out.contains(message),
+        "missing `{message}`:\n{}",
+        cut(&run.out)
+    );
 }
 
 /// At most a few KiB of output in a failure message.
@@ -111,7 +122,11 @@ fn one_aliased_string_repeated_a_hundred_thousand_times_stops_at_the_literal_lim
         &run,
         "the scenario's strings and payloads add up to more than 128 MiB (counting every include and every YAML alias again)",
     );
-    assert!(run.out.contains("set PARLEY_MAX_LITERAL_BYTES=N to raise it"), "{}", cut(&run.out));
+    assert!(
+        run.out.contains("set PARLEY_MAX_LITERAL_BYTES=N to raise it"),
+        "{}",
+        cut(&run.out)
+    );
     // The diagnostic quotes one line, never the 500 KB string.
     assert!(run.out.len() < 10_000, "{} bytes of output", run.out.len());
 }
@@ -120,10 +135,12 @@ fn one_aliased_string_repeated_a_hundred_thousand_times_stops_at_the_literal_lim
 fn nested_aliases_in_a_json_matcher_stop_at_the_literal_limit() {
     // Ten levels of ten aliases each: 10^10 strings if expanded.
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::from("name: billion laughs\nprotocol: http\nsteps:\n  - client: \"GET / HTTP/1.0\\r\\n\\r\\n\"\n  - server:\n      code: 200\n      json:\n        l0: &l0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n");
+    let mut text = String::from(
+        "name: billion laughs\nprotocol: http\nsteps:\n  - client: \"GET / HTTP/1.0\\r\\n\\r\\n\"\n  - server:\n      code: 200\n      json:\n        l0: &l0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+    );
     for level in 1..10 {
         let prev = format!("*l{}", level - 1);
-        let items = vec![prev.as_str(); 10].join(", ");
+        let items = [prev.as_str(); 10].join(", ");
         text.push_str(&format!("        l{level}: &l{level} [{items}]\n"));
     }
     write(dir.path(), "laughs.yaml", &text);
@@ -136,7 +153,8 @@ fn nested_aliases_in_a_json_matcher_stop_at_the_literal_limit() {
 #[test]
 fn aliased_steps_count_against_the_step_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::from("name: aliased steps\nprotocol: echo\nsteps:\n  - &s { client: \"hi\\r\\n\" }\n");
+    let mut text =
+        String::from("name: aliased steps\nprotocol: echo\nsteps:\n  - &s { client: \"hi\\r\\n\" }\n");
     for _ in 0..300 {
         text.push_str("  - *s\n");
     }
@@ -148,7 +166,11 @@ fn aliased_steps_count_against_the_step_limit() {
         Duration::from_secs(60),
     );
     refused(&run, "the scenario has more than 200 steps");
-    assert!(run.out.contains("set PARLEY_MAX_STEPS=N to raise it"), "{}", run.out);
+    assert!(
+        run.out.contains("set PARLEY_MAX_STEPS=N to raise it"),
+        "{}",
+        run.out
+    );
 }
 
 #[test]
@@ -246,12 +268,18 @@ fn forty_thousand_steps_in_one_file_load_in_linear_time() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("name: forty thousand steps\nprotocol: echo\nsteps:\n");
     for i in 0..20_000 {
-        text.push_str(&format!("  - client: \"line {i}\\r\\n\"\n  - server: \"line {i}\\r\\n\"\n"));
+        text.push_str(&format!(
+            "  - client: \"line {i}\\r\\n\"\n  - server: \"line {i}\\r\\n\"\n"
+        ));
     }
     write(dir.path(), "many.yaml", &text);
     let run = check(dir.path(), "many.yaml");
     assert_eq!(run.code, 0, "{}", cut(&run.out));
-    assert!(run.out.contains("many.yaml (echo, 40000 steps)"), "{}", cut(&run.out));
+    assert!(
+        run.out.contains("many.yaml (echo, 40000 steps)"),
+        "{}",
+        cut(&run.out)
+    );
     // Quadratic loading took minutes here; linear loading takes about a second in a debug
     // build (0.2 s in release). The deadline only catches the former.
     assert!(run.took < Duration::from_secs(60), "{:?}", run.took);
@@ -275,10 +303,19 @@ fn the_last_of_forty_thousand_steps_is_located_exactly() {
 fn giant_durations_are_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     for (value, message) in [
-        ("1e20", "`100000000000000000000` has no unit: write `100000000000000000000s` for seconds"),
-        ("99999999999999999999s", "`99999999999999999999s` is longer than the limit of 1 hour"),
+        (
+            "1e20",
+            "`100000000000000000000` has no unit: write `100000000000000000000s` for seconds",
+        ),
+        (
+            "99999999999999999999s",
+            "`99999999999999999999s` is longer than the limit of 1 hour",
+        ),
         ("99999999999999999999", "has no unit"),
-        ("5", "`5` has no unit: write `5s` for seconds or `5ms` for milliseconds"),
+        (
+            "5",
+            "`5` has no unit: write `5s` for seconds or `5ms` for milliseconds",
+        ),
     ] {
         write(
             dir.path(),

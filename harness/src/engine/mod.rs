@@ -81,23 +81,25 @@ pub fn load_all(files: &[PathBuf], filters: &[String]) -> Vec<Result<Scenario, O
     files
         .iter()
         .zip(scenario::ids(files))
-        .filter_map(|(path, id)| match id.map(|id| (scenario::load_as(path, id.clone()), id)) {
-            Ok((Ok(s), _)) if selected(filters, &s.id, &s.tags) => Some(Ok(s)),
-            Ok((Ok(_), _)) => None,
-            Ok((Err(e), id)) => {
-                let mut o = load_error(path.clone(), &e);
-                o.name = id.clone();
-                o.id = id;
-                Some(Err(o))
-            }
-            Err(clash) => Some(Err(load_error(
-                path.clone(),
-                &ScenarioError::Read {
-                    path: path.clone(),
-                    source: std::io::Error::other(clash),
-                },
-            ))),
-        })
+        .filter_map(
+            |(path, id)| match id.map(|id| (scenario::load_as(path, id.clone()), id)) {
+                Ok((Ok(s), _)) if selected(filters, &s.id, &s.tags) => Some(Ok(s)),
+                Ok((Ok(_), _)) => None,
+                Ok((Err(e), id)) => {
+                    let mut o = load_error(path.clone(), &e);
+                    o.name = id.clone();
+                    o.id = id;
+                    Some(Err(o))
+                }
+                Err(clash) => Some(Err(load_error(
+                    path.clone(),
+                    &ScenarioError::Read {
+                        path: path.clone(),
+                        source: std::io::Error::other(clash),
+                    },
+                ))),
+            },
+        )
         .collect()
 }
 

@@ -94,6 +94,12 @@ where
     )
 }
 
+/// Reads one value of the scenario language from YAML `text` (a payload, a step), as
+/// the loader does but outside any scenario's limits; for tests and tools.
+pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_yaml::from_str(text).map_err(|e| e.to_string())
+}
+
 /// A string from a scenario file. Every string read takes its length from the scenario's
 /// budget of literal bytes, so an alias repeated many times cannot grow without bound.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -185,7 +191,11 @@ impl<'de> Deserialize<'de> for Json {
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json, E> {
                 locate::take_de::<E>(Limit::LiteralBytes, JSON_NODE)?;
-                Ok(Json(serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)))
+                Ok(Json(
+                    serde_json::Number::from_f64(v)
+                        .map(Value::Number)
+                        .unwrap_or(Value::Null),
+                ))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Json, E> {
                 locate::take_de::<E>(Limit::LiteralBytes, JSON_NODE + v.len())?;

@@ -186,10 +186,7 @@ impl Diagnostic {
             out.push_str(&d.render_one(color));
         }
         if self.not_shown > 0 {
-            out.push_str(&format!(
-                "\n\nerror: {} more error(s) not shown",
-                self.not_shown
-            ));
+            out.push_str(&format!("\n\nerror: {} more error(s) not shown", self.not_shown));
         }
         if self.count() > 1 {
             out.push_str(&format!(

@@ -36,7 +36,6 @@ pub struct Limits {
     pub max_includes: usize,
 }
 
-
 /// One of the limits, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {

@@ -278,7 +278,13 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<A> {
 pub(crate) fn first_key<'de, A: MapAccess<'de>>(mut map: A) -> Result<(Replay<A>, Pos), A::Error> {
     let slot = Cell::new(None);
     match map.next_key_seed(KeyProbe(&slot)) {
-        Ok(_) => Ok((Replay { first: None, rest: map }, Pos::default())),
+        Ok(_) => Ok((
+            Replay {
+                first: None,
+                rest: map,
+            },
+            Pos::default(),
+        )),
         Err(err) => match slot.take() {
             Some(key) => {
                 let pos = pos_in_message(&err.to_string());
@@ -330,7 +336,8 @@ mod tests {
 
     #[test]
     fn a_probed_scalar_knows_its_line_and_column_and_the_parse_goes_on() {
-        let doc: Doc = serde_yaml::from_str("a: one\nlist:\n  - two\n  - &x three\n  - *x\nb:   \"four\"\n").unwrap();
+        let doc: Doc =
+            serde_yaml::from_str("a: one\nlist:\n  - two\n  - &x three\n  - *x\nb:   \"four\"\n").unwrap();
         assert_eq!(doc.a, At("one".into(), Some(Pos { line: 1, col: 4 })));
         assert_eq!(doc.list[0], At("two".into(), Some(Pos { line: 3, col: 5 })));
         assert_eq!(doc.list[1], At("three".into(), Some(Pos { line: 4, col: 5 })));

@@ -77,7 +77,9 @@ pub fn load_str(path: &Path, text: &str, limits: Limits) -> Result<Scenario, Sce
     let (parsed, budget) = parse_doc::<schema::ScenarioDoc>(path, &text, budget);
     match parsed {
         Ok(doc) => plan::build(scenario_id(path), path, text, doc, budget),
-        Err(err) => Err(ScenarioError::Invalid(Box::new(yaml_diagnostic(path, text, &err)))),
+        Err(err) => Err(ScenarioError::Invalid(Box::new(yaml_diagnostic(
+            path, text, &err,
+        )))),
     }
 }
 
@@ -91,7 +93,7 @@ pub fn check_fragment(path: &Path) -> Result<FragmentSummary, ScenarioError> {
 #[derive(Debug)]
 pub enum Checked {
     /// A valid scenario.
-    Scenario(Scenario),
+    Scenario(Box<Scenario>),
     /// A valid fragment (`_*.yaml`).
     Fragment(FragmentSummary),
 }
@@ -101,15 +103,13 @@ pub fn check_file(path: &Path) -> Result<Checked, ScenarioError> {
     if is_fragment_path(path) {
         check_fragment(path).map(Checked::Fragment)
     } else {
-        load(path).map(Checked::Scenario)
+        load(path).map(|s| Checked::Scenario(Box::new(s)))
     }
 }
 
 /// True for a path whose file name starts with `_`.
 pub fn is_fragment_path(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(is_fragment)
+    path.file_name().and_then(|n| n.to_str()).is_some_and(is_fragment)
 }
 
 /// Reads `path` and parses it as `T`; a read error or a YAML/schema error (located at
@@ -186,7 +186,9 @@ fn regex(cell: &'static OnceLock<regex::Regex>, pattern: &str) -> &'static regex
 /// Removes yaml_serde's ` at line N column M` (the diagnostic shows the place itself).
 fn strip_position(message: &str) -> String {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
-    let out = regex(&RE, r" at line \d+ column \d+").replace_all(message, "").into_owned();
+    let out = regex(&RE, r" at line \d+ column \d+")
+        .replace_all(message, "")
+        .into_owned();
     out.trim().to_string()
 }
 
@@ -231,7 +233,10 @@ fn shorten_quotes(message: &str) -> String {
 /// The name and the names allowed in `unknown field `x`, expected one of `a`, `b``.
 fn unknown_name(message: &str) -> Option<(String, Vec<String>)> {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
-    let re = regex(&RE, r"unknown (?:field|variant) `([^`]*)`, expected (?:one of )?(.*)$");
+    let re = regex(
+        &RE,
+        r"unknown (?:field|variant) `([^`]*)`, expected (?:one of )?(.*)$",
+    );
     let c = re.captures(message)?;
     let names = c[2]
         .split(", ")
@@ -333,7 +338,10 @@ pub fn ids(files: &[PathBuf]) -> Vec<Result<String, String>> {
             // Those already at their first folder cannot change; two of them always clash.
             let fixed: Vec<usize> = group.iter().copied().filter(|&i| start[i] == 0).collect();
             if fixed.len() > 1 {
-                let names: Vec<String> = fixed.iter().map(|&i| format!("`{}`", files[i].display())).collect();
+                let names: Vec<String> = fixed
+                    .iter()
+                    .map(|&i| format!("`{}`", files[i].display()))
+                    .collect();
                 let message = format!(
                     "{} would all get the scenario id `{}`, and their folders cannot tell them apart; \
                      give one of them another name, or run them separately",
@@ -452,7 +460,10 @@ mod tests {
         let err = got[0].clone().unwrap_err();
         assert!(err.contains("`/a/x.yaml` and `a/x.yaml`"), "{err}");
         assert_eq!(got[2].as_deref(), Ok("y"));
-        assert_eq!(scenario_id(Path::new("bundled:/scenarios/echo/basic.yaml")), "echo::basic");
+        assert_eq!(
+            scenario_id(Path::new("bundled:/scenarios/echo/basic.yaml")),
+            "echo::basic"
+        );
     }
 
     #[test]

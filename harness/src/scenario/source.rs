@@ -92,7 +92,11 @@ pub enum Kind {
 /// Whether `path` is a file or a directory (bundled or on disk).
 pub fn kind(path: &Path) -> io::Result<Kind> {
     if let Some(rel) = bundled_rel(path) {
-        let prefix = if rel.is_empty() { String::new() } else { format!("{rel}/") };
+        let prefix = if rel.is_empty() {
+            String::new()
+        } else {
+            format!("{rel}/")
+        };
         let mut found = None;
         for (file, _) in bundled_files() {
             if file == rel {
@@ -104,7 +108,10 @@ pub fn kind(path: &Path) -> io::Result<Kind> {
             }
         }
         return found.ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, "no such file in the suite built into parley")
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "no such file in the suite built into parley",
+            )
         });
     }
     let meta = std::fs::metadata(path)?;
@@ -114,7 +121,11 @@ pub fn kind(path: &Path) -> io::Result<Kind> {
 /// The entries of directory `dir`: name, path, and whether it is a directory.
 pub fn read_dir(dir: &Path) -> io::Result<Vec<(String, PathBuf, bool)>> {
     if let Some(rel) = bundled_rel(dir) {
-        let prefix = if rel.is_empty() { String::new() } else { format!("{rel}/") };
+        let prefix = if rel.is_empty() {
+            String::new()
+        } else {
+            format!("{rel}/")
+        };
         let mut out: Vec<(String, PathBuf, bool)> = Vec::new();
         for (file, _) in bundled_files() {
             let Some(rest) = file.strip_prefix(&prefix) else {
@@ -241,7 +252,10 @@ mod tests {
     #[test]
     fn the_bundle_has_the_suite_and_the_fixtures_it_refers_to() {
         let files: Vec<String> = bundled_files().map(|(p, _)| p).collect();
-        assert!(files.contains(&"scenarios/echo/basic.yaml".to_string()), "{files:?}");
+        assert!(
+            files.contains(&"scenarios/echo/basic.yaml".to_string()),
+            "{files:?}"
+        );
         assert!(files.contains(&"scenarios/ftp/_login.yaml".to_string()));
         assert!(files.contains(&"fixtures/ftp-root/readme.txt".to_string()));
         assert!(files.contains(&"fixtures/www/hello.txt".to_string()));

@@ -10,8 +10,8 @@ pub fn distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=m {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         for j in 1..=m {
@@ -79,6 +79,9 @@ mod tests {
         assert_eq!(closest("clent", fields), Some("client"));
         assert_eq!(closest("opne", fields), Some("open"));
         assert_eq!(closest("bananas", fields), None);
-        assert_eq!(did_you_mean("usr", ["user", "pass"]).as_deref(), Some("did you mean `user`?"));
+        assert_eq!(
+            did_you_mean("usr", ["user", "pass"]).as_deref(),
+            Some("did you mean `user`?")
+        );
     }
 }

@@ -179,7 +179,11 @@ mod tests {
 
     #[test]
     fn secrets_are_masked_in_text_and_bytes_and_in_their_visible_form() {
-        let s = Secrets::new(["guest@example.com".to_string(), "a\r\nb".to_string(), String::new()]);
+        let s = Secrets::new([
+            "guest@example.com".to_string(),
+            "a\r\nb".to_string(),
+            String::new(),
+        ]);
         assert_eq!(s.mask_str("PASS guest@example.com\\r\\n"), "PASS ****\\r\\n");
         assert_eq!(&*s.mask_bytes(b"PASS guest@example.com\r\n"), b"PASS ****\r\n");
         assert_eq!(s.mask_str("x a\\r\\nb y"), "x **** y");

@@ -213,12 +213,25 @@ mod tests {
 
     #[test]
     fn the_bundled_root_serves_what_the_fixture_root_does() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let disk = rt.block_on(Statics::new(Some(&crate::fixtures_dir().join("www"))));
         let bundled = Statics::bundled();
-        for path in ["/", "/hello.txt", "/nested/deep.txt", "/nested/", "/nope", "/hello.txt/", "/../x"] {
+        for path in [
+            "/",
+            "/hello.txt",
+            "/nested/deep.txt",
+            "/nested/",
+            "/nope",
+            "/hello.txt/",
+            "/../x",
+        ] {
             let a = rt.block_on(disk.lookup(path)).map(|f| (f.bytes, f.content_type));
-            let b = rt.block_on(bundled.lookup(path)).map(|f| (f.bytes, f.content_type));
+            let b = rt
+                .block_on(bundled.lookup(path))
+                .map(|f| (f.bytes, f.content_type));
             assert_eq!(
                 a.as_ref().map_err(|e| e.status),
                 b.as_ref().map_err(|e| e.status),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::super::error::{Diagnostic, ScenarioError};
+use super::super::error::{Diagnostic, MAX_SHOWN, ScenarioError};
 use super::super::limits::{Budget, Limit, MAX_INCLUDE_DEPTH, MAX_PAYLOAD, bytes};
 use super::super::locate::Pos;
 use super::super::payload::Payload;
@@ -61,7 +61,11 @@ impl Source {
         };
         let line = &self.text[start..];
         let line = &line[..line.find('\n').unwrap_or(line.len())];
-        let key = line.char_indices().nth(pos.col - 1).map(|(b, _)| b).unwrap_or(line.len());
+        let key = line
+            .char_indices()
+            .nth(pos.col - 1)
+            .map(|(b, _)| b)
+            .unwrap_or(line.len());
         let before = line[..key].trim_end_matches([' ', '\t']);
         if before.ends_with('{') {
             Pos {
@@ -117,8 +121,10 @@ pub(super) struct Planner {
     pub(super) pending: Vec<Pending>,
     /// What the scenario has used of its limits.
     budget: Budget,
-    /// The errors found so far.
+    /// The errors found so far (the first [`MAX_SHOWN`] of them).
     errors: Vec<Diagnostic>,
+    /// Errors found past those.
+    dropped: usize,
     /// A limit was reached: nothing more is read.
     exhausted: bool,
     /// Fragments already read, by canonical path (each include is still counted).
@@ -133,7 +139,8 @@ const YAML_CAP_HINT: &str = "; set PARLEY_MAX_YAML_BYTES=N to raise the cap";
 /// Reads a scenario or fragment file for `budget`: regular files only, at most the
 /// budget's YAML bytes, and counted against them.
 pub(crate) fn read_yaml(path: &Path, budget: &mut Budget) -> Result<Arc<str>, String> {
-    let text = source::read_text(path, budget.limits.max_yaml_bytes, YAML_CAP_HINT).map_err(|e| e.to_string())?;
+    let text =
+        source::read_text(path, budget.limits.max_yaml_bytes, YAML_CAP_HINT).map_err(|e| e.to_string())?;
     budget
         .take(Limit::YamlBytes, text.len())
         .map_err(|e| e.to_string())?;
@@ -148,6 +155,7 @@ impl Planner {
             pending: Vec::new(),
             budget,
             errors: Vec::new(),
+            dropped: 0,
             exhausted: false,
             texts: HashMap::new(),
             secrets: BTreeSet::new(),
@@ -161,8 +169,13 @@ impl Planner {
             .unwrap_or(Framing::Protocol)
     }
 
-    /// Records an error.
+    /// Records an error (past [`MAX_SHOWN`], only counts it: a file of 40,000 broken
+    /// steps must not cost 40,000 renderings).
     pub(super) fn fail(&mut self, e: PlanError) {
+        if self.errors.len() >= MAX_SHOWN {
+            self.dropped += 1;
+            return;
+        }
         let d = self.diagnose(e);
         self.errors.push(d);
     }
@@ -185,9 +198,9 @@ impl Planner {
             }
         }
         errors.sort_by_key(|d| (files.iter().position(|f| *f == d.file), d.line, d.col));
-        Err(ScenarioError::Invalid(Box::new(
-            Diagnostic::join(errors).expect("errors is not empty"),
-        )))
+        let mut joined = Diagnostic::join(errors).expect("errors is not empty");
+        joined.not_shown += self.dropped;
+        Err(ScenarioError::Invalid(Box::new(joined)))
     }
 }
 
@@ -415,7 +428,13 @@ impl Planner {
     }
 
     /// Expands `steps` of file `source` into `pending`, recording every error.
-    fn expand(&mut self, source: usize, steps: Vec<StepDoc>, scope: Option<Arc<Scope>>, chain: &mut Vec<PathBuf>) {
+    fn expand(
+        &mut self,
+        source: usize,
+        steps: Vec<StepDoc>,
+        scope: Option<Arc<Scope>>,
+        chain: &mut Vec<PathBuf>,
+    ) {
         for doc in steps {
             if self.exhausted {
                 return;
@@ -492,7 +511,11 @@ impl Planner {
                 Err(err) => {
                     let mut d = super::super::yaml_diagnostic(&path, text.clone(), &err);
                     d.notes = Self::included_notes(&included_from);
-                    self.errors.push(d);
+                    if self.errors.len() < MAX_SHOWN {
+                        self.errors.push(d);
+                    } else {
+                        self.dropped += 1;
+                    }
                     self.exhausted |= self.budget.is_exhausted();
                     continue;
                 }

@@ -181,19 +181,21 @@ impl Planner {
         for template in vars.values() {
             for name in template.vars() {
                 if !BUILTIN_VARS.contains(&name) {
-                    errors.push(PlanError::at(
-                        0,
-                        template.pos,
-                        format!(
-                            "the value of a variable may only use {}; `{name}` is not one",
-                            BUILTIN_VARS
-                                .iter()
-                                .map(|v| format!("`{{{{{v}}}}}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )
-                    .underline(format!("{{{{{name}}}}}")));
+                    errors.push(
+                        PlanError::at(
+                            0,
+                            template.pos,
+                            format!(
+                                "the value of a variable may only use {}; `{name}` is not one",
+                                BUILTIN_VARS
+                                    .iter()
+                                    .map(|v| format!("`{{{{{v}}}}}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        )
+                        .underline(format!("{{{{{name}}}}}")),
+                    );
                 }
             }
         }
