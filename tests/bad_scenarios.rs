@@ -122,6 +122,49 @@ fn load(name: &str) -> ScenarioError {
     "starting with a letter"
 )]
 #[case::close_unopened("close-unopened.yaml", 7, 9, "`data` is not open here", "cannot be closed")]
+#[case::unitless_duration(
+    "unitless-duration.yaml",
+    3,
+    15,
+    "`5` has no unit: write `5s` for seconds or `5ms` for milliseconds",
+    "step_timeout"
+)]
+#[case::huge_duration(
+    "huge-duration.yaml",
+    3,
+    10,
+    "`99999999999999999999s` is longer than the limit of 1 hour",
+    "timeout"
+)]
+#[case::include_device(
+    "include-device.yaml",
+    4,
+    14,
+    "cannot include `/dev/zero`: it is a character device, not a regular file",
+    "parley reads only regular files"
+)]
+#[case::payload_device(
+    "payload-device.yaml",
+    4,
+    13,
+    "cannot read payload file `/dev/zero`: it is a character device",
+    "parley reads only regular files"
+)]
+#[case::include_not_yaml(
+    "include-not-yaml.yaml",
+    1,
+    1,
+    "unknown field `This is a long line of prose, not YAML`",
+    "included from"
+)]
+#[case::several_errors("several-errors.yaml", 6, 19, "unknown variable `usr`", "error: 3 errors in")]
+#[case::unknown_secret_field(
+    "unknown-secret-field.yaml",
+    4,
+    39,
+    "unknown field `secrte`, expected `value` or `secret`",
+    "did you mean `secret`?"
+)]
 fn broken_scenario_is_refused_at_its_line_and_column(
     #[case] file: &str,
     #[case] line: usize,
@@ -135,7 +178,7 @@ fn broken_scenario_is_refused_at_its_line_and_column(
         .unwrap_or_else(|| panic!("{file}: no diagnostic: {err}"));
     let expected_file = PathBuf::from("bad-scenarios").join(file);
     assert!(
-        d.file.ends_with(&expected_file) || file == "include-cycle.yaml",
+        d.file.ends_with(&expected_file) || ["include-cycle.yaml", "include-not-yaml.yaml"].contains(&file),
         "{file}: error in {}",
         d.file.display()
     );
@@ -157,8 +200,14 @@ fn broken_scenario_is_refused_at_its_line_and_column(
     // rustc style: the location line and the offending source line.
     assert!(rendered.contains(&format!(":{line}:{col}")), "{rendered}");
     let source_line = d.source.lines().nth(line - 1).unwrap_or_default();
+    let source_line = source_line.replace('\t', "    ");
+    // A long line is shown cropped around the error.
+    let shown = match source_line.trim() {
+        long if long.len() > 240 => &long[..60],
+        line => line,
+    };
     assert!(
-        rendered.contains(source_line.replace('\t', "    ").trim()),
+        rendered.contains(shown),
         "{file}: the offending line is not shown:\n{rendered}"
     );
 }
@@ -183,6 +232,32 @@ fn include_cycle_is_reported_in_the_fragment_with_where_it_was_included() {
         "{:?}",
         d.notes
     );
+}
+
+#[test]
+fn several_errors_of_a_file_are_all_reported_in_order() {
+    let err = load("several-errors.yaml");
+    let d = err.diagnostic().unwrap();
+    assert_eq!(d.count(), 3);
+    let places: Vec<(usize, usize)> = std::iter::once(d)
+        .chain(d.more.iter())
+        .map(|d| (d.line, d.col))
+        .collect();
+    assert_eq!(places, [(6, 19), (8, 9), (10, 9)]);
+    assert!(err.to_string().ends_with("(and 2 more errors)"), "{err}");
+    let rendered = d.render(false);
+    assert!(
+        rendered.contains("`data` is used before it is opened"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("`second` is not open here"), "{rendered}");
+}
+
+#[test]
+fn a_file_that_is_not_yaml_is_quoted_one_line_at_most() {
+    let rendered = load("include-not-yaml.yaml").render(false);
+    assert!(!rendered.contains("second line"), "{rendered}");
+    assert!(rendered.len() < 2000, "{} bytes:\n{rendered}", rendered.len());
 }
 
 #[test]

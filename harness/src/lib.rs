@@ -9,6 +9,7 @@
 //! - [`engine`]: plays a plan over tokio sockets, as client or server, with deadlines;
 //! - [`outcome`]: what a run produced (status, findings, transcript);
 //! - [`report`]: renders outcomes as human text, JSON, JUnit and CSV (the engine never prints);
+//! - [`secrets`]: secret variables masked in every outcome;
 //! - [`serve`]: a bundled mock in the foreground behind the engine's relay, which reports every exchange;
 //! - [`record`]: a recorded conversation written as a scenario that plays back both ways;
 //! - [`rules`]: the rule catalogue; [`finding`]: one deviation; [`visible`]: bytes made readable.
@@ -22,5 +23,6 @@ pub mod record;
 pub mod report;
 pub mod rules;
 pub mod scenario;
+pub mod secrets;
 pub mod serve;
 pub mod visible;

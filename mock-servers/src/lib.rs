@@ -9,6 +9,7 @@
 //! awkward behaviour (split writes, delays, early closes, ...) is a named knob in
 //! [`faults::Faults`] or in a server's own config.
 
+pub mod bundled;
 pub mod echo;
 pub mod faults;
 pub mod ftp;
@@ -103,8 +104,9 @@ impl Drop for MockServer {
     }
 }
 
-/// The repository's `fixtures/` directory: `$PARLEY_FIXTURES` if set, else the one next
-/// to this crate's sources.
+/// The repository's `fixtures/` directory, for tests: `$PARLEY_FIXTURES` if set, else
+/// the one next to this crate's sources. The servers themselves serve the copies built
+/// into the crate ([`bundled`]) unless a configuration names a directory.
 pub fn fixtures_dir() -> std::path::PathBuf {
     match std::env::var_os("PARLEY_FIXTURES") {
         Some(dir) => dir.into(),

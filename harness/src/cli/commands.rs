@@ -56,21 +56,18 @@ fn color(choice: Color) -> bool {
     choice.resolve(std::io::stdout().is_terminal())
 }
 
-/// The paths given, or `scenarios/` when none were.
+/// The paths given; else `scenarios/` when there is one here, else the suite built into
+/// parley (`bundled:/scenarios`).
 fn scenario_paths(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, Usage> {
     if !paths.is_empty() {
         return Ok(paths);
     }
     let default = PathBuf::from("scenarios");
-    if default.is_dir() {
-        Ok(vec![default])
+    Ok(vec![if default.is_dir() {
+        default
     } else {
-        Err(Usage(
-            "no scenario paths given and there is no scenarios/ directory here; \
-             run from the parley checkout or pass paths, e.g. `parley run my-scenarios/`"
-                .into(),
-        ))
-    }
+        scenario::source::bundled_scenarios()
+    }])
 }
 
 fn discover(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, Usage> {
@@ -132,6 +129,16 @@ fn play_options(
         },
         jobs,
     ))
+}
+
+/// `--var` names that no selected scenario declares or uses are an error (unless a file
+/// could not be loaded: it may be the one that declares them).
+fn known_vars(play: &PlayOptions, loaded: &[Result<Scenario, Outcome>]) -> Result<(), Usage> {
+    if play.vars.is_empty() || loaded.iter().any(Result::is_err) {
+        return Ok(());
+    }
+    let scenarios: Vec<Scenario> = loaded.iter().filter_map(|l| l.as_ref().ok().cloned()).collect();
+    scenario::check_var_names(play.vars.keys(), &scenarios).map_err(Usage)
 }
 
 /// `--report FORMAT=FILE` values, checked against the formats allowed.
@@ -225,6 +232,9 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         args.startup_timeout.as_deref(),
         args.jobs,
     )?;
+    if !play.vars.is_empty() {
+        known_vars(&play, &engine::load_all(&files, &args.filters))?;
+    }
     let reports = report_targets(&args.reports, &["json", "junit"])?;
     let config = RunConfig {
         targets,
@@ -366,7 +376,9 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
     // Scenario files are loaded once; an invalid one is reported and graded as an error.
     let mut scenarios: Vec<Scenario> = Vec::new();
     let mut invalid: Vec<Outcome> = Vec::new();
-    for item in engine::load_all(&files, &args.filters) {
+    let loaded = engine::load_all(&files, &args.filters);
+    known_vars(&play, &loaded)?;
+    for item in loaded {
         match item {
             Ok(s) => scenarios.push(s),
             Err(o) => invalid.push(o),
@@ -678,13 +690,16 @@ fn check(args: PathsArgs) -> Result<u8, Usage> {
     let color = color(args.color);
     let mut bad = 0;
     for file in &files {
-        match scenario::load(file) {
-            Ok(s) => say!(
+        match scenario::check_file(file) {
+            Ok(scenario::Checked::Scenario(s)) => say!(
                 "ok    {} ({}, {} steps)",
                 file.display(),
                 s.protocol,
                 s.steps.len()
             ),
+            Ok(scenario::Checked::Fragment(f)) => {
+                say!("ok    {} (fragment, {} steps)", file.display(), f.steps)
+            }
             Err(e) => {
                 bad += 1;
                 say!("{}", e.render(color));
@@ -703,8 +718,12 @@ fn list(args: PathsArgs) -> Result<u8, Usage> {
     let files = discover(args.paths)?;
     let color = color(args.color);
     let mut bad = 0;
-    for file in &files {
-        match scenario::load(file) {
+    for (file, id) in files.iter().zip(scenario::ids(&files)) {
+        let loaded = id.map_err(|clash| scenario::ScenarioError::Read {
+            path: file.clone(),
+            source: std::io::Error::other(clash),
+        });
+        match loaded.and_then(|id| scenario::load_as(file, id)) {
             Ok(s) => {
                 let tags = if s.tags.is_empty() {
                     String::new()

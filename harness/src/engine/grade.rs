@@ -156,6 +156,7 @@ pub async fn grade_client(
     outcome.variant = variant.map(|(name, _)| name.to_string());
     outcome.program = Some(summary(&argv, &report));
     outcome.settle();
+    outcome.mask(&scenario.secret_values(&opts.play.vars));
     outcome
 }
 

@@ -34,7 +34,8 @@ pub fn http_config(faults: &Faults) -> parley_mock::http::HttpConfig {
         faults: mock_faults(faults),
         no_content_length: faults.no_content_length,
         close_delay: faults.close_delay,
-        www_root: Some(parley_mock::fixtures_dir().join("www")),
+        // The document root built into the binary: found wherever parley runs.
+        bundled_www: true,
         ..Default::default()
     }
 }

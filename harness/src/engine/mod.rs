@@ -81,14 +81,30 @@ pub fn load_error(path: PathBuf, err: &ScenarioError) -> Outcome {
 
 /// Loads every file; invalid ones become error outcomes. Filters apply to valid ones
 /// (an invalid file is always reported: it may be the one the filter was meant to find).
+/// Ids are unique in the run ([`scenario::ids`]).
 pub fn load_all(files: &[PathBuf], filters: &[String]) -> Vec<Result<Scenario, Outcome>> {
     files
         .iter()
-        .filter_map(|path| match scenario::load(path) {
-            Ok(s) if selected(filters, &s.id, &s.tags) => Some(Ok(s)),
-            Ok(_) => None,
-            Err(e) => Some(Err(load_error(path.clone(), &e))),
-        })
+        .zip(scenario::ids(files))
+        .filter_map(
+            |(path, id)| match id.map(|id| (scenario::load_as(path, id.clone()), id)) {
+                Ok((Ok(s), _)) if selected(filters, &s.id, &s.tags) => Some(Ok(s)),
+                Ok((Ok(_), _)) => None,
+                Ok((Err(e), id)) => {
+                    let mut o = load_error(path.clone(), &e);
+                    o.name = id.clone();
+                    o.id = id;
+                    Some(Err(o))
+                }
+                Err(clash) => Some(Err(load_error(
+                    path.clone(),
+                    &ScenarioError::Read {
+                        path: path.clone(),
+                        source: std::io::Error::other(clash),
+                    },
+                ))),
+            },
+        )
         .collect()
 }
 
@@ -104,10 +120,17 @@ pub fn unplayable(scenario: &Scenario, me: Side) -> Option<Outcome> {
 
 /// Plays one scenario as the client against its target: the `--target` for its protocol,
 /// or a fresh bundled mock server configured with the scenario's faults.
+/// Secret variables are masked in the outcome.
 pub async fn run_one(scenario: &Scenario, config: &RunConfig) -> Outcome {
     if let Some(o) = unplayable(scenario, Side::Client) {
         return o;
     }
+    let mut outcome = run_unmasked(scenario, config).await;
+    outcome.mask(&scenario.secret_values(&config.play.vars));
+    outcome
+}
+
+async fn run_unmasked(scenario: &Scenario, config: &RunConfig) -> Outcome {
     if let Some(command) = &config.server_program {
         let opts = grade::GradeOptions {
             command: command.clone(),

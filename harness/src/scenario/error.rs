@@ -71,7 +71,18 @@ pub struct Diagnostic {
     pub source: Arc<str>,
     /// How many characters of the line to underline (at least 1).
     pub width: usize,
+    /// Further errors found in the same scenario (in it or in the fragments it
+    /// includes), in the order found; rendered after this one.
+    pub more: Vec<Diagnostic>,
+    /// Errors found but not kept (past [`MAX_SHOWN`]).
+    pub not_shown: usize,
 }
+
+/// How many errors of one scenario a diagnostic keeps.
+pub const MAX_SHOWN: usize = 50;
+
+/// How many characters of a long line a rendering shows around the error.
+const LINE_WINDOW: usize = 120;
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -82,7 +93,12 @@ impl fmt::Display for Diagnostic {
             self.line,
             self.col,
             self.message
-        )
+        )?;
+        match self.count() {
+            1 => Ok(()),
+            2 => write!(f, " (and 1 more error)"),
+            n => write!(f, " (and {} more errors)", n - 1),
+        }
     }
 }
 
@@ -106,7 +122,27 @@ impl Diagnostic {
             notes: Vec::new(),
             source,
             width,
+            more: Vec::new(),
+            not_shown: 0,
         }
+    }
+
+    /// All the errors: this one, then the ones kept in `more`.
+    pub fn count(&self) -> usize {
+        1 + self.more.len() + self.not_shown
+    }
+
+    /// One diagnostic for several errors (the first holds the others); `None` for none.
+    pub fn join(mut all: Vec<Diagnostic>) -> Option<Diagnostic> {
+        if all.is_empty() {
+            return None;
+        }
+        let mut first = all.remove(0);
+        let extra = all.len().saturating_sub(MAX_SHOWN - 1);
+        all.truncate(MAX_SHOWN - 1);
+        first.more = all;
+        first.not_shown = extra;
+        Some(first)
     }
 
     /// Sets the label.
@@ -124,8 +160,8 @@ impl Diagnostic {
     /// Underlines `needle` instead of the token at the column: on the diagnostic's line
     /// after the column, or on one of the next few lines (the rest of the node).
     pub fn underline(mut self, needle: &str) -> Diagnostic {
-        let lines: Vec<&str> = self.source.lines().collect();
-        for (i, text) in lines.iter().enumerate().skip(self.line - 1).take(12) {
+        let source = Arc::clone(&self.source);
+        for (i, text) in source.lines().enumerate().skip(self.line - 1).take(12) {
             let from = if i + 1 == self.line {
                 char_to_byte(text, self.col - 1)
             } else {
@@ -141,11 +177,34 @@ impl Diagnostic {
         self
     }
 
-    /// Renders it rustc-style: title, `--> file:line:col`, the line, an underline, notes.
+    /// Renders it rustc-style: title, `--> file:line:col`, the line, an underline, notes;
+    /// then the further errors, and how many there are.
     pub fn render(&self, color: bool) -> String {
-        let (start, end) = self.byte_span();
+        let mut out = self.render_one(color);
+        for d in &self.more {
+            out.push_str("\n\n");
+            out.push_str(&d.render_one(color));
+        }
+        if self.not_shown > 0 {
+            out.push_str(&format!("\n\nerror: {} more error(s) not shown", self.not_shown));
+        }
+        if self.count() > 1 {
+            out.push_str(&format!(
+                "\n\nerror: {} errors in {}",
+                self.count(),
+                self.file.display()
+            ));
+        }
+        out
+    }
+
+    /// Renders this error alone. Only its line is shown, and of a long line (a file that
+    /// is not YAML, a minified blob) only a window around the column.
+    fn render_one(&self, color: bool) -> String {
+        let (line_text, start, end) = self.line_span();
         let path = self.file.display().to_string();
-        let snippet = Snippet::source(&*self.source)
+        let snippet = Snippet::source(line_text)
+            .line_start(self.line)
             .path(&path)
             .fold(true)
             .annotation(AnnotationKind::Primary.span(start..end).label(&*self.label));
@@ -164,19 +223,38 @@ impl Diagnostic {
         renderer.render(&groups)
     }
 
-    fn byte_span(&self) -> (usize, usize) {
-        let mut offset = 0;
-        for (i, line) in self.source.split_inclusive('\n').enumerate() {
-            if i + 1 == self.line {
-                let text = line.trim_end_matches(['\n', '\r']);
-                let start = offset + char_to_byte(text, self.col - 1);
-                let end_char = (self.col - 1 + self.width).min(text.chars().count().max(self.col));
-                let end = offset + char_to_byte(text, end_char);
-                return (start, end.max(start));
-            }
-            offset += line.len();
+    /// The diagnostic's line (cropped to a window around the column when long) and the
+    /// byte span to underline in it.
+    fn line_span(&self) -> (String, usize, usize) {
+        let text = self
+            .source
+            .split('\n')
+            .nth(self.line - 1)
+            .unwrap_or("")
+            .trim_end_matches('\r');
+        let chars = text.chars().count();
+        let col = self.col - 1;
+        let (from, to) = if chars > 2 * LINE_WINDOW {
+            let from = col.saturating_sub(LINE_WINDOW / 2).min(chars);
+            (from, (from + LINE_WINDOW).min(chars))
+        } else {
+            (0, chars)
+        };
+        let window: String = text.chars().skip(from).take(to - from).collect();
+        let mut shown = String::new();
+        if from > 0 {
+            shown.push('…');
         }
-        (self.source.len(), self.source.len())
+        shown.push_str(&window);
+        if to < chars {
+            shown.push('…');
+        }
+        let lead = if from > 0 { '…'.len_utf8() } else { 0 };
+        let start_char = col.saturating_sub(from).min(to - from);
+        let end_char = (start_char + self.width).min((to - from).max(start_char));
+        let start = lead + char_to_byte(&window, start_char);
+        let end = lead + char_to_byte(&window, end_char);
+        (shown, start, end.max(start))
     }
 }
 

@@ -11,12 +11,12 @@ use base64::Engine as _;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer};
 
-use super::de::{Scalar, str_or_map};
-use super::locate;
+use super::de::{Scalar, Text, str_or_map_at};
+use super::limits::{Limit, bytes};
+use super::locate::{self, Pos, Positioned};
 use super::template::{MissingVar, Template, Vars};
 
-/// The largest payload a scenario may build.
-pub const MAX_PAYLOAD: usize = 64 * 1024 * 1024;
+pub use super::limits::MAX_PAYLOAD;
 
 /// Bytes to send or expect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,14 @@ impl Payload {
     }
 }
 
+impl Positioned for Payload {
+    fn set_pos(&mut self, pos: Pos) {
+        if let Payload::Text(t) = self {
+            t.set_pos(pos);
+        }
+    }
+}
+
 /// The map form of a payload.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -66,11 +74,12 @@ pub struct PayloadFields {
     /// UTF-8 text; `{{name}}` inserts a variable.
     pub text: Option<Template>,
     /// Bytes in hexadecimal; spaces, newlines and `:` between octets are ignored.
-    pub hex: Option<String>,
+    pub hex: Option<Text>,
     /// Bytes in standard base64.
-    pub base64: Option<String>,
-    /// A file whose bytes are the payload, relative to the scenario file.
-    pub file: Option<String>,
+    pub base64: Option<Text>,
+    /// A regular file whose bytes are the payload (at most 64 MiB), relative to the
+    /// scenario file.
+    pub file: Option<Text>,
     /// Every octet value from the first number to the second, e.g. `[0, 255]`.
     pub octets: Option<(u8, u8)>,
     /// A payload to repeat `times` times.
@@ -85,10 +94,7 @@ pub(crate) fn from_scalar(s: Scalar<'_>) -> Result<Payload, String> {
         Scalar::Str(s) => s.to_string(),
         Scalar::Int(i) => i.to_string(),
     };
-    let ordinal = locate::next(locate::Kind::Template).map_err(|()| locate::SENTINEL.to_string())?;
-    let mut template = Template::parse(&text)?;
-    template.ordinal = ordinal;
-    Ok(Payload::Text(template))
+    Ok(Payload::Text(Template::parse(&text)?))
 }
 
 /// Builds a payload from its map form.
@@ -129,12 +135,10 @@ pub(crate) fn from_fields(f: PayloadFields) -> Result<Payload, String> {
             .map_err(|e| format!("`base64` is not valid base64: {e}"))?;
         Payload::Bytes(bytes.into())
     } else if let Some(file) = f.file {
-        let path = locate::base_dir().join(&file);
-        let bytes = std::fs::read(&path)
+        let path = locate::base_dir().join(file.as_str());
+        let bytes = super::source::read(&path, MAX_PAYLOAD, "")
             .map_err(|e| format!("cannot read payload file `{}`: {e}", path.display()))?;
-        if bytes.len() > MAX_PAYLOAD {
-            return Err(format!("payload file `{file}` is larger than 64 MiB"));
-        }
+        locate::take(Limit::LiteralBytes, bytes.len())?;
         Payload::Bytes(bytes.into())
     } else if let Some((lo, hi)) = f.octets {
         if lo > hi {
@@ -145,13 +149,15 @@ pub(crate) fn from_fields(f: PayloadFields) -> Result<Payload, String> {
         Payload::Bytes((lo..=hi).collect::<Vec<u8>>().into())
     } else if let Some(unit) = f.repeat {
         let times = f.times.ok_or("`repeat` needs `times`, e.g. `times: 4096`")?;
-        if let Some(len) = unit.fixed_len() {
-            if len.saturating_mul(times) > MAX_PAYLOAD {
-                return Err(format!(
-                    "`repeat` builds {} bytes, more than the 64 MiB limit",
-                    len.saturating_mul(times)
-                ));
-            }
+        // A unit whose length depends on variables is at least one byte once filled in
+        // (or nothing, which `times` bounds all the same).
+        let len = unit.fixed_len().unwrap_or(1).max(1);
+        if len.saturating_mul(times) > MAX_PAYLOAD {
+            return Err(format!(
+                "`repeat` builds {} bytes, more than the {} limit of one payload",
+                len.saturating_mul(times),
+                bytes(MAX_PAYLOAD)
+            ));
         }
         Payload::Repeat(unit, times)
     } else {
@@ -195,7 +201,7 @@ fn decode_hex(hex: &str) -> Result<Vec<u8>, String> {
 
 impl<'de> Deserialize<'de> for Payload {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        str_or_map(
+        str_or_map_at(
             d,
             "a string, or a map with one of `text`, `hex`, `base64`, `file`, `octets`, `repeat`",
             from_scalar,

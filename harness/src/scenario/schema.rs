@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer};
 
-use super::de::{Codes, Scalar, checked_map, checked_str, str_or_map};
+use super::de::{Codes, Json, Scalar, Text, checked_map, checked_str, str_or_map};
 use super::duration::DurationValue;
-use super::locate::{self, Kind};
+use super::limits::Limit;
+use super::locate::{self, Pos, Positioned};
 use super::payload::Payload;
 use super::template::{Template, is_var_name};
 
@@ -25,24 +26,25 @@ use super::template::{Template, is_var_name};
 pub struct ScenarioDoc {
     /// Editor hint (a JSON Schema URL or path); ignored by parley.
     #[serde(rename = "$schema", default)]
-    pub schema: Option<String>,
+    pub schema: Option<Text>,
     /// What the scenario checks, in a few words.
-    pub name: String,
+    pub name: Text,
     /// A longer explanation.
     #[serde(default)]
-    pub description: Option<String>,
+    pub description: Option<Text>,
     /// The protocol spoken: decides the bundled mock server, message framing, the RFC
     /// checks run on every message and the protocol-aware matchers.
     pub protocol: ProtocolName,
     /// RFC sections the scenario exercises, e.g. `["959 §4.1.2"]`.
     #[serde(default)]
-    pub rfc: Vec<String>,
+    pub rfc: Vec<Text>,
     /// Free labels; `parley run --filter tag:NAME` selects by them.
     #[serde(default)]
-    pub tags: Vec<String>,
-    /// Variables and their default values; `--var NAME=VALUE` overrides them.
+    pub tags: Vec<Text>,
+    /// Variables and their default values; `--var NAME=VALUE` overrides them. A value
+    /// is a string, or `{ value: "...", secret: true }` for one that every report masks.
     #[serde(default)]
-    pub vars: BTreeMap<VarName, Template>,
+    pub vars: BTreeMap<VarName, VarDoc>,
     /// Deadline for the whole scenario (default 60s).
     #[serde(default)]
     pub timeout: Option<DurationValue>,
@@ -58,14 +60,14 @@ pub struct ScenarioDoc {
     /// When grading: fault variants, each played after the plain run and reported apart
     /// (`byte-at-a-time: { split_writes: 1 }`).
     #[serde(default)]
-    pub variants: BTreeMap<String, FaultsDoc>,
+    pub variants: BTreeMap<Text, FaultsDoc>,
     /// When grading: the program's stdin and what it must print and exit with.
     #[serde(default)]
     pub program: Option<ProgramDoc>,
     /// When parley plays the FTP server: replies to commands the steps do not expect,
     /// by keyword (`PWD: "257 \"/\"\r\n"`), `"*"` for any other.
     #[serde(default)]
-    pub answers: BTreeMap<String, Payload>,
+    pub answers: BTreeMap<Text, Payload>,
     /// Grading: points for rules, by id (`H-RL-2: 2`). Each is a check of its own, earned
     /// when the run reaches its end without a finding (warning or error) of that rule; a
     /// step's own `points` are earned when the step passes.
@@ -82,14 +84,15 @@ pub struct ScenarioDoc {
 pub struct FragmentDoc {
     /// Editor hint; ignored.
     #[serde(rename = "$schema", default)]
-    pub schema: Option<String>,
+    pub schema: Option<Text>,
     /// What the fragment does.
     #[serde(default)]
-    pub description: Option<String>,
+    pub description: Option<Text>,
     /// Default values of the variables the fragment uses; the scenario's own variables
-    /// and the `include`'s `vars` take precedence.
+    /// and the `include`'s `vars` take precedence. A value is a string, or
+    /// `{ value: "...", secret: true }`.
     #[serde(default)]
-    pub vars: BTreeMap<VarName, Template>,
+    pub vars: BTreeMap<VarName, VarDoc>,
     /// The steps to insert.
     pub steps: Steps,
 }
@@ -123,6 +126,7 @@ pub struct VarName(pub String);
 impl<'de> Deserialize<'de> for VarName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         checked_str(d, "a variable name", |name| {
+            locate::take(Limit::LiteralBytes, name.len())?;
             if is_var_name(name) {
                 Ok(VarName(name.to_string()))
             } else {
@@ -143,6 +147,86 @@ impl JsonSchema for VarName {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({ "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_.-]*$" })
+    }
+}
+
+/// A variable's default value: `name: value`, or `name: { value: ..., secret: true }`
+/// for a value every report masks (`****`): a password, a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarDoc {
+    /// The value; it may use the builtin variables (`{{host}}`, ...).
+    pub value: Template,
+    /// Masked in every report.
+    pub secret: bool,
+}
+
+/// The map form of a variable.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VarFields {
+    /// The value.
+    pub value: Template,
+    /// Mask the value (and any `--var` given for it) in every report: findings,
+    /// transcripts, JSON, JUnit. Default `false`.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+impl Positioned for VarDoc {
+    fn set_pos(&mut self, pos: Pos) {
+        self.value.set_pos(pos);
+    }
+}
+
+impl<'de> Deserialize<'de> for VarDoc {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = VarDoc;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a value (a string), or a map with `value` and `secret`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<VarDoc, E> {
+                Ok(VarDoc {
+                    value: Template::parse(v).map_err(E::custom)?,
+                    secret: false,
+                })
+            }
+            // Numbers and booleans are read as their text, so `vars: { port: 21 }` works.
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<VarDoc, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<VarDoc, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<VarDoc, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<VarDoc, E> {
+                self.visit_str(if v { "true" } else { "false" })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<VarDoc, A::Error> {
+                let f = VarFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(VarDoc {
+                    value: f.value,
+                    secret: f.secret,
+                })
+            }
+        }
+        locate::positioned(d, V)
+    }
+}
+
+impl JsonSchema for VarDoc {
+    fn schema_name() -> Cow<'static, str> {
+        "Var".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let fields = generator.subschema_for::<VarFields>();
+        json_schema!({
+            "description": "A value (`{{name}}` may use the builtin variables), or `{ value, secret }`.",
+            "anyOf": [ { "type": ["string", "number", "boolean"] }, fields ]
+        })
     }
 }
 
@@ -222,9 +306,9 @@ pub struct StepFields {
     /// Inserts the steps of a fragment file: `include: _login.yaml` or `{file, vars}`.
     pub include: Option<IncludeDoc>,
     /// A name for the step, used in reports.
-    pub id: Option<String>,
+    pub id: Option<Text>,
     /// A comment shown in reports.
-    pub note: Option<String>,
+    pub note: Option<Text>,
     /// The connection this step is about (default `main`).
     pub on: Option<ConnName>,
     /// Run the step only when this holds.
@@ -255,8 +339,8 @@ pub struct StepFields {
 pub struct StepDoc {
     /// The fields as written.
     pub fields: StepFields,
-    /// Ordinal for locating the step.
-    pub(crate) ordinal: usize,
+    /// Where it is written: its first key.
+    pub pos: Pos,
 }
 
 /// The action names, for messages.
@@ -324,7 +408,10 @@ fn check_step(fields: StepFields) -> Result<StepDoc, String> {
                 .to_string(),
         );
     }
-    Ok(StepDoc { fields, ordinal: 0 })
+    Ok(StepDoc {
+        fields,
+        pos: Pos::default(),
+    })
 }
 
 impl<'de> Deserialize<'de> for StepDoc {
@@ -336,10 +423,11 @@ impl<'de> Deserialize<'de> for StepDoc {
                 write!(f, "a step: a map with one of {ACTIONS}")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<StepDoc, A::Error> {
-                let ordinal = locate::ordinal::<A::Error>(Kind::Step)?;
+                locate::take_de::<A::Error>(Limit::Steps, 1)?;
+                let (map, pos) = locate::first_key(map)?;
                 let fields = StepFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
                 let mut step = check_step(fields).map_err(serde::de::Error::custom)?;
-                step.ordinal = ordinal;
+                step.pos = pos;
                 Ok(step)
             }
         }
@@ -394,8 +482,11 @@ impl<'de> Deserialize<'de> for RuleRef {
             match crate::rules::lookup(id) {
                 Some(rule) => Ok(RuleRef(rule.id)),
                 None => Err(format!(
-                    "unknown rule `{id}`: ids look like `ECHO-2`, `H-RL-2`, `F-CMD-3` or `S-EXPECT`; \
-                 `parley explain --list` lists them all"
+                    "unknown rule `{id}`: {}ids look like `ECHO-2`, `H-RL-2`, `F-CMD-3` or `S-EXPECT`; \
+                 `parley explain --list` lists them all",
+                    super::suggest::did_you_mean(id, crate::rules::RULES.iter().map(|r| r.code))
+                        .map(|s| format!("{s} "))
+                        .unwrap_or_default()
                 )),
             }
         })
@@ -436,30 +527,31 @@ pub struct SideFields {
     /// FTP reply code, or HTTP status code; a list matches any of them.
     pub code: Option<Codes>,
     /// HTTP: the request method (server role checks what a client sends).
-    pub method: Option<String>,
+    pub method: Option<Text>,
     /// HTTP: the request target, e.g. `/status/418`; FTP: the command's argument.
     pub path: Option<Template>,
     /// FTP: the command keyword the client sends, e.g. `PORT`.
-    pub command: Option<String>,
+    pub command: Option<Text>,
     /// HTTP: headers that must be present with these values (names in any case).
-    pub headers: Option<BTreeMap<String, Template>>,
+    pub headers: Option<BTreeMap<Text, Template>>,
     /// HTTP: the body is exactly these bytes.
     pub body: Option<Payload>,
     /// HTTP: the body is JSON equal to this value (strings may use `{{variables}}`).
-    pub json: Option<serde_json::Value>,
+    pub json: Option<Json>,
     /// HTTP: the JSON body has these values at these JSON pointers (RFC 6901), e.g.
     /// `{ "/json/name": "parley" }`.
-    pub json_at: Option<BTreeMap<String, serde_json::Value>>,
+    pub json_at: Option<BTreeMap<Text, Json>>,
     /// HTTP: the body is this many bytes long.
     pub body_len: Option<usize>,
     /// Shorthand for the message's bytes, as in a payload map: UTF-8 text.
     pub text: Option<Template>,
     /// Shorthand: the message's bytes in hexadecimal.
-    pub hex: Option<String>,
+    pub hex: Option<Text>,
     /// Shorthand: the message's bytes in base64.
-    pub base64: Option<String>,
-    /// Shorthand: the message's bytes from a file, relative to the scenario.
-    pub file: Option<String>,
+    pub base64: Option<Text>,
+    /// Shorthand: the message's bytes from a regular file (at most 64 MiB), relative to
+    /// the scenario.
+    pub file: Option<Text>,
     /// Shorthand: every octet value from the first number to the second.
     pub octets: Option<(u8, u8)>,
     /// Shorthand: a payload repeated `times` times.
@@ -477,6 +569,14 @@ pub enum SideDoc {
     Code(Vec<u16>),
     /// The map form.
     Fields(Box<SideFields>),
+}
+
+impl Positioned for SideDoc {
+    fn set_pos(&mut self, pos: Pos) {
+        if let SideDoc::Literal(p) = self {
+            p.set_pos(pos);
+        }
+    }
 }
 
 fn side_from_scalar(s: Scalar<'_>) -> Result<SideDoc, String> {
@@ -563,7 +663,7 @@ impl<'de> Deserialize<'de> for SideDoc {
                 side_from_fields(fields).map_err(serde::de::Error::custom)
             }
         }
-        d.deserialize_any(V)
+        locate::positioned(d, V)
     }
 }
 
@@ -777,10 +877,10 @@ impl JsonSchema for ListenDoc {
 #[serde(deny_unknown_fields)]
 pub struct IncludeFields {
     /// The fragment file, relative to the including file.
-    pub file: String,
+    pub file: Text,
     /// Values for the fragment's variables, for these steps only.
     #[serde(default)]
-    pub vars: BTreeMap<VarName, String>,
+    pub vars: BTreeMap<VarName, Text>,
 }
 
 /// `include: PATH` or its map form.
@@ -794,7 +894,7 @@ impl<'de> Deserialize<'de> for IncludeDoc {
             "a fragment path, or a map with `file` and `vars`",
             |s| match s {
                 Scalar::Str(file) => Ok(IncludeDoc(IncludeFields {
-                    file: file.to_string(),
+                    file: Text(file.to_string()),
                     vars: BTreeMap::new(),
                 })),
                 Scalar::Int(_) => Err("expected a file path".to_string()),
@@ -821,15 +921,15 @@ pub struct WhenFields {
     /// The last reply or status code seen (FTP, HTTP) is one of these.
     pub last_code: Option<Codes>,
     /// These variables have these values.
-    pub vars: Option<BTreeMap<VarName, String>>,
+    pub vars: Option<BTreeMap<VarName, Text>>,
     /// This variable has a value (e.g. was captured).
     pub defined: Option<VarName>,
     /// This variable has no value.
     pub undefined: Option<VarName>,
     /// The step with this `id` ran and passed.
-    pub passed: Option<String>,
+    pub passed: Option<Text>,
     /// The step with this `id` ran and failed.
-    pub failed: Option<String>,
+    pub failed: Option<Text>,
 }
 
 /// A checked `when`.
@@ -876,9 +976,9 @@ pub struct CaptureFields {
     /// A regular expression; the first group (or the whole match) is the value.
     pub regex: Option<RegexValue>,
     /// HTTP: take the value of this header (then `regex`, if given, applies to it).
-    pub header: Option<String>,
+    pub header: Option<Text>,
     /// HTTP: take this JSON pointer (RFC 6901) from the body, e.g. `/json/name`.
-    pub json: Option<String>,
+    pub json: Option<Text>,
 }
 
 /// `name: 'regex'` or its map form.
@@ -931,6 +1031,7 @@ pub struct RegexValue(pub regex::bytes::Regex);
 impl RegexValue {
     /// Compiles `pattern`, with a message that says what is wrong.
     pub fn new(pattern: &str) -> Result<RegexValue, String> {
+        locate::take(Limit::LiteralBytes, pattern.len())?;
         regex::bytes::Regex::new(pattern)
             .map(RegexValue)
             .map_err(|e| format!("invalid regular expression:\n{e}"))

@@ -10,7 +10,8 @@ use std::fmt;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-use super::locate::{self, Kind};
+use super::limits::Limit;
+use super::locate::{self, Pos, Positioned};
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,14 +23,29 @@ pub enum Part {
 }
 
 /// A parsed template string.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Template {
     /// The string as written in the file.
     pub source: String,
     /// Its pieces.
     pub parts: Vec<Part>,
-    /// Ordinal for [`locate`]; identifies the node in its file.
-    pub(crate) ordinal: usize,
+    /// Where it is written in its file (line 1 column 1 when not read from a file).
+    pub pos: Pos,
+}
+
+/// Two templates are equal when they say the same, wherever they are written.
+impl PartialEq for Template {
+    fn eq(&self, other: &Template) -> bool {
+        self.source == other.source && self.parts == other.parts
+    }
+}
+
+impl Eq for Template {}
+
+impl Positioned for Template {
+    fn set_pos(&mut self, pos: Pos) {
+        self.pos = pos;
+    }
 }
 
 /// Where to look variables up.
@@ -53,12 +69,14 @@ pub struct MissingVar {
 }
 
 impl Template {
-    /// Parses `source`.
+    /// Parses `source`. While a scenario is loaded, its length is taken from the
+    /// scenario's budget of literal bytes.
     pub fn parse(source: &str) -> Result<Template, String> {
+        locate::take(Limit::LiteralBytes, source.len())?;
         Ok(Template {
             source: source.to_string(),
             parts: parse_parts(source)?,
-            ordinal: usize::MAX,
+            pos: Pos::default(),
         })
     }
 
@@ -67,7 +85,7 @@ impl Template {
         Template {
             source: text.to_string(),
             parts: vec![Part::Text(text.to_string())],
-            ordinal: usize::MAX,
+            pos: Pos::default(),
         }
     }
 
@@ -154,10 +172,7 @@ impl<'de> Deserialize<'de> for Template {
                 f.write_str("a string (it may use `{{variables}}`)")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Template, E> {
-                let ordinal = locate::ordinal::<E>(Kind::Template)?;
-                let mut template = Template::parse(v).map_err(E::custom)?;
-                template.ordinal = ordinal;
-                Ok(template)
+                Template::parse(v).map_err(E::custom)
             }
             // Numbers and booleans are read as their text, so `vars: { port: 21 }` works.
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Template, E> {
@@ -173,7 +188,7 @@ impl<'de> Deserialize<'de> for Template {
                 self.visit_str(if v { "true" } else { "false" })
             }
         }
-        d.deserialize_any(V)
+        locate::positioned(d, V)
     }
 }
 

@@ -70,7 +70,9 @@ pub struct FtpConfig {
     /// Default: plain.
     pub faults: Faults,
     /// The directory whose tree is served, read into memory at start. Default `None`:
-    /// `fixtures_dir()/ftp-root`. A root that cannot be read is served as an empty tree.
+    /// the tree built into the crate ([`crate::bundled::FTP_ROOT`], the repository's
+    /// `fixtures/ftp-root` at build time). A root that cannot be read is served as an
+    /// empty tree.
     pub root: Option<PathBuf>,
     /// The configured user's name. Default `alice`.
     pub user: String,
@@ -135,15 +137,14 @@ struct Shared {
 /// Serves FTP on `listener` until `shutdown` is cancelled; open sessions are then told
 /// 421 and closed.
 pub async fn run(listener: TcpListener, config: FtpConfig, shutdown: CancellationToken) {
-    let root = config
-        .root
-        .clone()
-        .unwrap_or_else(|| crate::fixtures_dir().join("ftp-root"));
-    let tree = tokio::task::spawn_blocking(move || vfs::Vfs::load(&root))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+    let tree = match config.root.clone() {
+        Some(root) => tokio::task::spawn_blocking(move || vfs::Vfs::load(&root))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default(),
+        None => vfs::Vfs::bundled(),
+    };
     let shared = Arc::new(Shared {
         config,
         vfs: Mutex::new(tree),

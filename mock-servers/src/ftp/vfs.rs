@@ -141,6 +141,22 @@ impl Vfs {
         })
     }
 
+    /// The tree built into the crate ([`crate::bundled::FTP_ROOT`]): the files, and the
+    /// directories they are in (an empty directory is kept by a `.keep` file in it).
+    pub(super) fn bundled() -> Vfs {
+        let mut root = BTreeMap::new();
+        for (path, bytes) in crate::bundled::FTP_ROOT {
+            let names: Vec<&str> = path.split('/').collect();
+            let Some((file, dirs)) = names.split_last() else {
+                continue;
+            };
+            insert(&mut root, dirs, file, bytes);
+        }
+        Vfs {
+            root: Node::Dir(root),
+        }
+    }
+
     fn node(&self, path: &VPath) -> Option<&Node> {
         let mut node = &self.root;
         for name in path.components() {
@@ -271,6 +287,23 @@ impl Vfs {
     }
 }
 
+/// Puts `bytes` at `dirs/file` below `dir`, making the directories on the way.
+fn insert(dir: &mut BTreeMap<String, Node>, dirs: &[&str], file: &str, bytes: &[u8]) {
+    match dirs.split_first() {
+        None => {
+            dir.insert(file.to_string(), Node::File(Arc::from(bytes)));
+        }
+        Some((name, rest)) => {
+            let node = dir
+                .entry((*name).to_string())
+                .or_insert_with(|| Node::Dir(BTreeMap::new()));
+            if let Node::Dir(entries) = node {
+                insert(entries, rest, file, bytes);
+            }
+        }
+    }
+}
+
 fn split(path: &VPath) -> Result<(VPath, &str), FsError> {
     match (path.parent(), path.name()) {
         (Some(parent), Some(name)) => Ok((parent, name)),
@@ -345,6 +378,16 @@ mod tests {
         let v = Vfs::load(&crate::fixtures_dir().join("ftp-root")).unwrap();
         assert_eq!(v.read(&p("/etc/passwd")), Err(FsError::NotFound));
         assert!(v.read(&p("/readme.txt")).is_ok());
+    }
+
+    #[test]
+    fn the_bundled_tree_is_the_fixture_tree() {
+        let disk = Vfs::load(&crate::fixtures_dir().join("ftp-root")).unwrap();
+        let bundled = Vfs::bundled();
+        for dir in ["/", "/pub", "/incoming"] {
+            assert_eq!(bundled.list(&p(dir), true), disk.list(&p(dir), true), "{dir}");
+        }
+        assert_eq!(bundled.read(&p("/readme.txt")), disk.read(&p("/readme.txt")));
     }
 
     #[test]

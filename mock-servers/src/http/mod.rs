@@ -64,8 +64,13 @@ pub struct HttpConfig {
     /// Wait this long after a response before closing the connection. Default: 0.
     pub close_delay: Duration,
     /// Static files served for paths that are not httpbin endpoints; `None` answers 404
-    /// there. Default: `None` ([`fixture_www_root`] is the repository's document root).
+    /// there, unless `bundled_www` is set. Default: `None` ([`fixture_www_root`] is the
+    /// repository's document root).
     pub www_root: Option<PathBuf>,
+    /// With `www_root` `None`: serve the document root built into the crate
+    /// ([`crate::bundled::WWW`], the repository's `fixtures/www` at build time), from
+    /// memory. Default: false.
+    pub bundled_www: bool,
     /// Deadline for receiving a whole request (head and body) from its first byte, or from
     /// the connection's start; past it the client gets 408 and a close. Default: 5 s.
     pub read_timeout: Duration,
@@ -93,6 +98,7 @@ impl Default for HttpConfig {
             no_content_length: false,
             close_delay: Duration::ZERO,
             www_root: None,
+            bundled_www: false,
             read_timeout: Duration::from_secs(5),
             max_head_bytes: 8 * 1024,
             max_body_bytes: 1024 * 1024,
@@ -118,7 +124,10 @@ struct Shared {
 
 /// Serves HTTP/1.0 (and 1.1 requests) on `listener` until `shutdown` is cancelled.
 pub async fn run(listener: TcpListener, config: HttpConfig, shutdown: CancellationToken) {
-    let statics = statics::Statics::new(config.www_root.as_deref()).await;
+    let statics = match (&config.www_root, config.bundled_www) {
+        (None, true) => statics::Statics::bundled(),
+        (root, _) => statics::Statics::new(root.as_deref()).await,
+    };
     let shared = Arc::new(Shared { config, statics });
     crate::serve_connections(listener, shutdown, move |stream, peer, token| {
         let shared = Arc::clone(&shared);

@@ -22,10 +22,11 @@ pub struct File {
     pub content_type: &'static str,
 }
 
-/// The document root, canonicalised once at start.
+/// The document root, canonicalised once at start; or the one built into the crate.
 #[derive(Debug, Clone)]
 pub struct Statics {
     root: Option<PathBuf>,
+    bundled: bool,
 }
 
 impl Statics {
@@ -36,12 +37,20 @@ impl Statics {
             Some(root) => tokio::fs::canonicalize(root).await.ok(),
             None => None,
         };
-        Statics { root }
+        Statics { root, bundled: false }
+    }
+
+    /// Serves the document root built into the crate ([`crate::bundled::WWW`]).
+    pub fn bundled() -> Statics {
+        Statics {
+            root: None,
+            bundled: true,
+        }
     }
 
     /// Whether a document root is being served.
     pub fn enabled(&self) -> bool {
-        self.root.is_some()
+        self.root.is_some() || self.bundled
     }
 
     /// Reads the file for the request path `path` (still percent-encoded).
@@ -50,6 +59,9 @@ impl Statics {
             status: 404,
             detail: "no such file under the document root",
         };
+        if self.bundled {
+            return bundled_lookup(path);
+        }
         let root = self.root.as_ref().ok_or(NOT_FOUND)?;
         let (relative, wants_dir) = normalise(path)?;
         let mut file = root.join(relative);
@@ -69,6 +81,35 @@ impl Statics {
             content_type: content_type(&file),
         })
     }
+}
+
+/// [`Statics::lookup`] in the document root built into the crate.
+fn bundled_lookup(path: &str) -> Result<File, Rejection> {
+    use crate::bundled::{WWW, is_dir, lookup};
+    const NOT_FOUND: Rejection = Rejection {
+        status: 404,
+        detail: "no such file under the document root",
+    };
+    let (relative, wants_dir) = normalise(path)?;
+    let mut name = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/");
+    if is_dir(WWW, &name) {
+        name = if name.is_empty() {
+            "index.html".to_string()
+        } else {
+            format!("{name}/index.html")
+        };
+    } else if wants_dir {
+        return Err(NOT_FOUND);
+    }
+    let bytes = lookup(WWW, &name).ok_or(NOT_FOUND)?;
+    Ok(File {
+        bytes: bytes.to_vec(),
+        content_type: content_type(Path::new(&name)),
+    })
 }
 
 /// The request path as a relative path under the root, and whether it named a directory
@@ -167,6 +208,35 @@ mod tests {
             "/%zz",
         ] {
             assert_eq!(normalise(path).unwrap_err().status, 400, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_bundled_root_serves_what_the_fixture_root_does() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let disk = rt.block_on(Statics::new(Some(&crate::fixtures_dir().join("www"))));
+        let bundled = Statics::bundled();
+        for path in [
+            "/",
+            "/hello.txt",
+            "/nested/deep.txt",
+            "/nested/",
+            "/nope",
+            "/hello.txt/",
+            "/../x",
+        ] {
+            let a = rt.block_on(disk.lookup(path)).map(|f| (f.bytes, f.content_type));
+            let b = rt
+                .block_on(bundled.lookup(path))
+                .map(|f| (f.bytes, f.content_type));
+            assert_eq!(
+                a.as_ref().map_err(|e| e.status),
+                b.as_ref().map_err(|e| e.status),
+                "{path}"
+            );
         }
     }
 

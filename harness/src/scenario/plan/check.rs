@@ -5,30 +5,49 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::super::error::{Diagnostic, ScenarioError};
-use super::super::locate::Kind;
+use super::super::suggest;
 use super::super::template::Template;
 use super::build::{PlanError, Planner};
 use super::model::*;
 use crate::proto::{Framing, MAIN};
 
 impl Planner {
-    /// Checks connections, step ids and framing, and numbers the steps.
-    pub(super) fn check(&mut self) -> Result<(), PlanError> {
-        #[derive(Clone, Copy)]
-        enum State {
-            Listening(Side),
-            Open { framing: Framing, closed: [bool; 2] },
-            Closed,
+    /// Checks connections, step ids and framing, and numbers the steps; every error is
+    /// recorded, and the check goes on as if the step had been right.
+    pub(super) fn check(&mut self) {
+        let mut errors = Vec::new();
+        self.check_steps(&mut errors);
+        for e in errors {
+            self.fail(e);
         }
+    }
+
+    fn check_steps(&mut self, errors: &mut Vec<PlanError>) {
         let mut conns: HashMap<String, State> = HashMap::new();
         let mut ids: BTreeSet<String> = BTreeSet::new();
+        let default_main = self.default_framing(MAIN);
         for (i, p) in self.pending.iter_mut().enumerate() {
             p.step.number = i + 1;
-            let node = (Kind::Step, p.ordinal);
+            if let Err(e) = Self::check_step(p, &mut conns, &mut ids, default_main) {
+                errors.push(e);
+            }
+        }
+    }
+
+    /// Checks one step against what the steps before it did.
+    fn check_step(
+        p: &mut super::build::Pending,
+        conns: &mut HashMap<String, State>,
+        ids: &mut BTreeSet<String>,
+        default_main: Framing,
+    ) -> Result<(), PlanError> {
+        {
+            let node = p.pos;
             let at = |m: String| PlanError::at(p.source, node, m);
             if let Some(when) = &p.step.when {
                 for id in [&when.passed, &when.failed].into_iter().flatten() {
                     if !ids.contains(id) {
+                        let suggestion = suggest::did_you_mean(id, ids.iter().map(String::as_str));
                         return Err(at(format!(
                             "`when` refers to step id `{id}`, which no earlier step has"
                         ))
@@ -37,7 +56,8 @@ impl Planner {
                             "give an earlier step `id: NAME`".to_string()
                         } else {
                             format!(
-                                "earlier step ids: {}",
+                                "{}earlier step ids: {}",
+                                suggestion.map(|s| format!("{s} ")).unwrap_or_default(),
                                 ids.iter().cloned().collect::<Vec<_>>().join(", ")
                             )
                         }));
@@ -111,7 +131,7 @@ impl Planner {
                     let state = match conns.get(conn) {
                         None if conn == MAIN => {
                             let s = State::Open {
-                                framing: self.protocol.default_framing(MAIN),
+                                framing: default_main,
                                 closed: [false; 2],
                             };
                             conns.insert(conn.clone(), s);
@@ -165,34 +185,50 @@ impl Planner {
         Ok(())
     }
 
-    pub(super) fn check_var_defaults(&self, vars: &BTreeMap<String, Template>) -> Result<(), PlanError> {
+    /// The values of the variables use only the builtin variables.
+    pub(super) fn check_var_defaults(&mut self, vars: &BTreeMap<String, Template>) {
+        let mut errors = Vec::new();
         for template in vars.values() {
             for name in template.vars() {
                 if !BUILTIN_VARS.contains(&name) {
-                    return Err(PlanError::at(
-                        0,
-                        (Kind::Template, template.ordinal),
-                        format!(
-                            "the value of a variable may only use {}; `{name}` is not one",
-                            BUILTIN_VARS
-                                .iter()
-                                .map(|v| format!("`{{{{{v}}}}}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )
-                    .underline(format!("{{{{{name}}}}}")));
+                    errors.push(
+                        PlanError::at(
+                            0,
+                            template.pos,
+                            format!(
+                                "the value of a variable may only use {}; `{name}` is not one",
+                                BUILTIN_VARS
+                                    .iter()
+                                    .map(|v| format!("`{{{{{v}}}}}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        )
+                        .underline(format!("{{{{{name}}}}}")),
+                    );
                 }
             }
         }
-        Ok(())
+        for e in errors {
+            self.fail(e);
+        }
     }
 
     /// Every variable a step uses has a value by then.
-    pub(super) fn check_vars(&self, vars: &BTreeMap<String, Template>) -> Result<(), PlanError> {
+    pub(super) fn check_vars(&mut self, vars: &BTreeMap<String, Template>) {
+        let mut errors = Vec::new();
+        self.unknown_vars(vars, &mut errors);
+        for e in errors {
+            self.fail(e);
+        }
+    }
+
+    fn unknown_vars(&self, vars: &BTreeMap<String, Template>, errors: &mut Vec<PlanError>) {
         let mut known: BTreeSet<String> = vars.keys().cloned().collect();
         known.extend(BUILTIN_VARS.iter().map(|s| s.to_string()));
-        known.extend(self.protocol.provided_vars().iter().map(|s| s.to_string()));
+        if let Some(p) = self.protocol {
+            known.extend(p.provided_vars().iter().map(|s| s.to_string()));
+        }
         // Where each capture is first set, to tell "captured later" from "unknown".
         let mut captured_at: BTreeMap<&str, &Step> = BTreeMap::new();
         for p in &self.pending {
@@ -226,7 +262,7 @@ impl Planner {
                     let needle = format!("{{{{{name}}}}}");
                     let err = PlanError::at(
                         p.source,
-                        (Kind::Template, t.ordinal),
+                        t.pos,
                         match captured_at.get(name) {
                             Some(at) => format!(
                                 "variable `{name}` is used before step {} ({}) captures it",
@@ -242,12 +278,18 @@ impl Planner {
                     }
                     names.sort();
                     names.dedup();
+                    let suggestion = if captured_at.contains_key(name) {
+                        None
+                    } else {
+                        suggest::did_you_mean(name, names.iter().map(String::as_str))
+                    };
                     let help = format!(
-                        "declare it under `vars:` (then `--var {name}=VALUE` can override it), or capture it earlier; \
+                        "{}declare it under `vars:` (then `--var {name}=VALUE` can override it), or capture it earlier; \
                          variables here: {}",
+                        suggestion.map(|s| format!("{s} ")).unwrap_or_default(),
                         names.join(", ")
                     );
-                    return Err(if t.source.contains(&needle) {
+                    errors.push(if t.source.contains(&needle) {
                         err.underline(needle).help(help)
                     } else {
                         err.underline(name.to_string()).help(help)
@@ -263,8 +305,15 @@ impl Planner {
                 }
             }
         }
-        Ok(())
     }
+}
+
+/// What the steps so far did to a connection.
+#[derive(Clone, Copy)]
+enum State {
+    Listening(Side),
+    Open { framing: Framing, closed: [bool; 2] },
+    Closed,
 }
 
 /// Variables a `listen` step sets, after the connection's name and a dot.

@@ -11,6 +11,7 @@ mod build;
 mod check;
 mod model;
 
-pub(crate) use build::build;
+pub use build::FragmentSummary;
+pub(crate) use build::{build, build_fragment, read_yaml};
 pub use check::LISTEN_VARS;
 pub use model::*;

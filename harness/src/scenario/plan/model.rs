@@ -1,7 +1,7 @@
 //! The model the engine plays: a checked [`Scenario`], its steps, what each step does and
 //! how a received message is checked. Built by `build`, checked by `check`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,8 +17,7 @@ use crate::rules::{Profile, RuleId};
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default deadline of a whole scenario.
 pub const DEFAULT_SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
-/// How deep includes may nest.
-pub const MAX_INCLUDE_DEPTH: usize = 16;
+pub use super::super::limits::MAX_INCLUDE_DEPTH;
 /// Variables every scenario has: the target's address.
 pub const BUILTIN_VARS: &[&str] = &["host", "port", "target", "authority", "http_date"];
 
@@ -41,6 +40,10 @@ pub struct Scenario {
     pub tags: Vec<String>,
     /// Declared variables and their defaults (they may use the builtin variables).
     pub vars: BTreeMap<String, Template>,
+    /// The variables declared `secret: true` (in the scenario or a fragment it
+    /// includes): their values are masked in every report (see
+    /// [`Scenario::secret_values`]).
+    pub secrets: BTreeSet<String>,
     /// Deadline of the whole scenario.
     pub timeout: Duration,
     /// Default deadline of a step.

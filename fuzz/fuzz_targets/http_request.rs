@@ -1,0 +1,38 @@
+//! The HTTP inspector on requests: framing (whole and at a split point taken from the
+//! input), inspection, and the hooks for messages that never end or are followed by more.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use parley::proto::http::HttpInspector;
+use parley::proto::{Dir, Frame, Inspector};
+use parley::rules::Profile;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&first, bytes)) = data.split_first() else {
+        return;
+    };
+    let profile = if first & 1 == 0 {
+        Profile::Http10
+    } else {
+        Profile::Strict11
+    };
+    let mut i = HttpInspector::new(profile);
+    i.target("127.0.0.1", 8080);
+    let split = usize::from(first) % (bytes.len() + 1);
+    let _ = i.frame(Dir::ToServer, "main", &bytes[..split], false);
+    let mut found = Vec::new();
+    match i.frame(Dir::ToServer, "main", bytes, true) {
+        Frame::Complete(n) => {
+            assert!(n <= bytes.len(), "framed {n} of {} bytes", bytes.len());
+            let view = i.inspect(Dir::ToServer, "main", &bytes[..n], &mut found);
+            let _ = i.literal_matches(Dir::ToServer, bytes, &bytes[..n], &view);
+            let _ = i.trailing(Dir::ToServer, "main", &bytes[n..]);
+        }
+        Frame::Partial => {
+            let _ = i.incomplete(Dir::ToServer, "main", bytes);
+            i.inspect(Dir::ToServer, "main", bytes, &mut found);
+        }
+    }
+    i.on_close(Dir::ToServer, "main", &mut found);
+    i.finish(Dir::ToServer, &mut found);
+});

@@ -1,0 +1,49 @@
+//! The HTTP inspector on responses, after a GET, a HEAD or an HTTP/1.1 request.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use parley::proto::http::HttpInspector;
+use parley::proto::{Dir, Frame, Inspector};
+use parley::rules::Profile;
+
+const ASKED: [&[u8]; 3] = [
+    b"GET /get HTTP/1.0\r\nHost: 127.0.0.1:8080\r\n\r\n",
+    b"HEAD /hello.txt HTTP/1.0\r\nHost: 127.0.0.1:8080\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&first, bytes)) = data.split_first() else {
+        return;
+    };
+    let profile = if first & 1 == 0 {
+        Profile::Http10
+    } else {
+        Profile::Strict11
+    };
+    let mut i = HttpInspector::new(profile);
+    i.target("127.0.0.1", 8080);
+    i.inspect(
+        Dir::ToServer,
+        "main",
+        ASKED[usize::from(first >> 1) % 3],
+        &mut Vec::new(),
+    );
+    let split = usize::from(first) % (bytes.len() + 1);
+    let _ = i.frame(Dir::ToClient, "main", &bytes[..split], false);
+    let mut found = Vec::new();
+    match i.frame(Dir::ToClient, "main", bytes, first & 4 == 0) {
+        Frame::Complete(n) => {
+            assert!(n <= bytes.len(), "framed {n} of {} bytes", bytes.len());
+            let view = i.inspect(Dir::ToClient, "main", &bytes[..n], &mut found);
+            let _ = i.literal_matches(Dir::ToClient, b"HTTP/1.0 200 OK\r\n\r\n", &bytes[..n], &view);
+            let _ = i.trailing(Dir::ToClient, "main", &bytes[n..]);
+        }
+        Frame::Partial => {
+            let _ = i.incomplete(Dir::ToClient, "main", bytes);
+        }
+    }
+    let _ = i.closed_while_sending(Dir::ToClient, "main");
+    i.on_close(Dir::ToClient, "main", &mut found);
+    i.finish(Dir::ToClient, &mut found);
+});

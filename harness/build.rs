@@ -1,0 +1,53 @@
+//! Embeds the bundled scenario suite (`../scenarios/`) in the binary: generates
+//! `$OUT_DIR/bundled_scenarios.rs`, a table of `(path below scenarios/, include_bytes!)`,
+//! so an installed or copied `parley` plays its suite from any directory. A checkout
+//! without `scenarios/` (a packaged crate) gets an empty table.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let rel = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        if path.is_dir() {
+            walk(&path, &rel, out);
+        } else if path.is_file() {
+            out.push((rel, path));
+        }
+    }
+}
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let dir = manifest.join("../scenarios");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files = Vec::new();
+    walk(&dir, "", &mut files);
+    let mut code = String::from("/// The bundled scenarios: path below `scenarios/`, bytes.\n");
+    code.push_str("pub static SCENARIOS: &[(&str, &[u8])] = &[\n");
+    for (rel, path) in &files {
+        let abs = path.canonicalize().unwrap_or_else(|_| path.clone());
+        let _ = writeln!(
+            code,
+            "    ({rel:?}, include_bytes!({:?})),",
+            abs.display().to_string()
+        );
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it")).join("bundled_scenarios.rs");
+    std::fs::write(out, code).expect("OUT_DIR is writable");
+}
