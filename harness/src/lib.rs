@@ -9,11 +9,13 @@
 //! - [`engine`]: plays a plan over tokio sockets, as client or server, with deadlines;
 //! - [`outcome`]: what a run produced (status, findings, transcript);
 //! - [`report`]: renders outcomes as human text, JSON, JUnit and CSV (the engine never prints);
+//! - [`filter`]: `--filter` expressions (`tag:security and not ftp::bounce`);
 //! - [`serve`]: a bundled mock in the foreground behind a relay that reports every exchange;
 //! - [`rules`]: the rule catalogue; [`finding`]: one deviation; [`visible`]: bytes made readable.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod engine;
+pub mod filter;
 pub mod finding;
 pub mod outcome;
 pub mod proto;

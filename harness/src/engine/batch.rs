@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::grade::{GradeOptions, grade_client};
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Status};
 use crate::scenario::Scenario;
 
 /// One submission: its name (the folder name) and folder.
@@ -93,6 +94,25 @@ pub async fn grade_all<F>(
 where
     F: Fn(&Outcome) + Send + Sync + 'static,
 {
+    grade_all_with(submissions, scenarios, base, variants, jobs, false, on_done).await
+}
+
+/// [`grade_all`] with `--fail-fast`: when `fail_fast` is set, the first run that does not
+/// pass stops the scheduling of new runs; those already started finish, the others are
+/// reported as [`Status::NotRun`](crate::outcome::Status).
+pub async fn grade_all_with<F>(
+    submissions: &[Submission],
+    scenarios: &[Scenario],
+    base: &GradeOptions,
+    variants: bool,
+    jobs: usize,
+    fail_fast: bool,
+    on_done: F,
+) -> Vec<Outcome>
+where
+    F: Fn(&Outcome) + Send + Sync + 'static,
+{
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let on_done = Arc::new(on_done);
     let scenarios = Arc::new(scenarios.to_vec());
@@ -111,11 +131,23 @@ where
                 let name = sub.name.clone();
                 let index = order;
                 order += 1;
+                let stop = Arc::clone(&stop);
                 tasks.spawn(async move {
                     let _permit = limit.acquire_owned().await;
                     let scenario = &scenarios[si];
                     let variant = run.map(|v| (scenario.variants[v].0.as_str(), &scenario.variants[v].1));
-                    let mut outcome = grade_client(scenario, variant, &opts).await;
+                    let mut outcome = if stop.load(Ordering::SeqCst) {
+                        let mut o = Outcome::not_run(scenario, super::session::not_run(scenario));
+                        o.rule_points = super::session::rule_points(scenario, &opts.play);
+                        o.variant = variant.map(|(n, _)| n.to_string());
+                        o
+                    } else {
+                        let o = grade_client(scenario, variant, &opts).await;
+                        if fail_fast && o.status != Status::Passed {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        o
+                    };
                     outcome.submission = Some(name);
                     on_done(&outcome);
                     (index, outcome)

@@ -39,6 +39,9 @@ pub struct RunConfig {
     /// A server program to start for each scenario (`{host}`/`{port}` filled in) instead
     /// of a mock or target: `parley run ... -- CMD {port}`.
     pub server_program: Option<Vec<String>>,
+    /// `--fail-fast`: after the first scenario that does not pass, start no other; those
+    /// already playing finish, the rest are [`Status::NotRun`](crate::outcome::Status).
+    pub fail_fast: bool,
 }
 
 impl RunConfig {
@@ -52,13 +55,9 @@ impl RunConfig {
     }
 }
 
-/// Does `scenario` pass the filters?
+/// Does `scenario` pass the filters? (Filter expressions: [`crate::filter`].)
 pub fn selected(filters: &[String], id: &str, tags: &[String]) -> bool {
-    filters.is_empty()
-        || filters.iter().any(|f| match f.strip_prefix("tag:") {
-            Some(tag) => tags.iter().any(|t| t == tag),
-            None => id.contains(f.as_str()),
-        })
+    crate::filter::selected(filters, id, tags)
 }
 
 /// A scenario file that could not be loaded, as an outcome.
@@ -134,6 +133,10 @@ pub async fn run_one(scenario: &Scenario, config: &RunConfig) -> Outcome {
 pub async fn run(files: &[PathBuf], config: &RunConfig) -> Vec<Outcome> {
     let loaded = load_all(files, &config.filters);
     let limit = Arc::new(tokio::sync::Semaphore::new(config.parallelism()));
+    // `--fail-fast`: set by the first scenario that does not pass (an invalid file too).
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(
+        config.fail_fast && loaded.iter().any(|l| l.is_err()),
+    ));
     let config = Arc::new(config.clone());
     let mut tasks = tokio::task::JoinSet::new();
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(loaded.len());
@@ -144,9 +147,19 @@ pub async fn run(files: &[PathBuf], config: &RunConfig) -> Vec<Outcome> {
                 outcomes.push(None);
                 let limit = Arc::clone(&limit);
                 let config = Arc::clone(&config);
+                let stop = Arc::clone(&stop);
                 tasks.spawn(async move {
                     let _permit = limit.acquire_owned().await;
-                    (index, run_one(&scenario, &config).await)
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        let mut o = Outcome::not_run(&scenario, session::not_run(&scenario));
+                        o.rule_points = session::rule_points(&scenario, &config.play);
+                        return (index, o);
+                    }
+                    let outcome = run_one(&scenario, &config).await;
+                    if config.fail_fast && outcome.status != crate::outcome::Status::Passed {
+                        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    (index, outcome)
                 });
             }
         }

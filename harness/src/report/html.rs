@@ -1,0 +1,6 @@
+//! HTML report (placeholder).
+use crate::outcome::Outcome;
+/// Renders.
+pub fn render(outcomes: &[Outcome]) -> String {
+    format!("{}", outcomes.len())
+}
