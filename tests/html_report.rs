@@ -6,6 +6,7 @@
 //!
 //! Without Chromium the trials are reported as ignored (never as passed); under
 //! `PARLEY_REQUIRE_PEERS=1` they fail, naming it.
+#![allow(clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -23,6 +24,9 @@ use serde_json::Value;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
+/// One browser trial.
+type Check = fn(&Path) -> Result<(), Failed>;
+
 /// How long one Chromium run may take.
 const BROWSER_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -30,7 +34,7 @@ fn main() {
     let args = Arguments::from_args();
     let browser = which(CHROMIUM).or_else(|| which("chromium"));
     let missing = browser.is_none();
-    let trials: Vec<(&str, fn(&Path) -> Result<(), Failed>)> = vec![
+    let trials: Vec<(&str, Check)> = vec![
         (
             "html_run_report_draws_control_and_data_bands_with_port_list_150_226_in_order",
             run_report,

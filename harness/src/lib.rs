@@ -8,7 +8,8 @@
 //! - [`proto`]: sans-I/O framing, parsing and RFC checks per protocol;
 //! - [`engine`]: plays a plan over tokio sockets, as client or server, with deadlines;
 //! - [`outcome`]: what a run produced (status, findings, transcript);
-//! - [`report`]: renders outcomes as human text, JSON, JUnit and CSV (the engine never prints);
+//! - [`report`]: renders outcomes as human text, JSON, JUnit, CSV and HTML, and reads JSON
+//!   reports back for `parley merge` (the engine never prints);
 //! - [`filter`]: `--filter` expressions (`tag:security and not ftp::bounce`);
 //! - [`serve`]: a bundled mock in the foreground behind a relay that reports every exchange;
 //! - [`rules`]: the rule catalogue; [`finding`]: one deviation; [`visible`]: bytes made readable.

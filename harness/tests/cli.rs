@@ -291,7 +291,18 @@ fn color_always_uses_ansi_and_never_does_not() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for sub in ["run", "grade", "serve", "check", "list", "explain", "schema"] {
+    for sub in [
+        "run",
+        "grade",
+        "serve",
+        "check",
+        "list",
+        "explain",
+        "schema",
+        "merge",
+        "completions",
+        "manpage",
+    ] {
         let o = parley(&[sub, "--help"]);
         let out = text(&o);
         assert_eq!(code(&o), 0, "{sub}: {out}");
@@ -883,4 +894,47 @@ fn junit_reports_an_unloadable_file_as_an_error_of_its_own_test_case() {
     for suite in &report.test_suites {
         assert!(suite.timestamp.is_some() && suite.time.is_some());
     }
+}
+
+#[test]
+fn every_flag_of_every_subcommand_is_in_the_readme() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut missing = Vec::new();
+    for sub in [
+        "run",
+        "grade",
+        "serve",
+        "check",
+        "list",
+        "explain",
+        "schema",
+        "merge",
+        "completions",
+        "manpage",
+    ] {
+        assert!(
+            readme.contains(&format!("parley {sub}")) || readme.contains(&format!("-- {sub}")),
+            "{sub}"
+        );
+        let help = stdout(&parley(&[sub, "--help"]));
+        for line in help.lines() {
+            let line = line.trim_start();
+            if !line.starts_with('-') {
+                continue;
+            }
+            for word in line.split([' ', ',', '=', '<', '[']) {
+                if let Some(flag) = word.strip_prefix("--").filter(|f| !f.is_empty()) {
+                    let flag = format!("--{}", flag.trim_end_matches('.'));
+                    if !["--help", "--version"].contains(&flag.as_str()) && !readme.contains(&flag) {
+                        missing.push(format!("{sub} {flag}"));
+                    }
+                }
+            }
+        }
+    }
+    missing.dedup();
+    assert!(
+        missing.is_empty(),
+        "flags the README does not mention: {missing:?}"
+    );
 }

@@ -25,18 +25,28 @@ pub enum Command {
         parley run\n  \
         # one scenario\n  \
         parley run scenarios/echo --filter large\n  \
+        # filter expressions: words match ids, tag:NAME tags\n  \
+        parley run --filter 'tag:security and not ftp::bounce'\n  \
         # a protocol's scenarios against a real server\n  \
         parley run scenarios/http/httpbin --target http=httpbin.org:80\n  \
         # a server program started for each scenario\n  \
         parley run scenarios/echo -- python3 server.py {port}\n  \
-        parley run --report json=report.json --report junit=junit.xml")]
+        parley run --report json=report.json --report junit=junit.xml --report html=run.html\n  \
+        # a report on stdout (the human report then goes to stderr)\n  \
+        parley run --report json=- -q | jq .summary\n  \
+        parley run --fail-fast --vars-file vars.yaml -vv")]
     Run(RunArgs),
     /// Grade client programs: parley plays the server of each scenario for a program it
     /// starts with `{host}` and `{port}` filled in.
     #[command(after_help = "Examples:\n  \
         parley grade scenarios/grading/echo-client.yaml -- python3 client.py {host} {port}\n  \
         parley grade scenarios/grading/ftp-list.yaml --submissions class/ \\\n      \
-        --cmd 'python3 {dir}/ftp_client.py {host} {port}' --report csv=grades.csv\n\n\
+        --cmd 'python3 {dir}/ftp_client.py {host} {port}' --report csv=grades.csv\n  \
+        # one shard of four, merged later with `parley merge`\n  \
+        parley grade scenarios/grading/http-get.yaml --submissions class/ \\\n      \
+        --cmd 'python3 {dir}/get.py {host} {port}' --shard 1/4 --report json=shard-1.json\n  \
+        parley grade scenarios/grading/http-get.yaml --submissions class/ \\\n      \
+        --cmd 'python3 {dir}/get.py {host} {port}' --report html=class.html\n\n\
         Placeholders in the command: {host}, {port} (where parley listens) and\n\
         {dir} (the submission folder).\n\
         The program also gets PARLEY_HOST and PARLEY_PORT in its environment.")]
@@ -53,13 +63,19 @@ pub enum Command {
         multiline-greeting, bare-lf, delay-226, refuse-data (ftp).")]
     Serve(ServeArgs),
     /// Check scenario files without running them.
-    #[command(after_help = "Example:\n  parley check scenarios/ fixtures/my-scenario.yaml")]
+    #[command(
+        after_help = "Examples:\n  parley check scenarios/ fixtures/my-scenario.yaml\n  parley check --filter 'tag:grading'"
+    )]
     Check(PathsArgs),
     /// List the scenarios found, with protocol, steps and tags.
-    #[command(after_help = "Example:\n  parley list scenarios/echo")]
+    #[command(
+        after_help = "Examples:\n  parley list scenarios/echo\n  parley list --filter 'tag:smoke'\n  parley list --filter 'not tag:grading and (ftp or http)'"
+    )]
     List(PathsArgs),
     /// Explain a rule: its RFC section, what it requires and how parley checks it.
-    #[command(after_help = "Examples:\n  parley explain F-CMD-3\n  parley explain --list")]
+    #[command(
+        after_help = "Examples:\n  parley explain F-CMD-3\n  parley explain F-SEC\n  parley explain --list"
+    )]
     Explain(ExplainArgs),
     /// Print the JSON Schema of scenario files (for editor completion).
     #[command(after_help = "Example:\n  parley schema > docs/scenario.schema.json")]

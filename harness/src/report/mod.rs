@@ -1,5 +1,6 @@
-//! Renders outcomes: human text for terminals and logs, a versioned JSON document, JUnit
-//! XML for CI viewers, and plain transcripts for snapshots. Rendering is apart from the
+//! Renders outcomes: human text for terminals and logs, a versioned JSON document (and
+//! reads it back, to merge shards), JUnit XML for CI viewers, a CSV gradebook, a
+//! self-contained HTML page with sequence diagrams, and plain transcripts for snapshots. Rendering is apart from the
 //! engine: these functions take finished [`Outcome`](crate::outcome::Outcome)s and
 //! return strings; only `main.rs` writes them anywhere.
 
