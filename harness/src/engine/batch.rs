@@ -132,8 +132,11 @@ where
                 let index = order;
                 order += 1;
                 let stop = Arc::clone(&stop);
+                // Runs start in order (submission, scenario, run): `--fail-fast` then stops
+                // everything after the first failure, whatever the scheduler does.
+                let permit = limit.acquire_owned().await;
                 tasks.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
+                    let _permit = permit;
                     let scenario = &scenarios[si];
                     let variant = run.map(|v| (scenario.variants[v].0.as_str(), &scenario.variants[v].1));
                     let mut outcome = if stop.load(Ordering::SeqCst) {

@@ -148,8 +148,11 @@ pub async fn run(files: &[PathBuf], config: &RunConfig) -> Vec<Outcome> {
                 let limit = Arc::clone(&limit);
                 let config = Arc::clone(&config);
                 let stop = Arc::clone(&stop);
+                // Scenarios start in file order, so `--fail-fast` stops all that follow
+                // the first failure.
+                let permit = limit.acquire_owned().await;
                 tasks.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
+                    let _permit = permit;
                     if stop.load(std::sync::atomic::Ordering::SeqCst) {
                         let mut o = Outcome::not_run(&scenario, session::not_run(&scenario));
                         o.rule_points = session::rule_points(&scenario, &config.play);
