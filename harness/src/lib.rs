@@ -8,7 +8,9 @@
 //! - [`proto`]: sans-I/O framing, parsing and RFC checks per protocol;
 //! - [`engine`]: plays a plan over tokio sockets, as client or server, with deadlines;
 //! - [`outcome`]: what a run produced (status, findings, transcript);
-//! - [`report`]: renders outcomes as human text, JSON, JUnit and CSV (the engine never prints);
+//! - [`report`]: renders outcomes as human text, JSON, JUnit, CSV and HTML, and reads JSON
+//!   reports back for `parley merge` (the engine never prints);
+//! - [`filter`]: `--filter` expressions (`tag:security and not ftp::bounce`);
 //! - [`secrets`]: secret variables masked in every outcome;
 //! - [`serve`]: a bundled mock in the foreground behind the engine's relay, which reports every exchange;
 //! - [`record`]: a recorded conversation written as a scenario that plays back both ways;
@@ -16,6 +18,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod engine;
+pub mod filter;
 pub mod finding;
 pub mod outcome;
 pub mod proto;

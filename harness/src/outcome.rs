@@ -19,6 +19,8 @@ pub enum Status {
     Failed,
     /// The scenario could not be played (see [`RunError`]).
     Error,
+    /// It was not played: `--fail-fast` stopped the run after an earlier failure.
+    NotRun,
 }
 
 impl Status {
@@ -28,6 +30,7 @@ impl Status {
             Status::Passed => "passed",
             Status::Failed => "failed",
             Status::Error => "error",
+            Status::NotRun => "not-run",
         }
     }
 }
@@ -326,11 +329,34 @@ impl Outcome {
         }
     }
 
+    /// An outcome for a scenario left unplayed because `--fail-fast` stopped the run;
+    /// `steps` are all [`StepState::NotRun`] (they keep their points for the gradebook).
+    pub fn not_run(scenario: &crate::scenario::Scenario, steps: Vec<StepResult>) -> Outcome {
+        Outcome {
+            id: scenario.id.clone(),
+            name: scenario.name.clone(),
+            file: scenario.file.clone(),
+            protocol: Some(scenario.protocol.name()),
+            target: String::new(),
+            status: Status::NotRun,
+            error: None,
+            duration: Duration::ZERO,
+            findings: Vec::new(),
+            transcript: Transcript::default(),
+            steps,
+            variant: None,
+            submission: None,
+            program: None,
+            rule_points: scenario.rule_points.clone(),
+            program_checks: Vec::new(),
+        }
+    }
+
     /// Recomputes the status from the findings, steps and program checks (after some were
     /// added): failed when a finding is an error, a step failed or a program check did not
     /// hold.
     pub fn settle(&mut self) {
-        if self.status != Status::Error {
+        if !matches!(self.status, Status::Error | Status::NotRun) {
             self.status = if self.findings.iter().any(Finding::is_error)
                 || self.steps.iter().any(|s| s.state == StepState::Failed)
                 || self.program_checks.iter().any(|c| c.state == StepState::Failed)
@@ -419,6 +445,8 @@ pub struct Summary {
     pub failed: usize,
     /// Scenarios that could not be played.
     pub errors: usize,
+    /// Scenarios left unplayed by `--fail-fast`.
+    pub not_run: usize,
 }
 
 impl Summary {
@@ -430,6 +458,7 @@ impl Summary {
                 Status::Passed => s.passed += 1,
                 Status::Failed => s.failed += 1,
                 Status::Error => s.errors += 1,
+                Status::NotRun => s.not_run += 1,
             }
         }
         s

@@ -88,6 +88,52 @@ fn push_text(out: &mut String, text: &str, after: &[u8], breaks: bool) {
     }
 }
 
+/// The bytes behind a [`visible`] string, for reports read back (`parley merge`):
+/// escapes and `␠` undone; a [`visible_truncated`] tail (`… (N bytes in all)`) is dropped,
+/// so a cut payload comes back cut. A `␠` or `…` that was in the data itself reads back
+/// as a space or is kept, respectively: the round trip is exact for protocol text.
+pub fn unvisible(text: &str) -> Vec<u8> {
+    let body = match text.rfind("… (") {
+        Some(at) if text.ends_with(" bytes in all)") => &text[..at],
+        _ => text,
+    };
+    let mut out = Vec::with_capacity(body.len());
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('r') => out.push(b'\r'),
+                Some('n') => out.push(b'\n'),
+                Some('t') => out.push(b'\t'),
+                Some('0') => out.push(0),
+                Some('\\') => out.push(b'\\'),
+                Some('x') => {
+                    let hex: String = chars.by_ref().take(2).collect();
+                    match u8::from_str_radix(&hex, 16) {
+                        Ok(b) => out.push(b),
+                        Err(_) => {
+                            out.extend_from_slice(b"\\x");
+                            out.extend_from_slice(hex.as_bytes());
+                        }
+                    }
+                }
+                Some(other) => {
+                    out.push(b'\\');
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(other.encode_utf8(&mut buf).as_bytes());
+                }
+                None => out.push(b'\\'),
+            },
+            '\u{2420}' => out.push(b' '),
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +150,19 @@ mod tests {
     #[case(b"back\\slash", "back\\\\slash")]
     fn visible_escapes_control_octets(#[case] input: &[u8], #[case] expected: &str) {
         assert_eq!(visible(input), expected);
+    }
+
+    #[rstest]
+    #[case(b"hello\r\n")]
+    #[case(b"GET /status/418 HTTP/1.0 \r\n")]
+    #[case(b"\x00\x01\xff\x7f tab\there back\\slash caf\xc3\xa9")]
+    fn unvisible_undoes_visible(#[case] input: &[u8]) {
+        assert_eq!(unvisible(&visible(input)), input);
+    }
+
+    #[test]
+    fn unvisible_drops_the_truncation_tail() {
+        assert_eq!(unvisible(&visible_truncated(b"0123456789", 4)), b"0123");
     }
 
     #[test]

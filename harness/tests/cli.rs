@@ -292,7 +292,17 @@ fn color_always_uses_ansi_and_never_does_not() {
 #[test]
 fn every_subcommand_has_help_with_an_example() {
     for sub in [
-        "run", "grade", "serve", "record", "check", "list", "explain", "schema",
+        "run",
+        "grade",
+        "serve",
+        "record",
+        "check",
+        "list",
+        "explain",
+        "schema",
+        "merge",
+        "completions",
+        "manpage",
     ] {
         let o = parley(&[sub, "--help"]);
         let out = text(&o);
@@ -573,4 +583,530 @@ fn record_stopped_by_sigterm_writes_what_was_seen_so_far() {
     );
     let checked = parley(&["check", file.to_str().unwrap()]);
     assert_eq!(code(&checked), 0, "{}", text(&checked));
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The ids of the scenarios `parley list ARGS` prints, in order.
+fn listed(args: &[&str]) -> Vec<String> {
+    let mut all = vec!["list"];
+    all.extend_from_slice(args);
+    let o = parley(&all);
+    assert_eq!(code(&o), 0, "{args:?}: {}", text(&o));
+    stdout(&o)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn filter_expressions_combine_not_and_or_with_parentheses() {
+    let smoke = listed(&["--filter", "tag:smoke"]);
+    assert!(smoke.contains(&"echo::basic".to_string()), "{smoke:?}");
+    assert!(!smoke.contains(&"echo::large".to_string()), "{smoke:?}");
+    let not_grading = listed(&["--filter", "not tag:grading"]);
+    assert!(
+        !not_grading.iter().any(|id| id.starts_with("grading::")),
+        "{not_grading:?}"
+    );
+    assert!(not_grading.contains(&"ftp::bounce".to_string()));
+    let ftp_but_bounce = listed(&["--filter", "ftp:: and not (bounce or login)"]);
+    assert!(ftp_but_bounce.contains(&"ftp::list-active".to_string()));
+    assert!(
+        !ftp_but_bounce
+            .iter()
+            .any(|id| id == "ftp::bounce" || id == "ftp::login")
+    );
+    // Repeated --filter still means "any of them".
+    let either = listed(&["scenarios/echo", "--filter", "large", "--filter", "binary"]);
+    assert_eq!(either, ["echo::binary", "echo::large"]);
+    // `run` and `check` take the same expressions.
+    let o = parley(&[
+        "run",
+        "scenarios/echo",
+        "--filter",
+        "echo and not (basic or large)",
+    ]);
+    let out = text(&o);
+    assert_eq!(code(&o), 0, "{out}");
+    assert!(
+        out.contains("echo::binary") && !out.contains("echo::basic"),
+        "{out}"
+    );
+    let o = parley(&["check", "scenarios", "--filter", "tag:smoke and echo"]);
+    let out = text(&o);
+    assert_eq!(code(&o), 0, "{out}");
+    assert!(out.contains("1 file(s) checked"), "{out}");
+}
+
+#[test]
+fn a_bad_filter_expression_exits_2_saying_where() {
+    for sub in ["run", "list", "check", "grade"] {
+        let mut args = vec![sub];
+        if sub == "grade" {
+            args.push("scenarios/grading/echo-client.yaml");
+        }
+        args.extend(["--filter", "tag:smoke and (echo"]);
+        if sub == "grade" {
+            args.extend(["--", "true"]);
+        }
+        let o = parley(&args);
+        let out = text(&o);
+        assert_eq!(code(&o), 2, "{sub}: {out}");
+        assert!(
+            out.contains("never closed") && out.contains("character 15"),
+            "{sub}: {out}"
+        );
+    }
+}
+
+#[test]
+fn explain_with_a_prefix_lists_the_matching_rules() {
+    let o = parley(&["explain", "f-sec"]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let ids: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(ids.len() >= 8, "{out}");
+    assert!(ids.iter().all(|id| id.starts_with("F-SEC-")), "{out}");
+    let o = parley(&["explain", "Z-NOPE"]);
+    assert_eq!(code(&o), 2);
+}
+
+/// The column where the second field of each line starts, after aligned padding.
+fn second_column(line: &str) -> usize {
+    let first = line.split_whitespace().next().unwrap();
+    let rest = &line[first.len()..];
+    first.len() + rest.len() - rest.trim_start().len()
+}
+
+#[test]
+fn list_and_explain_list_keep_their_columns_aligned_for_long_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = write(
+        dir.path(),
+        "a-scenario-with-a-very-long-name-that-is-wider-than-any-column.yaml",
+        "name: long\nprotocol: echo\nsteps:\n  - client: \"x\"\n  - server: \"x\"\n",
+    );
+    write(
+        dir.path(),
+        "short.yaml",
+        "name: short\nprotocol: echo\nsteps:\n  - client: \"x\"\n  - server: \"x\"\n",
+    );
+    let o = parley(&["list", dir.path().to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(long.file_stem().unwrap().to_str().unwrap()))
+    );
+    assert_eq!(second_column(lines[0]), second_column(lines[1]), "{out}");
+    let o = parley(&["explain", "--list"]);
+    let out = stdout(&o);
+    let columns: Vec<usize> = out.lines().map(second_column).collect();
+    assert!(columns.windows(2).all(|w| w[0] == w[1]), "{out}");
+    // The third column (section) is aligned too.
+    let third: Vec<usize> = out
+        .lines()
+        .map(|l| {
+            let after = &l[second_column(l)..];
+            let sev = after.split_whitespace().next().unwrap();
+            second_column(l) + second_column(after).max(sev.len())
+        })
+        .collect();
+    assert!(third.windows(2).all(|w| w[0] == w[1]), "{out}");
+}
+
+#[test]
+fn wrote_report_lines_go_to_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let o = parley(&[
+        "run",
+        "scenarios/echo/basic.yaml",
+        "--report",
+        &format!("json={}", json.display()),
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(stderr(&o).contains(&format!("wrote json report to {}", json.display())));
+    assert!(!stdout(&o).contains("wrote"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_report_to_stdout_leaves_stdout_to_it_and_sends_the_human_report_to_stderr() {
+    let o = parley(&["run", "scenarios/echo", "--report", "json=-"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let report: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("stdout is only the JSON report");
+    assert_eq!(report["summary"]["passed"], 4);
+    let err = stderr(&o);
+    assert!(
+        err.contains("ok    echo::basic") && err.contains("wrote json report to stdout"),
+        "{err}"
+    );
+    let o = parley(&["run", "scenarios/echo/basic.yaml", "--report", "junit=-"]);
+    assert!(
+        quick_junit::Report::deserialize_from_str(&stdout(&o)).is_ok(),
+        "{}",
+        stdout(&o)
+    );
+    let o = parley(&["run", "--report", "json=-", "--report", "junit=-"]);
+    assert_eq!(code(&o), 2);
+    assert!(text(&o).contains("only one report can go to stdout"));
+}
+
+#[test]
+fn vars_file_sets_variables_and_var_wins_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = write(dir.path(), "vars.yaml", "line: from the vars file\nunused: 42\n");
+    let json = dir.path().join("r.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "scenarios/echo/basic.yaml",
+            "--vars-file",
+            vars.to_str().unwrap(),
+            "--report",
+        ];
+        let report = format!("json={}", json.display());
+        args.push(&report);
+        args.extend_from_slice(extra);
+        let o = parley(&args);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        std::fs::read_to_string(&json).unwrap()
+    };
+    assert!(run(&[]).contains("from the vars file\\\\r\\\\n"));
+    let both = run(&["--var", "line=from --var"]);
+    assert!(both.contains("from --var\\\\r\\\\n") && !both.contains("from the vars file"));
+    let bad = write(dir.path(), "bad.yaml", "- not\n- a map\n");
+    let o = parley(&[
+        "run",
+        "scenarios/echo/basic.yaml",
+        "--vars-file",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(text(&o).contains("YAML map of `name: value`"), "{}", text(&o));
+}
+
+#[test]
+fn vv_shows_the_transcript_of_passing_runs_and_v_does_not() {
+    let o = parley(&["run", "scenarios/echo/basic.yaml", "-v"]);
+    assert!(!stdout(&o).contains("transcript"), "{}", stdout(&o));
+    let o = parley(&["run", "scenarios/echo/basic.yaml", "-vv"]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 0, "{out}");
+    assert!(out.contains("transcript") && out.contains("[main] C>"), "{out}");
+}
+
+#[test]
+fn quiet_prints_only_failures_and_the_summary_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "wrong.yaml",
+        "name: wrong\nprotocol: echo\nsteps:\n  - client: \"a\"\n  - server: \"b\"\n",
+    );
+    let o = parley(&[
+        "run",
+        "scenarios/echo",
+        bad.to_str().unwrap(),
+        "-q",
+        "--color",
+        "never",
+    ]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(out.contains("FAIL  wrong") && out.contains("ECHO-1"), "{out}");
+    assert!(
+        !out.contains("ok    echo::basic") && !out.contains("parley 0.1"),
+        "{out}"
+    );
+    assert!(out.contains("5 scenario(s): 4 passed, 1 failed"), "{out}");
+    assert_eq!(code(&parley(&["run", "-q", "-v"])), 2, "-q and -v conflict");
+}
+
+#[test]
+fn fail_fast_stops_after_the_first_failure_and_reports_the_rest_as_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // The file sorts before scenarios/echo, and --jobs 1 plays one at a time.
+    let bad = write(
+        dir.path(),
+        "wrong.yaml",
+        "name: wrong\nprotocol: echo\nsteps:\n  - client: \"a\"\n  - server: \"b\"\n",
+    );
+    let json = dir.path().join("r.json");
+    let o = parley(&[
+        "run",
+        bad.to_str().unwrap(),
+        "scenarios/echo",
+        "--jobs",
+        "1",
+        "--fail-fast",
+        "--color",
+        "never",
+        "--report",
+        &format!("json={}", json.display()),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(
+        out.contains("skip  echo::basic") && out.contains("not run (--fail-fast)"),
+        "{out}"
+    );
+    assert!(out.contains("0 passed, 1 failed, 0 errors, 4 not run"), "{out}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["summary"]["not_run"], 4);
+    assert_eq!(report["scenarios"][1]["status"], "not-run");
+    // Without the flag everything runs.
+    let o = parley(&["run", bad.to_str().unwrap(), "scenarios/echo", "--jobs", "1"]);
+    assert!(stdout(&o).contains("4 passed, 1 failed"), "{}", stdout(&o));
+}
+
+#[test]
+fn grade_fail_fast_stops_starting_runs() {
+    let o = parley(&[
+        "grade",
+        "scenarios/grading/http-get.yaml",
+        "--submissions",
+        "fixtures/class",
+        "--cmd",
+        "python3 {dir}/get.py {host} {port}",
+        "--jobs",
+        "1",
+        "--fail-fast",
+        "--color",
+        "never",
+    ]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 1, "{out}");
+    // alice passes both runs; bob fails first, and nothing after bob's first run starts.
+    assert!(
+        out.contains("bob: grading::http-get") && out.contains("FAIL"),
+        "{out}"
+    );
+    assert!(out.contains("skip  erin: grading::http-get"), "{out}");
+    assert!(out.contains("2 passed, 1 failed, 0 errors, 7 not run"), "{out}");
+}
+
+#[test]
+fn completions_are_printed_for_bash_zsh_and_fish() {
+    for (shell, says) in [
+        ("bash", "complete -F _parley"),
+        ("zsh", "#compdef parley"),
+        ("fish", "complete -c parley"),
+    ] {
+        let o = parley(&["completions", shell]);
+        let out = stdout(&o);
+        assert_eq!(code(&o), 0, "{shell}: {}", text(&o));
+        assert!(out.contains(says), "{shell}: {out}");
+        for sub in ["run", "grade", "merge", "fail-fast", "vars-file"] {
+            assert!(out.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    assert_eq!(code(&parley(&["completions", "tcsh"])), 2);
+}
+
+#[test]
+fn manpage_is_roff_with_every_subcommand() {
+    let o = parley(&["manpage"]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(out.contains(".TH parley 1"), "{out}");
+    assert!(
+        out.contains(".SH NAME") && out.contains(".SH SUBCOMMANDS"),
+        "{out}"
+    );
+    for sub in ["run", "grade", "merge", "completions", "explain"] {
+        assert!(out.contains(&format!("parley\\-{sub}")), "manpage lacks {sub}");
+    }
+}
+
+fn grade_class(extra: &[&str]) -> Output {
+    let mut args = vec![
+        "grade",
+        "scenarios/grading/http-get.yaml",
+        "--submissions",
+        "fixtures/class",
+        "--cmd",
+        "python3 {dir}/get.py {host} {port}",
+    ];
+    args.extend_from_slice(extra);
+    parley(&args)
+}
+
+#[test]
+fn two_shards_merged_give_the_csv_of_one_unsharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let whole = grade_class(&["--report", &format!("csv={}", path("whole.csv"))]);
+    assert_eq!(code(&whole), 1, "{}", text(&whole));
+    for k in [1, 2] {
+        let o = grade_class(&[
+            "--shard",
+            &format!("{k}/2"),
+            "--report",
+            &format!("json={}", path(&format!("shard-{k}.json"))),
+        ]);
+        assert_eq!(code(&o), 1, "{}", text(&o));
+    }
+    // Given in either order.
+    let o = parley(&[
+        "merge",
+        &path("shard-2.json"),
+        &path("shard-1.json"),
+        "--report",
+        &format!("csv={}", path("merged.csv")),
+        "--report",
+        &format!("junit={}", path("merged.xml")),
+        "--report",
+        &format!("html={}", path("merged.html")),
+        "--report",
+        &format!("json={}", path("merged.json")),
+    ]);
+    assert_eq!(code(&o), 1, "the exit code of the single run: {}", text(&o));
+    let whole_csv = std::fs::read_to_string(path("whole.csv")).unwrap();
+    let merged_csv = std::fs::read_to_string(path("merged.csv")).unwrap();
+    assert_eq!(merged_csv, whole_csv);
+    assert_eq!(whole_csv.lines().count(), 11, "{whole_csv}");
+    // The class table is printed as for the single run.
+    let out = stdout(&o);
+    assert!(
+        out.contains("alice") && out.contains("12/12") && out.contains("erin"),
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(path("merged.xml")).unwrap();
+    let junit = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    assert_eq!(junit.test_suites.len(), 5);
+    let merged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("merged.json")).unwrap()).unwrap();
+    assert_eq!(merged["summary"]["total"], 10);
+    // A shard given twice overlaps.
+    let o = parley(&["merge", &path("shard-1.json"), &path("shard-1.json")]);
+    assert_eq!(code(&o), 2);
+    assert!(text(&o).contains("overlap"), "{}", text(&o));
+    let o = parley(&["merge", &path("whole.csv")]);
+    assert_eq!(code(&o), 2);
+    assert!(text(&o).contains("not a parley JSON report"), "{}", text(&o));
+}
+
+#[test]
+fn junit_in_grade_mode_has_unique_ids_and_stamped_suites() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("j.xml");
+    let o = grade_class(&["--report", &format!("junit={}", xml.display())]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let report = quick_junit::Report::deserialize_from_str(&std::fs::read_to_string(&xml).unwrap()).unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for suite in &report.test_suites {
+        assert!(suite.time.is_some(), "suite {} has no time", suite.name.as_str());
+        assert!(
+            suite.timestamp.is_some(),
+            "suite {} has no timestamp",
+            suite.name.as_str()
+        );
+        for case in &suite.test_cases {
+            let class = case.classname.as_ref().unwrap().as_str().to_string();
+            assert_eq!(class, format!("parley.{}.http", suite.name.as_str()));
+            assert!(
+                ids.insert((class, case.name.as_str().to_string())),
+                "duplicate id"
+            );
+        }
+    }
+    assert_eq!(ids.len(), 10);
+    assert!(
+        ids.iter()
+            .any(|(c, n)| c == "parley.bob.http" && n == "grading::http-get [split-response]")
+    );
+}
+
+#[test]
+fn junit_reports_an_unloadable_file_as_an_error_of_its_own_test_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("j.xml");
+    let o = parley(&[
+        "run",
+        "scenarios/echo/basic.yaml",
+        "fixtures/bad-scenarios/unknown-field.yaml",
+        "fixtures/bad-scenarios/yaml-syntax.yaml",
+        "--report",
+        &format!("junit={}", xml.display()),
+    ]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let report = quick_junit::Report::deserialize_from_str(&std::fs::read_to_string(&xml).unwrap()).unwrap();
+    let cases: Vec<_> = report.test_suites.iter().flat_map(|s| &s.test_cases).collect();
+    assert_eq!(cases.len(), 3);
+    let errors: Vec<_> = cases
+        .iter()
+        .filter(|c| {
+            matches!(
+                &c.status,
+                quick_junit::TestCaseStatus::NonSuccess {
+                    kind: quick_junit::NonSuccessKind::Error,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "each invalid file is its own errored test case");
+    let names: Vec<&str> = errors.iter().map(|c| c.name.as_str()).collect();
+    assert!(
+        names.contains(&"unknown-field") && names.contains(&"yaml-syntax"),
+        "{names:?}"
+    );
+    for suite in &report.test_suites {
+        assert!(suite.timestamp.is_some() && suite.time.is_some());
+    }
+}
+
+#[test]
+fn every_flag_of_every_subcommand_is_in_the_readme() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut missing = Vec::new();
+    for sub in [
+        "run",
+        "grade",
+        "serve",
+        "check",
+        "list",
+        "explain",
+        "schema",
+        "merge",
+        "completions",
+        "manpage",
+    ] {
+        assert!(
+            readme.contains(&format!("parley {sub}")) || readme.contains(&format!("-- {sub}")),
+            "{sub}"
+        );
+        let help = stdout(&parley(&[sub, "--help"]));
+        for line in help.lines() {
+            let line = line.trim_start();
+            if !line.starts_with('-') {
+                continue;
+            }
+            for word in line.split([' ', ',', '=', '<', '[']) {
+                if let Some(flag) = word.strip_prefix("--").filter(|f| !f.is_empty()) {
+                    let flag = format!("--{}", flag.trim_end_matches('.'));
+                    if !["--help", "--version"].contains(&flag.as_str()) && !readme.contains(&flag) {
+                        missing.push(format!("{sub} {flag}"));
+                    }
+                }
+            }
+        }
+    }
+    missing.dedup();
+    assert!(
+        missing.is_empty(),
+        "flags the README does not mention: {missing:?}"
+    );
 }

@@ -35,18 +35,28 @@ pub enum Command {
         parley run\n  \
         # one scenario\n  \
         parley run scenarios/echo --filter large\n  \
+        # filter expressions: words match ids, tag:NAME tags\n  \
+        parley run --filter 'tag:security and not ftp::bounce'\n  \
         # a protocol's scenarios against a real server\n  \
         parley run scenarios/http/httpbin --target http=httpbin.org:80\n  \
         # a server program started for each scenario\n  \
         parley run scenarios/echo -- python3 server.py {port}\n  \
-        parley run --report json=report.json --report junit=junit.xml")]
+        parley run --report json=report.json --report junit=junit.xml --report html=run.html\n  \
+        # a report on stdout (the human report then goes to stderr)\n  \
+        parley run --report json=- -q | jq .summary\n  \
+        parley run --fail-fast --vars-file vars.yaml -vv")]
     Run(RunArgs),
     /// Grade client programs: parley plays the server of each scenario for a program it
     /// starts with `{host}` and `{port}` filled in.
     #[command(after_help = "Examples:\n  \
         parley grade scenarios/grading/echo-client.yaml -- python3 client.py {host} {port}\n  \
         parley grade scenarios/grading/ftp-list.yaml --submissions class/ \\\n      \
-        --cmd 'python3 {dir}/ftp_client.py {host} {port}' --report csv=grades.csv\n\n\
+        --cmd 'python3 {dir}/ftp_client.py {host} {port}' --report csv=grades.csv\n  \
+        # one shard of four, merged later with `parley merge`\n  \
+        parley grade scenarios/grading/http-get.yaml --submissions class/ \\\n      \
+        --cmd 'python3 {dir}/get.py {host} {port}' --shard 1/4 --report json=shard-1.json\n  \
+        parley grade scenarios/grading/http-get.yaml --submissions class/ \\\n      \
+        --cmd 'python3 {dir}/get.py {host} {port}' --report html=class.html\n\n\
         Placeholders in the command: {host}, {port} (where parley listens) and\n\
         {dir} (the submission folder).\n\
         The program also gets PARLEY_HOST and PARLEY_PORT in its environment.")]
@@ -85,17 +95,39 @@ pub enum Command {
         227/229). The file holds every byte recorded, passwords included.")]
     Record(RecordArgs),
     /// Check scenario files without running them.
-    #[command(after_help = "Example:\n  parley check scenarios/ fixtures/my-scenario.yaml")]
+    #[command(
+        after_help = "Examples:\n  parley check scenarios/ fixtures/my-scenario.yaml\n  parley check --filter 'tag:grading'"
+    )]
     Check(PathsArgs),
     /// List the scenarios found, with protocol, steps and tags.
-    #[command(after_help = "Example:\n  parley list scenarios/echo")]
+    #[command(
+        after_help = "Examples:\n  parley list scenarios/echo\n  parley list --filter 'tag:smoke'\n  parley list --filter 'not tag:grading and (ftp or http)'"
+    )]
     List(PathsArgs),
     /// Explain a rule: its RFC section, what it requires and how parley checks it.
-    #[command(after_help = "Examples:\n  parley explain F-CMD-3\n  parley explain --list")]
+    #[command(
+        after_help = "Examples:\n  parley explain F-CMD-3\n  parley explain F-SEC\n  parley explain --list"
+    )]
     Explain(ExplainArgs),
     /// Print the JSON Schema of scenario files (for editor completion).
     #[command(after_help = "Example:\n  parley schema > docs/scenario.schema.json")]
     Schema(SchemaArgs),
+    /// Combine JSON reports (e.g. of `parley grade --shard K/N`) into one, and render it
+    /// as any report: the result is what one run of everything would have written.
+    #[command(after_help = "Examples:\n  \
+        parley merge shard-1.json shard-2.json --report csv=grades.csv --report html=class.html\n  \
+        parley merge reports/*.json --report junit=junit.xml --report json=all.json\n\n\
+        The exit code is the one the single run would have had.")]
+    Merge(MergeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Examples:\n  \
+        parley completions bash > ~/.local/share/bash-completion/completions/parley\n  \
+        parley completions zsh > ~/.zfunc/_parley\n  \
+        parley completions fish > ~/.config/fish/completions/parley.fish")]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), for `man`.
+    #[command(after_help = "Example:\n  parley manpage > parley.1 && man ./parley.1")]
+    Manpage,
 }
 
 /// Output colour.
@@ -119,9 +151,10 @@ pub struct RunArgs {
     /// (repeatable), e.g. `ftp=127.0.0.1:2121` or `http=httpbin.org:80`.
     #[arg(long = "target", value_name = "PROTO=HOST:PORT")]
     pub targets: Vec<String>,
-    /// Run only scenarios whose id contains this text, or with tag NAME for `tag:NAME`
-    /// (repeatable; any may match).
-    #[arg(long = "filter", value_name = "TEXT")]
+    /// Run only the scenarios this expression selects (repeatable; any may match):
+    /// words match ids (`large`), `tag:NAME` tags; combine with `not`, `and`, `or` and
+    /// parentheses, e.g. `tag:security and not ftp::bounce`.
+    #[arg(long = "filter", value_name = "EXPR")]
     pub filters: Vec<String>,
     /// Scenarios played at once [default: number of cores]
     #[arg(long, short = 'j', value_name = "N")]
@@ -129,6 +162,9 @@ pub struct RunArgs {
     /// Set a scenario variable (repeatable), e.g. `--var user=alice`.
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Set scenario variables from a YAML file of `name: value` pairs (`--var` wins).
+    #[arg(long, value_name = "FILE")]
+    pub vars_file: Option<PathBuf>,
     /// Default deadline of each step, instead of the scenario's (e.g. `2s`, `500ms`).
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
@@ -136,15 +172,24 @@ pub struct RunArgs {
     /// scenario's `program: { startup }`, else 30s].
     #[arg(long, value_name = "DURATION")]
     pub startup_timeout: Option<String>,
-    /// Also write a report (repeatable): `json=FILE` or `junit=FILE`.
+    /// Also write a report (repeatable): `json`, `junit`, `csv` or `html`, to FILE or to
+    /// stdout with `-` (then the human report goes to stderr).
     #[arg(long = "report", value_name = "FORMAT=FILE")]
     pub reports: Vec<String>,
     /// Colour the output.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
-    /// Show warnings and notes of passing scenarios too.
-    #[arg(long, short = 'v')]
-    pub verbose: bool,
+    /// `-v`: show warnings and notes of passing scenarios too; `-vv`: also the whole
+    /// transcript of every scenario.
+    #[arg(long, short = 'v', action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Print only the failures and the summary line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Stop starting scenarios after the first one that does not pass; those already
+    /// running finish, the rest are reported as not run.
+    #[arg(long)]
+    pub fail_fast: bool,
     /// A server program to start for each scenario instead of a mock or target; `{port}`
     /// (and `{host}`) are filled in: `parley run scenarios/echo -- python3 server.py {port}`.
     #[arg(last = true, value_name = "CMD")]
@@ -173,8 +218,10 @@ pub struct GradeArgs {
     /// rules become checks worth those points in every scenario of their protocol.
     #[arg(long, value_name = "FILE")]
     pub rubric: Option<PathBuf>,
-    /// Run only scenarios whose id contains this text, or with tag NAME for `tag:NAME`.
-    #[arg(long = "filter", value_name = "TEXT")]
+    /// Run only the scenarios this expression selects (repeatable; any may match):
+    /// words match ids (`large`), `tag:NAME` tags; combine with `not`, `and`, `or` and
+    /// parentheses, e.g. `tag:security and not ftp::bounce`.
+    #[arg(long = "filter", value_name = "EXPR")]
     pub filters: Vec<String>,
     /// Runs at once [default: number of cores]
     #[arg(long, short = 'j', value_name = "N")]
@@ -182,22 +229,34 @@ pub struct GradeArgs {
     /// Set a scenario variable (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
-    /// Default deadline of each step (e.g. `2s`).
+    /// Set scenario variables from a YAML file of `name: value` pairs (`--var` wins).
+    #[arg(long, value_name = "FILE")]
+    pub vars_file: Option<PathBuf>,
+    /// Default deadline of each step, instead of the scenario's (e.g. `2s`, `500ms`).
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
     /// How long a program may take to start and connect [default: the scenario's
     /// `program: { startup }`, else 30s].
     #[arg(long, value_name = "DURATION")]
     pub startup_timeout: Option<String>,
-    /// Also write a report (repeatable): `json=FILE`, `junit=FILE` or `csv=FILE`.
+    /// Also write a report (repeatable): `json`, `junit`, `csv` or `html`, to FILE or to
+    /// stdout with `-` (then the human report goes to stderr).
     #[arg(long = "report", value_name = "FORMAT=FILE")]
     pub reports: Vec<String>,
     /// Colour the output.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
-    /// Show the details of every run, not only of failures.
-    #[arg(long, short = 'v')]
-    pub verbose: bool,
+    /// `-v`: show warnings and notes of passing runs too; `-vv`: also the whole
+    /// transcript of every run.
+    #[arg(long, short = 'v', action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Print only the failures and the summary line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Stop starting runs after the first one that does not pass; those already
+    /// running finish, the rest are reported as not run.
+    #[arg(long)]
+    pub fail_fast: bool,
     /// The program to grade and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -261,6 +320,11 @@ pub struct RecordArgs {
 pub struct PathsArgs {
     /// Scenario files or directories [default: scenarios/]
     pub paths: Vec<PathBuf>,
+    /// Only the scenarios this expression selects (repeatable; any may match): words
+    /// match ids, `tag:NAME` tags, with `not`, `and`, `or` and parentheses. Invalid files
+    /// are always reported.
+    #[arg(long = "filter", value_name = "EXPR")]
+    pub filters: Vec<String>,
     /// Colour the output.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
@@ -269,7 +333,8 @@ pub struct PathsArgs {
 /// Options of `explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// The rule id, e.g. `ECHO-2` or `F-CMD-3` (any case).
+    /// The rule id, e.g. `ECHO-2` or `F-CMD-3` (any case), or the start of ids
+    /// (`F-SEC`) to list the rules that match.
     #[arg(required_unless_present = "list")]
     pub rule: Option<String>,
     /// List every rule, one per line.
@@ -283,4 +348,33 @@ pub struct SchemaArgs {
     /// Print the schema of fragment files (used with `include:`) instead.
     #[arg(long)]
     pub fragment: bool,
+}
+
+/// Options of `merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON reports to combine (`--report json=FILE` of `run` or `grade`).
+    #[arg(required = true, value_name = "REPORT.json")]
+    pub inputs: Vec<PathBuf>,
+    /// Write the merged report (repeatable): `json`, `junit`, `csv` or `html`, to FILE or
+    /// to stdout with `-` (then the human report goes to stderr).
+    #[arg(long = "report", value_name = "FORMAT=FILE")]
+    pub reports: Vec<String>,
+    /// Colour the output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// `-v`: show warnings and notes of passing runs too; `-vv`: also every transcript.
+    #[arg(long, short = 'v', action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Print only the failures and the summary line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Options of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

@@ -13,13 +13,14 @@ use parley::engine::{self, PlayOptions, RunConfig};
 use parley::outcome::{Outcome, Summary};
 use parley::proto::Protocol;
 use parley::report::{self, ColorChoice, human::HumanOptions};
-use parley::rules::{self, Check};
+use parley::rules;
 use parley::scenario::{self, Scenario, duration};
 
 use super::args::{
-    Cli, Color, Command, ExplainArgs, GradeArgs, PathsArgs, RecordArgs, RunArgs, SchemaArgs, ServeArgs,
+    Cli, Color, Command, CompletionsArgs, ExplainArgs, GradeArgs, MergeArgs, PathsArgs, RecordArgs, RunArgs,
+    SchemaArgs, ServeArgs,
 };
-use super::output::{say, say_err, say_raw};
+use super::output::{say, say_err, say_err_raw, say_raw};
 
 /// A usage error: exit code 2.
 #[derive(Debug)]
@@ -44,7 +45,60 @@ pub fn dispatch(cli: Cli) -> Result<u8, Usage> {
         Command::List(args) => list(args),
         Command::Explain(args) => explain(args),
         Command::Schema(args) => schema(args),
+        Command::Merge(args) => merge(args),
+        Command::Completions(args) => completions(args),
+        Command::Manpage => manpage(),
     }
+}
+
+/// Where the human report goes: stdout, or stderr when a report was asked for on stdout
+/// (`--report json=-`), so that stdout carries only that report.
+#[derive(Debug, Clone, Copy)]
+struct Human {
+    to_stderr: bool,
+}
+
+impl Human {
+    fn for_reports(reports: &[(String, PathBuf)]) -> Human {
+        Human {
+            to_stderr: reports.iter().any(|(_, f)| f.as_os_str() == "-"),
+        }
+    }
+
+    /// Writes `text` as is.
+    fn raw(self, text: &str) {
+        if self.to_stderr {
+            say_err_raw!("{text}");
+        } else {
+            say_raw!("{text}");
+        }
+    }
+
+    /// Writes `text` and a line end.
+    fn line(self, text: &str) {
+        self.raw(&format!("{text}\n"));
+    }
+
+    /// Whether colour is right for the stream the human report goes to.
+    fn color(self, choice: Color) -> bool {
+        let choice = match choice {
+            Color::Auto => ColorChoice::Auto,
+            Color::Always => ColorChoice::Always,
+            Color::Never => ColorChoice::Never,
+        };
+        if self.to_stderr {
+            choice.resolve(std::io::stderr().is_terminal())
+        } else {
+            choice.resolve(std::io::stdout().is_terminal())
+        }
+    }
+}
+
+/// Checks every `--filter` expression before anything runs (exit 2 on a bad one).
+fn check_filters(filters: &[String]) -> Result<(), Usage> {
+    parley::filter::check_all(filters)
+        .map(|_| ())
+        .map_err(|e| Usage(e.to_string()))
 }
 
 fn color(choice: Color) -> bool {
@@ -96,14 +150,49 @@ fn parse_pairs(values: &[String], what: &str, example: &str) -> Result<Vec<(Stri
         .collect()
 }
 
-/// `--var`, `--timeout`, `--startup-timeout` and `--jobs`, shared by `run` and `grade`.
+/// Reads `--vars-file FILE`: a YAML map of `name: value` (strings, numbers, booleans).
+fn vars_file(path: &Path) -> Result<BTreeMap<String, String>, Usage> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Usage(format!("--vars-file {}: cannot read it: {e}", path.display())))?;
+    let map: BTreeMap<String, serde_yaml::Value> = serde_yaml::from_str(&text).map_err(|e| {
+        Usage(format!(
+            "--vars-file {}: {e}; give a YAML map of `name: value`, e.g. `user: alice`",
+            path.display()
+        ))
+    })?;
+    let mut out = BTreeMap::new();
+    for (name, value) in map {
+        let text = match value {
+            serde_yaml::Value::String(s) => s,
+            serde_yaml::Value::Number(n) => n.to_string(),
+            serde_yaml::Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(Usage(format!(
+                    "--vars-file {}: `{name}` must be a string, a number or a boolean",
+                    path.display()
+                )));
+            }
+        };
+        out.insert(name, text);
+    }
+    Ok(out)
+}
+
+/// `--vars-file`, `--var`, `--timeout`, `--startup-timeout` and `--jobs`, shared by `run` and `grade`.
 fn play_options(
+    vars_from: Option<&Path>,
     vars: &[String],
     timeout: Option<&str>,
     startup: Option<&str>,
     jobs: Option<usize>,
 ) -> Result<(PlayOptions, usize), Usage> {
-    let vars: BTreeMap<String, String> = parse_pairs(vars, "--var", "NAME=VALUE")?.into_iter().collect();
+    let mut all = match vars_from {
+        Some(path) => vars_file(path)?,
+        None => BTreeMap::new(),
+    };
+    // `--var` wins over the file.
+    all.extend(parse_pairs(vars, "--var", "NAME=VALUE")?);
+    let vars = all;
     let step_timeout = timeout
         .map(duration::parse)
         .transpose()
@@ -132,16 +221,25 @@ fn play_options(
 }
 
 /// `--var` names that no selected scenario declares or uses are an error (unless a file
-/// could not be loaded: it may be the one that declares them).
-fn known_vars(play: &PlayOptions, loaded: &[Result<Scenario, Outcome>]) -> Result<(), Usage> {
-    if play.vars.is_empty() || loaded.iter().any(Result::is_err) {
+/// could not be loaded: it may be the one that declares them). A `--vars-file` may hold
+/// a course's variables for many scenarios: its names are not checked.
+fn known_vars(vars: &[String], loaded: &[Result<Scenario, Outcome>]) -> Result<(), Usage> {
+    let names: Vec<String> = parse_pairs(vars, "--var", "NAME=VALUE")?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    if names.is_empty() || loaded.iter().any(Result::is_err) {
         return Ok(());
     }
     let scenarios: Vec<Scenario> = loaded.iter().filter_map(|l| l.as_ref().ok().cloned()).collect();
-    scenario::check_var_names(play.vars.keys(), &scenarios).map_err(Usage)
+    scenario::check_var_names(names.iter(), &scenarios).map_err(Usage)
 }
 
-/// `--report FORMAT=FILE` values, checked against the formats allowed.
+/// The report formats every command that writes reports accepts.
+const REPORT_FORMATS: &[&str] = &["json", "junit", "csv", "html"];
+
+/// `--report FORMAT=FILE` values (`FILE` may be `-`, stdout, for one of them), checked
+/// against the formats allowed.
 fn report_targets(values: &[String], allowed: &[&str]) -> Result<Vec<(String, PathBuf)>, Usage> {
     let forms = allowed
         .iter()
@@ -149,32 +247,59 @@ fn report_targets(values: &[String], allowed: &[&str]) -> Result<Vec<(String, Pa
         .collect::<Vec<_>>()
         .join(", ");
     let mut out = Vec::new();
-    for (format, file) in parse_pairs(values, "--report", &forms)? {
+    for (format, file) in parse_pairs(values, "--report", &format!("{forms} (FILE `-` is stdout)"))? {
         if !allowed.contains(&format.as_str()) {
             return Err(Usage(format!("--report: unknown format `{format}`; use {forms}")));
         }
         out.push((format, PathBuf::from(file)));
     }
+    if out.iter().filter(|(_, f)| f.as_os_str() == "-").count() > 1 {
+        return Err(Usage(
+            "--report: only one report can go to stdout (`-`); write the others to files".into(),
+        ));
+    }
     Ok(out)
 }
 
-fn write_reports(reports: &[(String, PathBuf)], outcomes: &[Outcome]) -> Result<(), Usage> {
+/// Renders and writes each report; one whose file is `-` goes to stdout. The "wrote …"
+/// lines go to stderr, so stdout stays the human report (or the one report asked for).
+fn write_reports(
+    reports: &[(String, PathBuf)],
+    outcomes: &[Outcome],
+    started: std::time::SystemTime,
+) -> Result<(), Usage> {
     for (format, file) in reports {
         let text = match format.as_str() {
-            "json" => report::json::render(outcomes),
-            "junit" => {
-                report::junit::render(outcomes).map_err(|e| Usage(format!("cannot render JUnit: {e}")))?
-            }
+            "json" => report::json::render_started(outcomes, started),
+            "junit" => report::junit::render_started(outcomes, started)
+                .map_err(|e| Usage(format!("cannot render JUnit: {e}")))?,
+            "html" => report::html::render(outcomes),
             _ => report::grades::csv(outcomes).map_err(|e| Usage(format!("cannot render CSV: {e}")))?,
         };
-        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Usage(format!("cannot create {}: {e}", dir.display())))?;
+        let dest = file.display().to_string();
+        if dest == "-" {
+            say_raw!("{text}");
+        } else {
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Usage(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            std::fs::write(file, text).map_err(|e| Usage(format!("cannot write {dest}: {e}")))?;
         }
-        std::fs::write(file, text).map_err(|e| Usage(format!("cannot write {}: {e}", file.display())))?;
-        say!("wrote {format} report to {}", file.display());
+        say_err!("{}", report::human::wrote_report(format, &dest));
     }
     Ok(())
+}
+
+/// The human options of `-v`/`-vv`/`-q`.
+fn human_options(color: bool, verbose: u8, quiet: bool) -> HumanOptions {
+    HumanOptions {
+        color,
+        verbose: verbose >= 1,
+        transcripts: verbose >= 2,
+        quiet,
+        ..HumanOptions::default()
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Usage> {
@@ -198,6 +323,8 @@ fn refuse_unplayable(files: &[PathBuf], filters: &[String], me: scenario::Side, 
 }
 
 fn run(args: RunArgs) -> Result<u8, Usage> {
+    let started = std::time::SystemTime::now();
+    check_filters(&args.filters)?;
     if !args.command.is_empty() && args.paths.is_empty() {
         return Err(Usage(format!(
             "say which scenarios to play against the server program, e.g. \
@@ -227,21 +354,24 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         ));
     }
     let (play, jobs) = play_options(
+        args.vars_file.as_deref(),
         &args.vars,
         args.timeout.as_deref(),
         args.startup_timeout.as_deref(),
         args.jobs,
     )?;
-    if !play.vars.is_empty() {
-        known_vars(&play, &engine::load_all(&files, &args.filters))?;
+    if !args.vars.is_empty() {
+        known_vars(&args.vars, &engine::load_all(&files, &args.filters))?;
     }
-    let reports = report_targets(&args.reports, &["json", "junit"])?;
+    let reports = report_targets(&args.reports, REPORT_FORMATS)?;
+    let human = Human::for_reports(&reports);
     let config = RunConfig {
         targets,
         jobs,
         filters: args.filters,
         play,
         server_program: (!args.command.is_empty()).then_some(args.command),
+        fail_fast: args.fail_fast,
     };
     if config.server_program.is_some() {
         if let Some(code) =
@@ -257,11 +387,7 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
             config.filters.join(", ")
         )));
     }
-    let opts = HumanOptions {
-        color: color(args.color),
-        verbose: args.verbose,
-        ..HumanOptions::default()
-    };
+    let opts = human_options(human.color(args.color), args.verbose, args.quiet);
     let against = if let Some(cmd) = &config.server_program {
         format!(
             "the server program `{}` (a fresh one per scenario)",
@@ -278,13 +404,11 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
             .join(", ")
             + " (bundled mocks for the other protocols)"
     };
-    say!(
-        "parley {}: {} scenario(s) against {against}\n",
-        env!("CARGO_PKG_VERSION"),
-        outcomes.len()
-    );
-    say_raw!("{}", report::human::render(&outcomes, &opts));
-    write_reports(&reports, &outcomes)?;
+    if !opts.quiet {
+        human.line(&report::human::run_header(outcomes.len(), &against));
+    }
+    human.raw(&report::human::render(&outcomes, &opts));
+    write_reports(&reports, &outcomes, started)?;
     Ok(Summary::exit_code(&outcomes) as u8)
 }
 
@@ -305,17 +429,21 @@ fn progress(total: usize) -> Option<indicatif::ProgressBar> {
 }
 
 fn grade(args: GradeArgs) -> Result<u8, Usage> {
+    let started = std::time::SystemTime::now();
+    check_filters(&args.filters)?;
     let files = scenario::discover(&args.scenarios).map_err(|e| Usage(e.to_string()))?;
     if files.is_empty() {
         return Err(Usage("no scenario files (*.yaml) in the paths given".into()));
     }
     let (mut play, jobs) = play_options(
+        args.vars_file.as_deref(),
         &args.vars,
         args.timeout.as_deref(),
         args.startup_timeout.as_deref(),
         args.jobs,
     )?;
-    let reports = report_targets(&args.reports, &["json", "junit", "csv"])?;
+    let reports = report_targets(&args.reports, REPORT_FORMATS)?;
+    let human = Human::for_reports(&reports);
     if let Some(path) = &args.rubric {
         match scenario::rubric::load(path) {
             Ok(rubric) => play.rubric = Some(Arc::new(rubric)),
@@ -377,7 +505,7 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
     let mut scenarios: Vec<Scenario> = Vec::new();
     let mut invalid: Vec<Outcome> = Vec::new();
     let loaded = engine::load_all(&files, &args.filters);
-    known_vars(&play, &loaded)?;
+    known_vars(&args.vars, &loaded)?;
     for item in loaded {
         match item {
             Ok(s) => scenarios.push(s),
@@ -413,12 +541,13 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
         dir: None,
         play,
     };
-    let mut outcomes = runtime()?.block_on(batch::grade_all(
+    let mut outcomes = runtime()?.block_on(batch::grade_all_with(
         &submissions,
         &scenarios,
         &base,
         !args.no_variants,
         jobs,
+        args.fail_fast,
         move |o: &Outcome| {
             if let Some(bar) = &tick {
                 bar.inc(1);
@@ -430,32 +559,46 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
         bar.finish_and_clear();
     }
     outcomes.splice(0..0, invalid);
-    let opts = HumanOptions {
-        color: color(args.color),
-        verbose: args.verbose,
-        ..HumanOptions::default()
-    };
-    if single {
-        // One program: the full report, then its grade.
-        say_raw!("{}", report::human::render(&outcomes, &opts));
-        say!();
-        say_raw!("{}", report::grades::summary_table(&outcomes));
-    } else {
-        for o in outcomes
-            .iter()
-            .filter(|o| args.verbose || o.status != parley::outcome::Status::Passed)
-        {
-            say!("{}", report::human::status_line(o, &opts));
-            if args.verbose {
-                say_raw!("{}", report::human::details(o, &opts));
-            }
-        }
-        say!();
-        say_raw!("{}", report::grades::summary_table(&outcomes));
-        say_raw!("{}", report::human::summary_line(&outcomes, &opts));
-    }
-    write_reports(&reports, &outcomes)?;
+    let opts = human_options(human.color(args.color), args.verbose, args.quiet);
+    human.raw(&report::human::grade_report(&outcomes, &opts, single));
+    write_reports(&reports, &outcomes, started)?;
     Ok(Summary::exit_code(&outcomes) as u8)
+}
+
+fn merge(args: MergeArgs) -> Result<u8, Usage> {
+    let reports = report_targets(&args.reports, REPORT_FORMATS)?;
+    let human = Human::for_reports(&reports);
+    let mut shards = Vec::new();
+    for path in &args.inputs {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))?;
+        let read = report::json::parse(&text).map_err(|e| Usage(format!("{}: {e}", path.display())))?;
+        shards.push((path.display().to_string(), read));
+    }
+    let merged = report::merge::merge(shards).map_err(|e| Usage(e.to_string()))?;
+    let opts = human_options(human.color(args.color), args.verbose, args.quiet);
+    let class = merged.outcomes.iter().any(|o| o.submission.is_some());
+    human.raw(&report::human::merge_report(&merged.outcomes, &opts, class));
+    write_reports(&reports, &merged.outcomes, merged.started)?;
+    Ok(Summary::exit_code(&merged.outcomes) as u8)
+}
+
+fn completions(args: CompletionsArgs) -> Result<u8, Usage> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "parley", &mut out);
+    say_raw!("{}", String::from_utf8_lossy(&out));
+    Ok(0)
+}
+
+fn manpage() -> Result<u8, Usage> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut out)
+        .map_err(|e| Usage(format!("cannot render the manual page: {e}")))?;
+    say_raw!("{}", String::from_utf8_lossy(&out));
+    Ok(0)
 }
 
 fn serve(args: ServeArgs) -> Result<u8, Usage> {
@@ -686,11 +829,17 @@ fn record(args: RecordArgs) -> Result<u8, Usage> {
 }
 
 fn check(args: PathsArgs) -> Result<u8, Usage> {
+    check_filters(&args.filters)?;
     let files = discover(args.paths)?;
     let color = color(args.color);
     let mut bad = 0;
+    let mut checked = 0;
     for file in &files {
+        checked += 1;
         match scenario::check_file(file) {
+            Ok(scenario::Checked::Scenario(s)) if !engine::selected(&args.filters, &s.id, &s.tags) => {
+                checked -= 1
+            }
             Ok(scenario::Checked::Scenario(s)) => say!(
                 "ok    {} ({}, {} steps)",
                 file.display(),
@@ -706,100 +855,72 @@ fn check(args: PathsArgs) -> Result<u8, Usage> {
             }
         }
     }
+    if checked == 0 {
+        return Err(Usage(format!(
+            "no scenario matches the filter(s) {}",
+            args.filters.join(", ")
+        )));
+    }
     say!(
-        "\n{} file(s) checked: {} valid, {bad} invalid",
-        files.len(),
-        files.len() - bad
+        "\n{checked} file(s) checked: {} valid, {bad} invalid",
+        checked - bad
     );
     Ok(if bad > 0 { 2 } else { 0 })
 }
 
 fn list(args: PathsArgs) -> Result<u8, Usage> {
+    check_filters(&args.filters)?;
     let files = discover(args.paths)?;
     let color = color(args.color);
     let mut bad = 0;
+    let mut shown = Vec::new();
     for (file, id) in files.iter().zip(scenario::ids(&files)) {
         let loaded = id.map_err(|clash| scenario::ScenarioError::Read {
             path: file.clone(),
             source: std::io::Error::other(clash),
         });
         match loaded.and_then(|id| scenario::load_as(file, id)) {
-            Ok(s) => {
-                let tags = if s.tags.is_empty() {
-                    String::new()
-                } else {
-                    format!("  [{}]", s.tags.join(", "))
-                };
-                let variants = if s.variants.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "  variants: {}",
-                        s.variants
-                            .iter()
-                            .map(|(n, _)| n.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                say!(
-                    "{:<36} {:<5} {:>3} steps  {}{tags}{variants}",
-                    s.id,
-                    s.protocol,
-                    s.steps.len(),
-                    s.name
-                );
-            }
+            Ok(s) if engine::selected(&args.filters, &s.id, &s.tags) => shown.push(s),
+            Ok(_) => {}
             Err(e) => {
                 bad += 1;
                 say_err!("{}", e.render(color));
             }
         }
     }
+    if shown.is_empty() && bad == 0 {
+        return Err(Usage(format!(
+            "no scenario matches the filter(s) {}",
+            args.filters.join(", ")
+        )));
+    }
+    say_raw!("{}", report::human::scenario_list(&shown));
     Ok(if bad > 0 { 2 } else { 0 })
 }
 
 fn explain(args: ExplainArgs) -> Result<u8, Usage> {
     if args.list {
-        for r in rules::RULES {
-            say!("{:<9} {:<7} {:<24} {}", r.code, r.severity, r.section, r.summary);
-        }
+        let all: Vec<&rules::Rule> = rules::RULES.iter().collect();
+        say_raw!("{}", report::human::rule_list(&all));
         return Ok(0);
     }
     let id = args.rule.unwrap_or_default();
-    let Some(r) = rules::lookup(&id) else {
+    if let Some(r) = rules::lookup(&id) {
+        say_raw!("{}", report::human::explain_rule(r));
+        return Ok(0);
+    }
+    // A prefix (`F-SEC`, `h-rl-`) lists the rules it starts.
+    let prefix = id.to_ascii_uppercase();
+    let matching: Vec<&rules::Rule> = rules::RULES
+        .iter()
+        .filter(|r| !prefix.is_empty() && r.code.starts_with(&prefix))
+        .collect();
+    if matching.is_empty() {
         return Err(Usage(format!(
             "unknown rule `{id}`; `parley explain --list` lists every rule"
         )));
-    };
-    say!("{} — {}", r.code, r.section);
-    let severity = match r.strict_severity {
-        Some(strict) => format!("{} (http10), {} (strict11)", r.severity, strict),
-        None => r.severity.to_string(),
-    };
-    say!("severity: {severity}");
-    say!("rule:     {}", r.summary);
-    if !r.client.is_empty() {
-        say!("client:   {}", r.client);
     }
-    if !r.server.is_empty() {
-        say!("server:   {}", r.server);
-    }
-    let how = if !r.is_checked() {
-        "not checked yet: no check emits it and no bundled scenario names it".to_string()
-    } else {
-        match r.check {
-        Check::Bytes => {
-            "checked on the bytes of every message, whatever the scenario's matchers say".to_string()
-        }
-        Check::Scenario => {
-            "checked by the scenario steps that name it (`rule:`): the peer's behaviour, not the bytes alone"
-                .to_string()
-        }
-        Check::Behaviour(how) => format!("cannot be judged from the bytes alone: {how}"),
-        }
-    };
-    say!("checked:  {how}");
+    say_raw!("{}", report::human::rule_list(&matching));
     Ok(0)
 }
 

@@ -33,4 +33,14 @@ macro_rules! say_err {
     }};
 }
 
-pub(crate) use {say, say_err, say_raw};
+/// `eprint!` that never panics.
+macro_rules! say_err_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stderr().lock();
+        let _ = write!(out, $($arg)*);
+        let _ = out.flush();
+    }};
+}
+
+pub(crate) use {say, say_err, say_err_raw, say_raw};

@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::grade::{GradeOptions, grade_client};
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Status};
 use crate::scenario::Scenario;
 
 /// One submission: its name (the folder name) and folder.
@@ -93,6 +94,25 @@ pub async fn grade_all<F>(
 where
     F: Fn(&Outcome) + Send + Sync + 'static,
 {
+    grade_all_with(submissions, scenarios, base, variants, jobs, false, on_done).await
+}
+
+/// [`grade_all`] with `--fail-fast`: when `fail_fast` is set, the first run that does not
+/// pass stops the scheduling of new runs; those already started finish, the others are
+/// reported as [`Status::NotRun`](crate::outcome::Status).
+pub async fn grade_all_with<F>(
+    submissions: &[Submission],
+    scenarios: &[Scenario],
+    base: &GradeOptions,
+    variants: bool,
+    jobs: usize,
+    fail_fast: bool,
+    on_done: F,
+) -> Vec<Outcome>
+where
+    F: Fn(&Outcome) + Send + Sync + 'static,
+{
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let on_done = Arc::new(on_done);
     let scenarios = Arc::new(scenarios.to_vec());
@@ -111,16 +131,32 @@ where
                 let name = sub.name.clone();
                 let index = order;
                 order += 1;
+                let stop = Arc::clone(&stop);
+                // Runs start in order (submission, scenario, run): `--fail-fast` then stops
+                // everything after the first failure, whatever the scheduler does.
+                let permit = limit.acquire_owned().await;
                 tasks.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
+                    let _permit = permit;
                     let (id, file) = (scenarios[si].id.clone(), scenarios[si].file.clone());
                     let variant_name = run.map(|v| scenarios[si].variants[v].0.clone());
-                    let mut outcome = super::guarded(&id, &file, async move {
+                    let mut outcome = if stop.load(Ordering::SeqCst) {
                         let scenario = &scenarios[si];
-                        let variant = run.map(|v| (scenario.variants[v].0.as_str(), &scenario.variants[v].1));
-                        grade_client(scenario, variant, &opts).await
-                    })
-                    .await;
+                        let mut o = Outcome::not_run(scenario, super::session::not_run(scenario));
+                        o.rule_points = super::session::rule_points(scenario, &opts.play);
+                        o
+                    } else {
+                        let o = super::guarded(&id, &file, async move {
+                            let scenario = &scenarios[si];
+                            let variant =
+                                run.map(|v| (scenario.variants[v].0.as_str(), &scenario.variants[v].1));
+                            grade_client(scenario, variant, &opts).await
+                        })
+                        .await;
+                        if fail_fast && o.status != Status::Passed {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        o
+                    };
                     outcome.submission = Some(name);
                     outcome.variant = variant_name;
                     on_done(&outcome);

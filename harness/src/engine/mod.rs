@@ -44,6 +44,9 @@ pub struct RunConfig {
     /// A server program to start for each scenario (`{host}`/`{port}` filled in) instead
     /// of a mock or target: `parley run ... -- CMD {port}`.
     pub server_program: Option<Vec<String>>,
+    /// `--fail-fast`: after the first scenario that does not pass, start no other; those
+    /// already playing finish, the rest are [`Status::NotRun`](crate::outcome::Status).
+    pub fail_fast: bool,
 }
 
 impl RunConfig {
@@ -57,13 +60,9 @@ impl RunConfig {
     }
 }
 
-/// Does `scenario` pass the filters?
+/// Does `scenario` pass the filters? (Filter expressions: [`crate::filter`].)
 pub fn selected(filters: &[String], id: &str, tags: &[String]) -> bool {
-    filters.is_empty()
-        || filters.iter().any(|f| match f.strip_prefix("tag:") {
-            Some(tag) => tags.iter().any(|t| t == tag),
-            None => id.contains(f.as_str()),
-        })
+    crate::filter::selected(filters, id, tags)
 }
 
 /// A scenario file that could not be loaded, as an outcome.
@@ -208,6 +207,10 @@ where
 pub async fn run(files: &[PathBuf], config: &RunConfig) -> Vec<Outcome> {
     let loaded = load_all(files, &config.filters);
     let limit = Arc::new(tokio::sync::Semaphore::new(config.parallelism()));
+    // `--fail-fast`: set by the first scenario that does not pass (an invalid file too).
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(
+        config.fail_fast && loaded.iter().any(|l| l.is_err()),
+    ));
     let config = Arc::new(config.clone());
     let mut tasks = tokio::task::JoinSet::new();
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(loaded.len());
@@ -218,11 +221,24 @@ pub async fn run(files: &[PathBuf], config: &RunConfig) -> Vec<Outcome> {
                 outcomes.push(None);
                 let limit = Arc::clone(&limit);
                 let config = Arc::clone(&config);
+                let stop = Arc::clone(&stop);
+                // Scenarios start in file order, so `--fail-fast` stops all that follow
+                // the first failure.
+                let permit = limit.acquire_owned().await;
                 tasks.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
+                    let _permit = permit;
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        let mut o = Outcome::not_run(&scenario, session::not_run(&scenario));
+                        o.rule_points = session::rule_points(&scenario, &config.play);
+                        return (index, o);
+                    }
                     let id = scenario.id.clone();
                     let file = scenario.file.clone();
+                    let fail_fast = config.fail_fast;
                     let outcome = guarded(&id, &file, async move { run_one(&scenario, &config).await }).await;
+                    if fail_fast && outcome.status != crate::outcome::Status::Passed {
+                        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                     (index, outcome)
                 });
             }

@@ -16,6 +16,8 @@ struct Cell {
     plain_passed: Option<bool>,
     failing_variants: Vec<(String, Option<RuleId>)>,
     error: Option<String>,
+    /// A run of the cell was left out by `--fail-fast`.
+    not_run: bool,
 }
 
 fn first_rule(o: &Outcome) -> Option<RuleId> {
@@ -54,6 +56,10 @@ fn cells(outcomes: &[Outcome]) -> Grid {
         }
         if o.status == Status::Error {
             cell.error = o.error.as_ref().map(|e| e.message.clone());
+        }
+        if o.status == Status::NotRun {
+            cell.not_run = true;
+            continue;
         }
         match &o.variant {
             None => cell.plain_passed = Some(o.status == Status::Passed),
@@ -115,6 +121,9 @@ pub fn summary_table(outcomes: &[Outcome]) -> String {
             }
             if let Some(e) = &cell.error {
                 notes.push(format!("{sub} · {sc}: {e}"));
+            }
+            if cell.not_run {
+                notes.push(format!("{sub} · {sc}: not run (--fail-fast)"));
             }
         }
         row.push(format!("{earned}/{total}"));

@@ -24,8 +24,12 @@ pub struct HumanOptions {
     pub color: bool,
     /// Transcript events shown under a failure.
     pub transcript_tail: usize,
-    /// Show warnings and notes of passing scenarios too.
+    /// Show warnings and notes of passing scenarios too (`-v`).
     pub verbose: bool,
+    /// Show the whole transcript of every scenario, passing ones too (`-vv`).
+    pub transcripts: bool,
+    /// Only the failures and the summary line (`-q`).
+    pub quiet: bool,
 }
 
 impl Default for HumanOptions {
@@ -34,7 +38,17 @@ impl Default for HumanOptions {
             color: false,
             transcript_tail: 12,
             verbose: false,
+            transcripts: false,
+            quiet: false,
         }
+    }
+}
+
+impl HumanOptions {
+    /// Whether `o` is shown at all: under `quiet`, only scenarios that failed or could
+    /// not be played are.
+    pub fn shows(&self, o: &Outcome) -> bool {
+        !self.quiet || matches!(o.status, Status::Failed | Status::Error)
     }
 }
 
@@ -88,6 +102,7 @@ pub fn status_line(o: &Outcome, opts: &HumanOptions) -> String {
         Status::Passed => p.green("ok   "),
         Status::Failed => p.red("FAIL "),
         Status::Error => p.red("ERROR"),
+        Status::NotRun => p.dim("skip "),
     };
     let warnings = o
         .findings
@@ -96,6 +111,8 @@ pub fn status_line(o: &Outcome, opts: &HumanOptions) -> String {
         .count();
     let extra = if warnings > 0 && o.status == Status::Passed {
         format!("  {}", p.yellow(&format!("{warnings} warning(s)")))
+    } else if o.status == Status::NotRun {
+        format!("  {}", p.dim("not run (--fail-fast)"))
     } else {
         String::new()
     };
@@ -106,10 +123,10 @@ pub fn status_line(o: &Outcome, opts: &HumanOptions) -> String {
     format!("{tag} {label:<40} {:>9}{extra}", duration(o.duration))
 }
 
-/// The whole report.
+/// The whole report (under `quiet`, only failures and the summary line).
 pub fn render(outcomes: &[Outcome], opts: &HumanOptions) -> String {
     let mut out = String::new();
-    for o in outcomes {
+    for o in outcomes.iter().filter(|o| opts.shows(o)) {
         out.push_str(&status_line(o, opts));
         out.push('\n');
         out.push_str(&details(o, opts));
@@ -171,7 +188,23 @@ pub fn details(o: &Outcome, opts: &HumanOptions) -> String {
         }
     }
 
-    if o.status == Status::Failed && opts.transcript_tail > 0 && !o.transcript.events.is_empty() {
+    if opts.transcripts && !o.transcript.events.is_empty() {
+        // `-vv`: the whole conversation, whatever the verdict.
+        let _ = writeln!(
+            out,
+            "      {} (target {}; {} events)",
+            p.bold("transcript"),
+            o.target,
+            o.transcript.events.len()
+        );
+        for e in &o.transcript.events {
+            let _ = writeln!(
+                out,
+                "        {}",
+                p.dim(&event_line(e, TranscriptStyle::default()))
+            );
+        }
+    } else if o.status == Status::Failed && opts.transcript_tail > 0 && !o.transcript.events.is_empty() {
         let events = &o.transcript.events;
         let from = events.len().saturating_sub(opts.transcript_tail);
         let _ = writeln!(
@@ -251,12 +284,187 @@ pub fn summary_line(outcomes: &[Outcome], opts: &HumanOptions) -> String {
     } else {
         p.red("some failed")
     };
+    let not_run = if s.not_run > 0 {
+        format!(", {} not run", s.not_run)
+    } else {
+        String::new()
+    };
     format!(
-        "\n{} scenario(s): {} passed, {} failed, {} errors — {verdict} (slowest {})\n",
+        "\n{} scenario(s): {} passed, {} failed, {} errors{not_run} — {verdict} (slowest {})\n",
         outcomes.len(),
         s.passed,
         s.failed,
         s.errors,
         duration(total)
     )
+}
+
+/// The first line of `parley run`: the version, how many scenarios, against what.
+pub fn run_header(scenarios: usize, against: &str) -> String {
+    format!(
+        "parley {}: {scenarios} scenario(s) against {against}\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The line that says a report was written (the CLI prints it on stderr); `dest` is a
+/// path, or `-` for stdout.
+pub fn wrote_report(format: &str, dest: &str) -> String {
+    if dest == "-" {
+        format!("wrote {format} report to stdout")
+    } else {
+        format!("wrote {format} report to {dest}")
+    }
+}
+
+/// Pads the cells of each column to the widest one, two spaces apart, without trailing
+/// blanks: tables stay aligned whatever the length of ids.
+pub fn columns(rows: &[Vec<String>], right_aligned: &[usize]) -> String {
+    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..count)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|t| t.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(c, text)| {
+                if right_aligned.contains(&c) {
+                    format!("{text:>width$}", width = widths[c])
+                } else {
+                    format!("{text:<width$}", width = widths[c])
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    out
+}
+
+/// `parley list`: one aligned line per scenario — id, protocol, steps, name, tags and
+/// variants.
+pub fn scenario_list(scenarios: &[crate::scenario::Scenario]) -> String {
+    let rows: Vec<Vec<String>> = scenarios
+        .iter()
+        .map(|s| {
+            let mut extra = String::new();
+            if !s.tags.is_empty() {
+                let _ = write!(extra, "[{}]", s.tags.join(", "));
+            }
+            if !s.variants.is_empty() {
+                if !extra.is_empty() {
+                    extra.push_str("  ");
+                }
+                let names: Vec<&str> = s.variants.iter().map(|(n, _)| n.as_str()).collect();
+                let _ = write!(extra, "variants: {}", names.join(", "));
+            }
+            vec![
+                s.id.clone(),
+                s.protocol.to_string(),
+                format!("{} steps", s.steps.len()),
+                s.name.clone(),
+                extra,
+            ]
+        })
+        .collect();
+    columns(&rows, &[2])
+}
+
+/// `parley explain --list` (or a prefix): one aligned line per rule — id, severity,
+/// section, summary.
+pub fn rule_list(rules: &[&crate::rules::Rule]) -> String {
+    let rows: Vec<Vec<String>> = rules
+        .iter()
+        .map(|r| {
+            vec![
+                r.code.to_string(),
+                r.severity.to_string(),
+                r.section.to_string(),
+                r.summary.to_string(),
+            ]
+        })
+        .collect();
+    columns(&rows, &[])
+}
+
+/// `parley explain ID`: the rule, its severity, what the client and server change, and
+/// how parley checks it.
+pub fn explain_rule(r: &crate::rules::Rule) -> String {
+    use crate::rules::Check;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} — {}", r.code, r.section);
+    let severity = match r.strict_severity {
+        Some(strict) => format!("{} (http10), {} (strict11)", r.severity, strict),
+        None => r.severity.to_string(),
+    };
+    let _ = writeln!(out, "severity: {severity}");
+    let _ = writeln!(out, "rule:     {}", r.summary);
+    if !r.client.is_empty() {
+        let _ = writeln!(out, "client:   {}", r.client);
+    }
+    if !r.server.is_empty() {
+        let _ = writeln!(out, "server:   {}", r.server);
+    }
+    let how = if !r.is_checked() {
+        "not checked yet: no check emits it and no bundled scenario names it".to_string()
+    } else {
+        match r.check {
+            Check::Bytes => {
+                "checked on the bytes of every message, whatever the scenario's matchers say".to_string()
+            }
+            Check::Scenario => "checked by the scenario steps that name it (`rule:`): the peer's behaviour, not the bytes alone".to_string(),
+            Check::Behaviour(how) => format!("cannot be judged from the bytes alone: {how}"),
+        }
+    };
+    let _ = writeln!(out, "checked:  {how}");
+    out
+}
+
+/// What `parley grade` prints. One program (`single`): the full report, then its grade
+/// table. A class: a status line for each run that did not pass (with details under
+/// `-v`, every run), the gradebook table, the summary line. Under `quiet`: failures
+/// and the summary line only.
+pub fn grade_report(outcomes: &[Outcome], opts: &HumanOptions, single: bool) -> String {
+    let mut out = String::new();
+    if single {
+        out.push_str(&render(outcomes, opts));
+        if !opts.quiet {
+            out.push('\n');
+            out.push_str(&super::grades::summary_table(outcomes));
+        }
+        return out;
+    }
+    for o in outcomes
+        .iter()
+        .filter(|o| opts.shows(o) && (opts.verbose || o.status != Status::Passed))
+    {
+        out.push_str(&status_line(o, opts));
+        out.push('\n');
+        if opts.verbose || opts.quiet {
+            out.push_str(&details(o, opts));
+        }
+    }
+    if !opts.quiet {
+        out.push('\n');
+        out.push_str(&super::grades::summary_table(outcomes));
+    }
+    out.push_str(&summary_line(outcomes, opts));
+    out
+}
+
+/// What `parley merge` prints: the class view of [`grade_report`] when the reports are
+/// of a class, else the report of [`render`].
+pub fn merge_report(outcomes: &[Outcome], opts: &HumanOptions, class: bool) -> String {
+    if class {
+        grade_report(outcomes, opts, false)
+    } else {
+        render(outcomes, opts)
+    }
 }
