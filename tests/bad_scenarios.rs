@@ -165,6 +165,27 @@ fn load(name: &str) -> ScenarioError {
     "unknown field `secrte`, expected `value` or `secret`",
     "did you mean `secret`?"
 )]
+#[case::ambiguous_branches(
+    "ambiguous-branches.yaml",
+    12,
+    13,
+    "the alternative `second` can never be chosen: `first` begins with the same message",
+    "make the first message of each alternative different"
+)]
+#[case::branch_without_message(
+    "branch-without-message.yaml",
+    5,
+    5,
+    "leave `main` in different states",
+    "must begin with the message that chooses it (only `listen` steps may come before it)"
+)]
+#[case::branches_disagree(
+    "branches-disagree.yaml",
+    5,
+    5,
+    "the alternatives of this `one_of` leave `data` in different states: `passive` and `nothing`",
+    "must both open, close or leave it alike"
+)]
 fn broken_scenario_is_refused_at_its_line_and_column(
     #[case] file: &str,
     #[case] line: usize,

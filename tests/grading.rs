@@ -700,3 +700,87 @@ fn the_course_echo_client_passes_plain_and_fails_when_the_echo_comes_in_pieces()
         describe(&split)
     );
 }
+
+/// The alternative of the `one_of` group that the run took, by its steps' states.
+fn taken(o: &Outcome, sc: &parley::scenario::Scenario) -> Vec<String> {
+    sc.groups
+        .iter()
+        .flat_map(|g| g.alternatives.iter())
+        .filter(|a| {
+            o.steps
+                .iter()
+                .filter(|s| (a.first..=a.last).contains(&s.number))
+                .all(|s| s.state == parley::outcome::StepState::Passed)
+        })
+        .map(|a| a.name.clone())
+        .collect()
+}
+
+#[rstest]
+#[case::active_student_client("ftp-client/good.py", &[], "active")]
+#[case::ftplib_passive("-", &["passive"], "passive")]
+#[case::ftplib_active("-", &["active"], "active")]
+fn one_any_client_scenario_grades_active_and_passive_clients_at_full_marks(
+    #[case] program: &str,
+    #[case] args: &[&str],
+    #[case] branch: &str,
+) {
+    let sc = scenario("grading/ftp-list-any-client.yaml");
+    let mut command: Vec<String> = if program == "-" {
+        vec![
+            "python3".into(),
+            "-c".into(),
+            "import ftplib,sys\nf=ftplib.FTP()\nf.connect(sys.argv[1], int(sys.argv[2]), timeout=10)\nf.login()\n\
+             f.set_pasv(sys.argv[3] == 'passive')\nf.dir()\nf.quit()"
+                .into(),
+            "{host}".into(),
+            "{port}".into(),
+        ]
+    } else {
+        client_command(program)
+    };
+    command.extend(args.iter().map(|a| a.to_string()));
+    let mut runs: Vec<Option<(&str, &parley::scenario::plan::Faults)>> = vec![None];
+    runs.extend(sc.variants.iter().map(|(n, f)| Some((n.as_str(), f))));
+    for variant in runs {
+        let o = runtime().block_on(grade_client(&sc, variant, &opts(command.clone())));
+        assert_eq!(o.status, Status::Passed, "{variant:?}: {}", describe(&o));
+        let (earned, total) = o.points();
+        assert_eq!(earned, total, "{variant:?}: {}", describe(&o));
+        assert_eq!(taken(&o, &sc), [branch], "{variant:?}: {}", describe(&o));
+        // The alternatives not taken neither earn nor cost points.
+        assert!(
+            o.steps
+                .iter()
+                .any(|s| s.state == parley::outcome::StepState::NotTaken)
+        );
+    }
+}
+
+#[test]
+fn a_client_that_sends_what_no_alternative_expects_fails_at_the_choice() {
+    let o = grade_inline(
+        "grading/ftp-list-any-client.yaml",
+        "import socket,sys\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\nf=s.makefile('rb')\n\
+         f.readline()\ns.sendall(b'USER anonymous\\r\\n')\nf.readline()\ns.sendall(b'PASS x@y\\r\\n')\nf.readline()\n\
+         s.sendall(b'REIN\\r\\n')\nprint(f.readline())",
+    );
+    assert_eq!(errors(&o), ["S-EXPECT"], "{}", describe(&o));
+    let m = &o.findings[0].message;
+    assert!(m.contains("none of the 4 alternatives here expects"), "{m}");
+    assert!(
+        m.contains("`passive` begins with PASV") || m.contains("`passive` begins with"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_transfer_before_any_data_setup_is_f_seq_4_at_the_choice() {
+    let o = grade_inline(
+        "grading/ftp-list-any-client.yaml",
+        "import socket,sys\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\nf=s.makefile('rb')\n\
+         f.readline()\ns.sendall(b'USER anonymous\\r\\n')\nf.readline()\ns.sendall(b'PASS x@y\\r\\n')\nf.readline()\n\
+         s.sendall(b'LIST\\r\\n')\nprint(f.readline())",
+    );
+    assert_eq!(errors(&o), ["F-SEQ-4"], "{}", describe(&o));
+}

@@ -185,6 +185,9 @@ pub enum StepState {
     Skipped,
     /// An earlier failure stopped the scenario before it.
     NotRun,
+    /// It belongs to an alternative of a `one_of` that was not chosen: it neither
+    /// earns nor costs points.
+    NotTaken,
 }
 
 impl StepState {
@@ -195,6 +198,7 @@ impl StepState {
             StepState::Failed => "failed",
             StepState::Skipped => "skipped",
             StepState::NotRun => "not-run",
+            StepState::NotTaken => "not-taken",
         }
     }
 }
@@ -390,7 +394,12 @@ impl Outcome {
     /// failure no check accounts for costs one point.
     pub fn points(&self) -> (u32, u32) {
         let rules = self.rule_scores();
-        let total = self.steps.iter().map(|s| s.points).sum::<u32>()
+        let total = self
+            .steps
+            .iter()
+            .filter(|s| s.state != StepState::NotTaken)
+            .map(|s| s.points)
+            .sum::<u32>()
             + self.program_checks.iter().map(|c| c.points).sum::<u32>()
             + rules.iter().map(|r| r.points).sum::<u32>();
         let earned = self

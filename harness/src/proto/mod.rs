@@ -348,6 +348,13 @@ pub trait Hooks: Send {
         None
     }
 
+    /// The form of a reply parley sends without parentheses around its address (the
+    /// `pasv_without_parentheses` fault: FTP 227), when it has one.
+    fn without_parentheses(&self, reply: &[u8]) -> Option<Vec<u8>> {
+        let _ = reply;
+        None
+    }
+
     /// The multi-line form of a reply parley sends (the `multiline_greeting` fault).
     fn multiline(&self, reply: &[u8]) -> Option<Vec<u8>> {
         let _ = reply;

@@ -515,6 +515,7 @@ fn outcome(s: ScenarioIn) -> Result<Outcome, ReadError> {
         "failed" => Ok(StepState::Failed),
         "skipped" => Ok(StepState::Skipped),
         "not-run" => Ok(StepState::NotRun),
+        "not-taken" => Ok(StepState::NotTaken),
         other => Err(bad(format!("unknown step state `{other}`"))),
     };
     let mut steps = Vec::with_capacity(s.steps.len());

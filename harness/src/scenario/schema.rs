@@ -305,6 +305,12 @@ pub struct StepFields {
     pub close: Option<SideName>,
     /// Inserts the steps of a fragment file: `include: _login.yaml` or `{file, vars}`.
     pub include: Option<IncludeDoc>,
+    /// Alternatives, each a list of steps; the one played is chosen by what the peer
+    /// sends (the first alternative whose first step matches the peer's message), or,
+    /// when parley sends first, by the first whose first step's `when:` holds. One
+    /// grading scenario can so accept active (PORT, EPRT) and passive (PASV, EPSV) data
+    /// connections, TYPE A or TYPE I, with or without optional commands.
+    pub one_of: Option<Vec<BranchDoc>>,
     /// A name for the step, used in reports.
     pub id: Option<Text>,
     /// A comment shown in reports.
@@ -334,6 +340,17 @@ pub struct StepFields {
     pub keep_going: Option<bool>,
 }
 
+/// One alternative of a `one_of`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BranchDoc {
+    /// A name for reports (`passive`, `active`).
+    #[serde(default)]
+    pub name: Option<Text>,
+    /// The steps of this alternative.
+    pub steps: Steps,
+}
+
 /// A checked step.
 #[derive(Debug)]
 pub struct StepDoc {
@@ -344,7 +361,7 @@ pub struct StepDoc {
 }
 
 /// The action names, for messages.
-pub const ACTIONS: &str = "`client`, `server`, `open`, `listen`, `close`, `include`";
+pub const ACTIONS: &str = "`client`, `server`, `open`, `listen`, `close`, `include`, `one_of`";
 
 impl StepFields {
     fn actions(&self) -> Vec<&'static str> {
@@ -355,6 +372,7 @@ impl StepFields {
             ("listen", self.listen.is_some()),
             ("close", self.close.is_some()),
             ("include", self.include.is_some()),
+            ("one_of", self.one_of.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, set)| set.then_some(name))
@@ -375,7 +393,12 @@ fn check_step(fields: StepFields) -> Result<StepDoc, String> {
             ));
         }
     }
-    if fields.include.is_some() {
+    let group = match (&fields.include, &fields.one_of) {
+        (Some(_), _) => Some("include"),
+        (_, Some(_)) => Some("one_of"),
+        _ => None,
+    };
+    if let Some(action) = group {
         let extra: Vec<&str> = [
             ("on", fields.on.is_some()),
             ("when", fields.when.is_some()),
@@ -391,10 +414,13 @@ fn check_step(fields: StepFields) -> Result<StepDoc, String> {
         .collect();
         if !extra.is_empty() {
             return Err(format!(
-                "`include` takes no `{}`: put modifiers on the fragment's own steps",
+                "`{action}` takes no `{}`: put modifiers on the steps inside it",
                 extra.join("`, `")
             ));
         }
+    }
+    if fields.one_of.as_ref().is_some_and(|b| b.len() < 2) {
+        return Err("`one_of` needs at least two alternatives to choose from".to_string());
     }
     if fields.no_connection.is_some() && fields.client.is_none() && fields.server.is_none() {
         return Err("`no_connection` watches a listener while a message is awaited: use it on a `client` or `server` step".to_string());
@@ -1081,6 +1107,9 @@ pub struct FaultsDoc {
     /// When parley plays the server: repeat the last line of what it sends on a data
     /// connection until that is at least this many bytes (a listing larger than 64 KiB).
     pub pad_data: Option<usize>,
+    /// FTP, parley as the server: 227 replies carry their six numbers without the
+    /// parentheses (legal: RFC 1123 §4.1.2.6 has clients find the numbers anywhere).
+    pub pasv_without_parentheses: Option<bool>,
 }
 
 /// What the program under test gets and must do (`parley grade`).

@@ -118,6 +118,28 @@ struct Session<'a> {
     /// The number of a step parley sent early, while it retried a data connection
     /// (`open::send_ahead`): it is not sent again when its turn comes.
     sent_ahead: Option<usize>,
+    /// The alternative chosen in each `one_of` group decided so far.
+    chosen: HashMap<usize, usize>,
+    /// The peer's message that chose an alternative, kept for its first step.
+    prefetched: Option<Prefetched>,
+}
+
+/// A message received and judged while choosing an alternative of a `one_of`, waiting
+/// for the alternative's first step to check it.
+struct Prefetched {
+    conn: String,
+    msg: Vec<u8>,
+    view: crate::proto::MessageView,
+}
+
+/// Whether a step is played, given the alternatives chosen so far.
+enum Branching {
+    /// It is outside any `one_of`, or inside the alternatives chosen.
+    Taken,
+    /// It belongs to an alternative not chosen.
+    NotTaken,
+    /// It begins an alternative of a group not decided yet.
+    Undecided(usize),
 }
 
 fn party(side: Side) -> Party {
@@ -173,6 +195,8 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         greeted: false,
         received_at: HashMap::new(),
         sent_ahead: None,
+        chosen: HashMap::new(),
+        prefetched: None,
     };
     session.globals.insert("target".into(), format!("{host}:{port}"));
     // The Host header value: the port only when it is not HTTP's 80 (RFC 2616 §14.23).
@@ -202,6 +226,45 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
     let mut results = Vec::with_capacity(scenario.steps.len());
     let mut stopped: Option<Stop> = None;
     for step in &scenario.steps {
+        // `one_of`: the first step of an undecided group decides it; the steps of the
+        // alternatives not chosen are not taken.
+        loop {
+            match session.branching(step) {
+                Branching::Taken => break,
+                Branching::NotTaken => break,
+                Branching::Undecided(group) if stopped.is_some() => {
+                    // Never decided: count the first alternative as the one not run.
+                    session.chosen.insert(group, 0);
+                }
+                Branching::Undecided(group) => match session.choose(group).await {
+                    Ok(alt) => {
+                        session.chosen.insert(group, alt);
+                    }
+                    Err(stop) => {
+                        session.chosen.insert(group, 0);
+                        let stop = match stop {
+                            Stop::Failed(f) => {
+                                let conn = f.conn.clone().unwrap_or_else(|| MAIN.to_string());
+                                session.push(*f, &conn);
+                                Stop::Halt
+                            }
+                            other => other,
+                        };
+                        stopped = Some(stop);
+                        // The step that was to be chosen failed in the choosing.
+                        results.push(result(step, session.settle(step, true)));
+                        break;
+                    }
+                },
+            }
+        }
+        if results.last().is_some_and(|r| r.number == step.number) {
+            continue;
+        }
+        if matches!(session.branching(step), Branching::NotTaken) {
+            results.push(result(step, StepState::NotTaken));
+            continue;
+        }
         if stopped.is_some() {
             results.push(result(step, StepState::NotRun));
             continue;
@@ -366,6 +429,36 @@ impl Session<'_> {
             }
             self.findings.push(f.by(party(self.me.other())));
         }
+    }
+
+    /// Whether `step` is played, given the alternatives chosen so far.
+    fn branching(&self, step: &Step) -> Branching {
+        for at in &step.branch {
+            match self.chosen.get(&at.group) {
+                Some(alt) if *alt == at.alt => {}
+                Some(_) => return Branching::NotTaken,
+                None => return Branching::Undecided(at.group),
+            }
+        }
+        Branching::Taken
+    }
+
+    /// Decides `one_of` group `group`: by the peer's message when the alternatives begin
+    /// with one, else the first alternative whose first step's `when:` holds (the first
+    /// alternative when none does).
+    async fn choose(&mut self, group: usize) -> Result<usize, Stop> {
+        let scenario = self.scenario;
+        let heads = scenario.group_heads(group);
+        let peer_first = heads
+            .first()
+            .is_some_and(|s| matches!(&s.action, Action::Message { from, .. } if *from != self.me));
+        if peer_first {
+            return self.choose_by_message(group).await;
+        }
+        Ok(heads
+            .iter()
+            .position(|s| s.when.as_ref().is_none_or(|c| self.holds(c, s)))
+            .unwrap_or(0))
     }
 
     fn env<'s>(&'s self, step: &'s Step) -> Env<'s> {

@@ -16,7 +16,7 @@ use crate::rules;
 use crate::rules::RuleId;
 use crate::scenario::Side;
 use crate::scenario::duration::human;
-use crate::scenario::plan::{Expect, Step};
+use crate::scenario::plan::{Action, Expect, Step};
 
 /// How many unexpected commands parley answers while waiting for one step.
 const MAX_ANSWERS: usize = 64;
@@ -38,71 +38,188 @@ impl Session<'_> {
     ) -> Result<(), Stop> {
         let wanted = Wanted::render(expect, &self.env(step)).map_err(|e| self.missing(step, e))?;
         let dir = super::dir_from(from);
-        let mut answered = 0;
-        loop {
-            let (msg, premature) = self.next_message_watching(step, conn, from, &wanted).await?;
-            // RFC checks on every message, whatever the step's matchers say.
-            let mut found = Vec::new();
-            let view = self.inspector.inspect(dir, conn, &msg, &mut found);
-            self.received_at
-                .insert(conn.to_string(), (step.number, step.location.to_string()));
-            // An RFC error on the message already says why it is not what the step expects:
-            // the matchers' mismatch is its consequence, not a second finding.
-            let explained = found.iter().any(Finding::is_error);
-            for mut f in found {
-                f.step = Some(step.number);
-                f.location = Some(step.location.to_string());
-                self.push(f, conn);
-            }
-            if let Some((rule, why)) = premature {
-                let f = self.finding(step, rule, why).actual(&msg);
-                self.push(f, conn);
-            }
-            // parley as a server never connects to another host or a privileged port for
-            // the client it grades: the announcement is refused, and the run ends.
-            if self.me == Side::Server && conn == MAIN && !explained {
-                let peer = self.conns.get(MAIN).map(|c| c.peer);
-                if let Some(refusal) = peer.and_then(|p| self.inspector.refuse_data_address(&msg, p)) {
-                    let f = self.expectation(step, refusal.rule, refusal.message).actual(&msg);
-                    self.push(f, conn);
-                    self.write_message(step, conn, refusal.reply).await?;
-                    return Err(Stop::Halt);
+        let (msg, view, explained) = match self.prefetched.take() {
+            // The message that chose this step's alternative of a `one_of`.
+            Some(p) if p.conn == conn => (p.msg, p.view, false),
+            other => {
+                self.prefetched = other;
+                let mut answered = 0;
+                loop {
+                    let (msg, premature) = self.next_message_watching(step, conn, from, &wanted).await?;
+                    let (view, explained) = self.judge_arrival(step, conn, dir, &msg, premature).await?;
+                    let matches =
+                        matcher::check(&wanted, self.inspector.as_ref(), dir, &msg, &view).is_empty();
+                    // A message that breaks no rule but is not the one expected: as a server,
+                    // parley answers it the way the scenario or the protocol says and waits on.
+                    if !matches && !explained && answered < MAX_ANSWERS {
+                        if let Some(answer) = self.answer_for(step, conn, &msg, &[&wanted])? {
+                            answered += 1;
+                            self.remember(&view);
+                            self.write_message(step, conn, answer).await?;
+                            continue;
+                        }
+                    }
+                    break (msg, view, explained);
                 }
             }
-            let mismatches = matcher::check(&wanted, self.inspector.as_ref(), dir, &msg, &view);
-            // A message that breaks no rule but is not the one expected: as a server, parley
-            // answers it the way the scenario or the protocol says and waits on.
-            if !mismatches.is_empty() && !explained && answered < MAX_ANSWERS {
-                if let Some(answer) = self.answer_for(step, conn, &msg, &wanted)? {
+        };
+        let mismatches = matcher::check(&wanted, self.inspector.as_ref(), dir, &msg, &view);
+        // An RFC error on the message already says why it is not what the step expects:
+        // the matchers' mismatch is its consequence, not a second finding.
+        if explained && !mismatches.is_empty() {
+            self.remember(&view);
+            return Ok(());
+        }
+        for m in mismatches {
+            let f = self
+                .expectation(
+                    step,
+                    self.step_rule(step),
+                    format!("the {} sent something else: {}", from.name(), m.message),
+                )
+                .expected_text(m.expected)
+                .actual_text(m.actual);
+            self.push(f, conn);
+        }
+        self.remember(&view);
+        self.capture(step, conn, &msg, &view);
+        if self.mirror() {
+            if let Some(c) = self.conns.get_mut(conn) {
+                c.unechoed.extend_from_slice(&msg);
+            }
+        }
+        Ok(())
+    }
+
+    /// A whole message arrived from the peer for `step`: the RFC checks on it (whatever
+    /// the step's matchers say), the timing verdict, and — parley as a server — a data
+    /// address it refuses to connect to. Returns the protocol's view and whether an error
+    /// finding already explains the message.
+    async fn judge_arrival(
+        &mut self,
+        step: &Step,
+        conn: &str,
+        dir: Dir,
+        msg: &[u8],
+        premature: Option<(RuleId, String)>,
+    ) -> Result<(MessageView, bool), Stop> {
+        let mut found = Vec::new();
+        let view = self.inspector.inspect(dir, conn, msg, &mut found);
+        self.received_at
+            .insert(conn.to_string(), (step.number, step.location.to_string()));
+        let explained = found.iter().any(Finding::is_error);
+        for mut f in found {
+            f.step = Some(step.number);
+            f.location = Some(step.location.to_string());
+            self.push(f, conn);
+        }
+        if let Some((rule, why)) = premature {
+            let f = self.finding(step, rule, why).actual(msg);
+            self.push(f, conn);
+        }
+        // parley as a server never connects to another host or a privileged port for the
+        // client it grades: the announcement is refused, and the run ends.
+        if self.me == Side::Server && conn == MAIN && !explained {
+            let peer = self.conns.get(MAIN).map(|c| c.peer);
+            if let Some(refusal) = peer.and_then(|p| self.inspector.refuse_data_address(msg, p)) {
+                let f = self.expectation(step, refusal.rule, refusal.message).actual(msg);
+                self.push(f, conn);
+                self.write_message(step, conn, refusal.reply).await?;
+                return Err(Stop::Halt);
+            }
+        }
+        Ok((view, explained))
+    }
+
+    /// Chooses the alternative of `one_of` group `group` by the peer's next message: the
+    /// first alternative whose first step matches it. The message is kept for that step
+    /// ([`Prefetched`](super::Prefetched)); commands no alternative scripts are answered
+    /// as [`Self::receive`] answers them; a message no alternative expects fails the
+    /// group's first step.
+    pub(super) async fn choose_by_message(&mut self, group: usize) -> Result<usize, Stop> {
+        let scenario = self.scenario;
+        let heads = scenario.group_heads(group);
+        let Some(first) = heads.first().copied() else {
+            return Ok(0);
+        };
+        let Action::Message { from, conn, .. } = &first.action else {
+            return Ok(0);
+        };
+        let (from, conn) = (*from, conn.as_str());
+        let mut wanteds = Vec::with_capacity(heads.len());
+        for head in &heads {
+            let Action::Message { expect, .. } = &head.action else {
+                return Ok(0);
+            };
+            wanteds.push(Wanted::render(expect, &self.env(head)).map_err(|e| self.missing(head, e))?);
+        }
+        let dir = super::dir_from(from);
+        self.ensure_main(first, conn).await?;
+        let mut answered = 0;
+        loop {
+            let before = self.findings.len();
+            let (msg, premature) = self
+                .next_message_watching(first, conn, from, &Wanted::default())
+                .await?;
+            let (view, explained) = self.judge_arrival(first, conn, dir, &msg, premature).await?;
+            if explained {
+                return Err(Stop::Halt);
+            }
+            let chosen = wanteds
+                .iter()
+                .position(|w| matcher::check(w, self.inspector.as_ref(), dir, &msg, &view).is_empty());
+            if let Some(k) = chosen {
+                // What was found about the message belongs to the step it chose.
+                let head = heads[k];
+                for f in &mut self.findings[before..] {
+                    f.step = Some(head.number);
+                    f.location = Some(head.location.to_string());
+                }
+                self.received_at
+                    .insert(conn.to_string(), (head.number, head.location.to_string()));
+                self.prefetched = Some(super::Prefetched {
+                    conn: conn.to_string(),
+                    msg,
+                    view,
+                });
+                return Ok(k);
+            }
+            if answered < MAX_ANSWERS {
+                let all: Vec<&Wanted<'_>> = wanteds.iter().collect();
+                if let Some(answer) = self.answer_for(first, conn, &msg, &all)? {
                     answered += 1;
                     self.remember(&view);
-                    self.write_message(step, conn, answer).await?;
+                    self.write_message(first, conn, answer).await?;
                     continue;
                 }
             }
-            if explained && !mismatches.is_empty() {
-                self.remember(&view);
-                return Ok(());
-            }
-            for m in mismatches {
-                let f = self
-                    .expectation(
-                        step,
-                        self.step_rule(step),
-                        format!("the {} sent something else: {}", from.name(), m.message),
-                    )
-                    .expected_text(m.expected)
-                    .actual_text(m.actual);
-                self.push(f, conn);
-            }
-            self.remember(&view);
-            self.capture(step, conn, &msg, &view);
-            if self.mirror() {
-                if let Some(c) = self.conns.get_mut(conn) {
-                    c.unechoed.extend_from_slice(&msg);
-                }
-            }
-            return Ok(());
+            let expected: Vec<String> = scenario.groups[group]
+                .alternatives
+                .iter()
+                .zip(&wanteds)
+                .map(|(alt, w)| {
+                    let what = matcher::check(w, self.inspector.as_ref(), dir, &msg, &view)
+                        .into_iter()
+                        .next()
+                        .map(|m| m.expected)
+                        .unwrap_or_default();
+                    format!("`{}` begins with {what}", alt.name)
+                })
+                .collect();
+            let f = self
+                .expectation(
+                    first,
+                    self.step_rule(first),
+                    format!(
+                        "the {} sent something none of the {} alternatives here expects: {}",
+                        from.name(),
+                        expected.len(),
+                        expected.join("; ")
+                    ),
+                )
+                .actual(&msg);
+            self.push(f, conn);
+            return Err(Stop::Halt);
         }
     }
 
@@ -124,7 +241,7 @@ impl Session<'_> {
         step: &Step,
         conn: &str,
         msg: &[u8],
-        wanted: &Wanted<'_>,
+        wanted: &[&Wanted<'_>],
     ) -> Result<Option<Vec<u8>>, Stop> {
         if self.me != Side::Server || conn != MAIN {
             return Ok(None);
@@ -132,14 +249,19 @@ impl Session<'_> {
         let Some(command) = self.inspector.keyword(msg) else {
             return Ok(None);
         };
-        let expected = wanted.literal.as_deref().or(wanted.exact.as_deref());
-        let expected_keyword = wanted
-            .command
-            .map(str::to_string)
-            .or_else(|| expected.and_then(|e| self.inspector.keyword(e)));
-        if expected_keyword.is_some_and(|k| k.eq_ignore_ascii_case(&command)) {
-            return Ok(None);
+        for w in wanted {
+            let expected = w.literal.as_deref().or(w.exact.as_deref());
+            let expected_keyword = w
+                .command
+                .map(str::to_string)
+                .or_else(|| expected.and_then(|e| self.inspector.keyword(e)));
+            if expected_keyword.is_some_and(|k| k.eq_ignore_ascii_case(&command)) {
+                return Ok(None);
+            }
         }
+        let expected = wanted
+            .first()
+            .and_then(|w| w.literal.as_deref().or(w.exact.as_deref()));
         let table = &self.scenario.answers;
         let render = |payload: &crate::scenario::payload::Payload| {
             payload

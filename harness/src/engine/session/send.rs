@@ -64,6 +64,9 @@ impl Session<'_> {
             if conn == MAIN && !self.greeted && self.faults.multiline_greeting {
                 bytes = self.inspector.multiline(&bytes).unwrap_or(bytes);
             }
+            if conn == MAIN && self.faults.pasv_without_parentheses {
+                bytes = self.inspector.without_parentheses(&bytes).unwrap_or(bytes);
+            }
             if conn != MAIN {
                 if let Some(min) = self.faults.pad_data {
                     bytes = pad_to(bytes, min);

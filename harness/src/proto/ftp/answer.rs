@@ -40,8 +40,13 @@ pub fn default_answer(command: &Command) -> Option<Vec<u8>> {
         "OPTS" if arg.to_ascii_uppercase().starts_with("UTF8") => "200 Always in UTF8 mode.".into(),
         "OPTS" => format!("501 Option {arg} not understood."),
         "ALLO" => "202 ALLO not needed.".into(),
-        "SITE" => "502 SITE not implemented.".into(),
-        _ => return None,
+        // The login, the data connection, the transfers and the end of the session are
+        // the scenario's: it scripts and judges them.
+        "USER" | "PASS" | "ACCT" | "QUIT" | "REIN" | "PORT" | "EPRT" | "PASV" | "EPSV" | "LIST" | "NLST"
+        | "RETR" | "STOR" | "STOU" | "APPE" | "MLSD" | "ABOR" | "" => return None,
+        // Everything else (AUTH TLS, PBSZ, LANG, SITE ...) is a command this server does
+        // not implement (959 §5.4 and RFC 2228 allow 502).
+        other => format!("502 {other} not implemented."),
     };
     Some(format!("{text}\r\n").into_bytes())
 }

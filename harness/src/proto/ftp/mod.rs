@@ -619,6 +619,17 @@ impl Hooks for FtpInspector {
             .filter(|k| !k.is_empty())
     }
 
+    /// `227 Entering Passive Mode (h1,h2,h3,h4,p1,p2).` without its parentheses.
+    fn without_parentheses(&self, reply: &[u8]) -> Option<Vec<u8>> {
+        reply.starts_with(b"227").then(|| {
+            reply
+                .iter()
+                .copied()
+                .filter(|b| !matches!(b, b'(' | b')'))
+                .collect()
+        })
+    }
+
     fn multiline(&self, reply: &[u8]) -> Option<Vec<u8>> {
         reply::multiline_form(reply)
     }

@@ -131,6 +131,19 @@ pub(super) struct Planner {
     texts: HashMap<PathBuf, Arc<str>>,
     /// Secret variables of the fragments.
     pub(super) secrets: BTreeSet<String>,
+    /// The `one_of` groups found so far, their alternatives as ranges of `pending`.
+    pub(super) groups: Vec<GroupPlan>,
+    /// The alternatives the steps being expanded are inside.
+    branch: Vec<BranchAt>,
+}
+
+/// A `one_of` while the plan is built: where it is, and each alternative's name and the
+/// range of `pending` its steps take.
+#[derive(Debug)]
+pub(super) struct GroupPlan {
+    pub(super) source: usize,
+    pub(super) pos: Pos,
+    pub(super) alternatives: Vec<(String, std::ops::Range<usize>)>,
 }
 
 /// The hint of a file over the size cap.
@@ -158,6 +171,8 @@ impl Planner {
             dropped: 0,
             exhausted: false,
             texts: HashMap::new(),
+            groups: Vec::new(),
+            branch: Vec::new(),
             secrets: BTreeSet::new(),
         }
     }
@@ -301,6 +316,22 @@ pub(crate) fn build(
         program,
         answers,
         rule_points: doc.rule_points.into_iter().map(|(r, p)| (r.0, p)).collect(),
+        groups: planner
+            .groups
+            .iter()
+            .map(|g| Group {
+                location: planner.location(g.source, g.pos),
+                alternatives: g
+                    .alternatives
+                    .iter()
+                    .map(|(name, range)| Alternative {
+                        name: name.clone(),
+                        first: range.start + 1,
+                        last: range.end,
+                    })
+                    .collect(),
+            })
+            .collect(),
         steps: planner.pending.into_iter().map(|p| p.step).collect(),
     })
 }
@@ -358,6 +389,11 @@ fn faults(protocol: Protocol, doc: FaultsDoc) -> Result<Faults, (&'static str, S
     only("bare_lf", doc.bare_lf.is_some(), Protocol::Ftp)?;
     only("transfer_delay", doc.transfer_delay.is_some(), Protocol::Ftp)?;
     only("refuse_data", doc.refuse_data.is_some(), Protocol::Ftp)?;
+    only(
+        "pasv_without_parentheses",
+        doc.pasv_without_parentheses.is_some(),
+        Protocol::Ftp,
+    )?;
     if doc.split_writes == Some(0) {
         return Err((
             "split_writes",
@@ -384,6 +420,7 @@ fn faults(protocol: Protocol, doc: FaultsDoc) -> Result<Faults, (&'static str, S
         transfer_delay: doc.transfer_delay.map(|d| d.0).unwrap_or_default(),
         refuse_data: doc.refuse_data.unwrap_or(false),
         pad_data: doc.pad_data,
+        pasv_without_parentheses: doc.pasv_without_parentheses.unwrap_or(false),
     })
 }
 
@@ -430,6 +467,36 @@ impl Planner {
     }
 
     /// Expands `steps` of file `source` into `pending`, recording every error.
+    /// Expands a `one_of`: each alternative's steps one after another, each step marked
+    /// with the alternative it belongs to.
+    fn expand_group(
+        &mut self,
+        source: usize,
+        pos: Pos,
+        branches: Vec<super::super::schema::BranchDoc>,
+        scope: Option<Arc<Scope>>,
+        chain: &mut Vec<PathBuf>,
+    ) {
+        let group = self.groups.len();
+        self.groups.push(GroupPlan {
+            source,
+            pos,
+            alternatives: Vec::new(),
+        });
+        for (alt, branch) in branches.into_iter().enumerate() {
+            let name = branch
+                .name
+                .map(|n| n.0)
+                .unwrap_or_else(|| format!("alternative {}", alt + 1));
+            let start = self.pending.len();
+            self.branch.push(BranchAt { group, alt });
+            self.expand(source, branch.steps.0, scope.clone(), chain);
+            self.branch.pop();
+            let end = self.pending.len();
+            self.groups[group].alternatives.push((name, start..end));
+        }
+    }
+
     fn expand(
         &mut self,
         source: usize,
@@ -442,6 +509,10 @@ impl Planner {
                 return;
             }
             let pos = self.sources[source].step_pos(doc.pos);
+            if let Some(branches) = doc.fields.one_of {
+                self.expand_group(source, pos, branches, scope.clone(), chain);
+                continue;
+            }
             let Some(include) = &doc.fields.include else {
                 match self.convert(source, pos, doc, scope.clone()) {
                     Ok(step) => self.pending.push(step),
@@ -615,6 +686,7 @@ impl Planner {
                 captures,
                 points: f.points.unwrap_or(1),
                 keep_going: f.keep_going.unwrap_or(false),
+                branch: self.branch.clone(),
                 no_connection: f.no_connection.map(|c| c.0),
                 scope,
                 action,

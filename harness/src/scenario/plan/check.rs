@@ -26,10 +26,136 @@ impl Planner {
         let mut conns: HashMap<String, State> = HashMap::new();
         let mut ids: BTreeSet<String> = BTreeSet::new();
         let default_main = self.default_framing(MAIN);
-        for (i, p) in self.pending.iter_mut().enumerate() {
+        // Each alternative of a `one_of` starts from the connections as they were before
+        // it, and all must leave them alike: what follows the group is checked once.
+        let mut before: HashMap<usize, Conns> = HashMap::new();
+        let mut after: HashMap<usize, Vec<(String, Conns)>> = HashMap::new();
+        let groups: Vec<(usize, Alternatives)> = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, plan)| (g, plan.alternatives.clone()))
+            .collect();
+        let total = self.pending.len();
+        for i in 0..=total {
+            // Groups ending here, innermost first.
+            for (g, alts) in groups.iter().rev() {
+                let end = alts.last().map(|(_, r)| r.end).unwrap_or(0);
+                if end == i && !alts.is_empty() {
+                    let name = &alts[alts.len() - 1].0;
+                    after.entry(*g).or_default().push((name.clone(), conns.clone()));
+                    let ends = after.remove(g).unwrap_or_default();
+                    if let Some((first_name, first)) = ends.first() {
+                        for (other_name, other) in &ends[1..] {
+                            if let Some(conn) = differing(first, other) {
+                                let at = &self.groups[*g];
+                                errors.push(PlanError::at(
+                                    at.source,
+                                    at.pos,
+                                    format!(
+                                        "the alternatives of this `one_of` leave `{conn}` in different states: \
+                                         `{first_name}` and `{other_name}` must both open, close or leave it alike"
+                                    ),
+                                ));
+                            }
+                        }
+                        conns = first.clone();
+                    }
+                }
+            }
+            if i == total {
+                break;
+            }
+            // Alternatives starting here, outermost first.
+            for (g, alts) in &groups {
+                for (k, (_, range)) in alts.iter().enumerate() {
+                    if range.start != i || range.is_empty() {
+                        continue;
+                    }
+                    if k == 0 {
+                        before.insert(*g, conns.clone());
+                    } else {
+                        let prev = &alts[k - 1].0;
+                        after.entry(*g).or_default().push((prev.clone(), conns.clone()));
+                        conns = before.get(g).cloned().unwrap_or_default();
+                    }
+                }
+            }
+            let p = &mut self.pending[i];
             p.step.number = i + 1;
             if let Err(e) = Self::check_step(p, &mut conns, &mut ids, default_main) {
                 errors.push(e);
+            }
+        }
+        self.check_group_heads(errors);
+    }
+
+    /// The alternatives of a `one_of` begin with a message from the same side on the same
+    /// connection (that message chooses the alternative), and no two begin alike (the
+    /// second could never be chosen).
+    fn check_group_heads(&self, errors: &mut Vec<PlanError>) {
+        for group in &self.groups {
+            if self.protocol == Some(crate::proto::Protocol::Echo) {
+                errors.push(PlanError::at(
+                    group.source,
+                    group.pos,
+                    "`one_of` chooses by the peer's message, and echo messages have no framing to tell them apart",
+                ));
+                continue;
+            }
+            // Each alternative is chosen by its first message; only `listen` steps (the
+            // side that announces a data address listens first) may come before it.
+            let mut heads: Vec<(&str, &super::build::Pending)> = Vec::new();
+            for (name, range) in &group.alternatives {
+                let steps = &self.pending[range.clone()];
+                match steps.iter().find(|p| !matches!(p.step.action, Action::Listen { .. })) {
+                    Some(p) if matches!(p.step.action, Action::Message { .. }) => heads.push((name, p)),
+                    Some(p) => errors.push(PlanError::at(
+                        p.source,
+                        p.pos,
+                        format!(
+                            "the alternative `{name}` of a `one_of` must begin with the message that chooses it \
+                             (only `listen` steps may come before it)"
+                        ),
+                    )),
+                    None => {}
+                }
+            }
+            let Some((first_name, first)) = heads.first() else {
+                continue;
+            };
+            let Action::Message { from, conn, .. } = &first.step.action else {
+                continue;
+            };
+            for (name, p) in &heads[1..] {
+                match &p.step.action {
+                    Action::Message { from: f, conn: c, .. } if f == from && c == conn => {}
+                    _ => errors.push(PlanError::at(
+                        p.source,
+                        p.pos,
+                        format!(
+                            "the alternative `{name}` begins with another kind of step than `{first_name}`: every \
+                             alternative of a `one_of` begins with a {} message on `{conn}`",
+                            from.name()
+                        ),
+                    )),
+                }
+            }
+            for (k, (name, p)) in heads.iter().enumerate() {
+                for (earlier, q) in &heads[..k] {
+                    if head_signature(&q.step) == head_signature(&p.step) {
+                        errors.push(
+                            PlanError::at(
+                                p.source,
+                                p.pos,
+                                format!(
+                                    "the alternative `{name}` can never be chosen: `{earlier}` begins with the same message"
+                                ),
+                            )
+                            .help("make the first message of each alternative different (another command, method or path)"),
+                        );
+                    }
+                }
             }
         }
     }
@@ -308,8 +434,13 @@ impl Planner {
     }
 }
 
+/// The state of every connection, by name.
+type Conns = HashMap<String, State>;
+/// The alternatives of a group: names and ranges of `pending`.
+type Alternatives = Vec<(String, std::ops::Range<usize>)>;
+
 /// What the steps so far did to a connection.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
     Listening(Side),
     Open { framing: Framing, closed: [bool; 2] },
@@ -371,5 +502,39 @@ impl Scenario {
             return Err(ScenarioError::Invalid(Box::new(d)));
         }
         Ok(())
+    }
+}
+
+/// The first connection whose state differs between two ends of alternatives.
+fn differing(a: &HashMap<String, State>, b: &HashMap<String, State>) -> Option<String> {
+    let mut names: Vec<&String> = a.keys().chain(b.keys()).collect();
+    names.sort();
+    names.dedup();
+    names.into_iter().find(|n| a.get(*n) != b.get(*n)).cloned()
+}
+
+/// What a message step checks, as text: two alternatives whose first steps check the same
+/// cannot be told apart.
+fn head_signature(step: &Step) -> String {
+    match &step.action {
+        Action::Message {
+            from, conn, expect, ..
+        } => format!(
+            "{from:?} {conn} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            expect.command,
+            expect.method,
+            expect.path.as_ref().map(|t| &t.source),
+            expect.literal,
+            expect.exact,
+            expect.contains,
+            expect.regex.as_ref().map(|r| r.as_str().to_string()),
+            expect.code,
+            expect
+                .headers
+                .iter()
+                .map(|(n, t)| (n, &t.source))
+                .collect::<Vec<_>>(),
+        ),
+        other => format!("{other:?}"),
     }
 }

@@ -60,8 +60,10 @@ pub struct Scenario {
     pub answers: Vec<(String, Payload)>,
     /// Grading: points for rules, by id.
     pub rule_points: BTreeMap<RuleId, u32>,
-    /// The steps, includes expanded.
+    /// The steps, includes expanded, the alternatives of each `one_of` one after another.
     pub steps: Vec<Step>,
+    /// The `one_of` groups, by index.
+    pub groups: Vec<Group>,
 }
 
 /// Fault knobs, checked.
@@ -87,6 +89,8 @@ pub struct Faults {
     pub refuse_data: bool,
     /// parley as server: pad data-connection payloads to at least this many bytes.
     pub pad_data: Option<usize>,
+    /// FTP, parley as the server: 227 replies without parentheses.
+    pub pasv_without_parentheses: bool,
 }
 
 /// What the program under test gets and must do.
@@ -204,10 +208,60 @@ pub struct Step {
     pub keep_going: bool,
     /// No connection may arrive at parley's listener of this name while the step waits.
     pub no_connection: Option<String>,
+    /// The alternatives (`one_of`) the step is inside, outermost first: it is played
+    /// only when each of them was chosen.
+    pub branch: Vec<BranchAt>,
     /// Include scope.
     pub scope: Option<Arc<Scope>>,
     /// What it does.
     pub action: Action,
+}
+
+/// A step's place in a `one_of`: group `group` (an index into [`Scenario::groups`]),
+/// alternative `alt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BranchAt {
+    /// The group.
+    pub group: usize,
+    /// The alternative.
+    pub alt: usize,
+}
+
+/// A `one_of`: its alternatives, each a run of consecutive steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// Where the `one_of` is written.
+    pub location: Location,
+    /// The alternatives, in the order written.
+    pub alternatives: Vec<Alternative>,
+}
+
+impl Scenario {
+    /// The step that chooses each alternative of `one_of` group `group`: its first
+    /// message (only `listen` steps may come before it).
+    pub fn group_heads(&self, group: usize) -> Vec<&Step> {
+        self.groups[group]
+            .alternatives
+            .iter()
+            .filter_map(|a| {
+                self.steps
+                    .get(a.first.saturating_sub(1)..a.last.min(self.steps.len()))?
+                    .iter()
+                    .find(|s| matches!(s.action, Action::Message { .. }))
+            })
+            .collect()
+    }
+}
+
+/// One alternative of a [`Group`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alternative {
+    /// Its `name:`, or `alternative N` (1-based).
+    pub name: String,
+    /// The number of its first step.
+    pub first: usize,
+    /// The number of its last step.
+    pub last: usize,
 }
 
 /// What a step does.
