@@ -91,7 +91,7 @@ pub struct RunError {
 }
 
 /// Which side of the conversation is seen moving bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Party {
     /// The client.
     Client,
@@ -143,6 +143,14 @@ pub enum EventKind {
         from: Party,
         /// The bytes (consecutive pieces are joined).
         bytes: Vec<u8>,
+    },
+    /// Bytes that went from `from` on the connection and the transcript does not keep
+    /// (between the head and the tail of a long transfer).
+    Omitted {
+        /// Who sent them.
+        from: Party,
+        /// How many.
+        bytes: u64,
     },
     /// A side closed its end.
     Close {

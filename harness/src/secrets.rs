@@ -30,7 +30,10 @@ impl Outcome {
                     }
                 }
                 EventKind::Error { message } => secrets.mask_string(message),
-                EventKind::Listen { .. } | EventKind::Open { .. } | EventKind::Close { .. } => {}
+                EventKind::Listen { .. }
+                | EventKind::Open { .. }
+                | EventKind::Close { .. }
+                | EventKind::Omitted { .. } => {}
             }
         }
         if let Some(err) = &mut self.error {

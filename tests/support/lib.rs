@@ -74,7 +74,7 @@ pub fn snapshot_text(t: &Transcript, parley: Party) -> String {
     }
     let position = |conn: &str| rank.iter().position(|c| *c == conn).unwrap_or(usize::MAX);
     let fixed = |e: &Event| match &e.kind {
-        EventKind::Data { from, .. } => *from == parley,
+        EventKind::Data { from, .. } | EventKind::Omitted { from, .. } => *from == parley,
         EventKind::Close { by } | EventKind::Listen { by, .. } => *by == parley,
         EventKind::Open { .. } | EventKind::Error { .. } => false,
     };

@@ -21,12 +21,15 @@ use crate::proto::Framing;
 
 /// The most a connection buffers before parley stops reading it (S-LIMIT).
 pub const BUFFER_LIMIT: usize = 16 * 1024 * 1024;
+/// While a message streams, the reader waits for the session to take what it buffered
+/// beyond this many bytes (the peer feels TCP's back-pressure; memory stays flat).
+pub const STREAM_PAUSE: usize = 1024 * 1024;
 
 /// What the reader task has gathered.
 #[derive(Debug, Default)]
 pub struct Inbox {
-    /// Bytes not yet consumed by a step.
-    pub buf: Vec<u8>,
+    /// Bytes not yet consumed by a step (taken from the front without moving the rest).
+    pub buf: bytes::BytesMut,
     /// The peer closed its end.
     pub eof: bool,
     /// The connection failed.
@@ -35,6 +38,8 @@ pub struct Inbox {
     pub overflow: bool,
     /// Bytes received in all.
     pub received: usize,
+    /// A streamed message is being taken as it arrives (see [`STREAM_PAUSE`]).
+    pub streaming: bool,
 }
 
 /// Shared between the reader task and the session.
@@ -44,12 +49,27 @@ pub struct Shared {
     pub inbox: Mutex<Inbox>,
     /// Signalled whenever the inbox changes.
     pub changed: Notify,
+    /// Signalled when the session took bytes of a streamed message, or stopped streaming.
+    pub drained: Notify,
 }
 
 impl Shared {
     /// Locks the inbox (a poisoned lock still holds valid bytes).
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Inbox> {
         self.inbox.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts or ends taking a message as it arrives: meanwhile the reader keeps no more
+    /// than about [`STREAM_PAUSE`] bytes waiting.
+    pub fn set_streaming(&self, on: bool) {
+        self.lock().streaming = on;
+        self.drained.notify_one();
+    }
+
+    /// The reader must wait: a message streams and enough of it waits already.
+    fn must_pause(&self) -> bool {
+        let inbox = self.lock();
+        inbox.streaming && inbox.buf.len() >= STREAM_PAUSE
     }
 }
 
@@ -114,8 +134,11 @@ impl Conn {
             Party::Server => Party::Client,
         };
         let reader = tokio::spawn(async move {
-            let mut chunk = vec![0u8; 64 * 1024];
+            let mut chunk = vec![0u8; 256 * 1024];
             loop {
+                while task_shared.must_pause() {
+                    task_shared.drained.notified().await;
+                }
                 match read.read(&mut chunk).await {
                     Ok(0) => {
                         recorder.push(&conn_name, EventKind::Close { by: them });
@@ -170,6 +193,17 @@ impl Conn {
     /// Writes `bytes` and flushes; `None` after parley closed its end.
     pub fn writer(&mut self) -> Option<&mut OwnedWriteHalf> {
         self.writer.as_mut()
+    }
+
+    /// Takes the write half out (a long write runs while the session reads the inbox);
+    /// [`Conn::put_writer`] gives it back.
+    pub fn take_writer(&mut self) -> Option<OwnedWriteHalf> {
+        self.writer.take()
+    }
+
+    /// Gives the write half back.
+    pub fn put_writer(&mut self, writer: OwnedWriteHalf) {
+        self.writer = Some(writer);
     }
 
     /// Closes parley's end for writing (the peer reads end of file).

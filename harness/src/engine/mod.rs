@@ -18,6 +18,7 @@ pub mod procfs;
 pub mod program;
 pub mod relay;
 pub mod session;
+pub mod stream;
 pub mod transcript;
 
 use std::collections::BTreeMap;

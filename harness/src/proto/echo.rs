@@ -37,6 +37,11 @@ impl Hooks for EchoInspector {
         // echoes until the client closes).
         (dir == Dir::ToClient).then_some(rules::ECHO_3)
     }
+
+    fn closed_while_sending(&self, dir: Dir, _conn: &str) -> Option<RuleId> {
+        // The server closed while the client was still sending to it: it closed first.
+        (dir == Dir::ToServer).then_some(rules::ECHO_3)
+    }
 }
 
 #[cfg(test)]

@@ -201,6 +201,8 @@ fn framed(protocol: Protocol, transcript: &Transcript, relay: Option<SocketAddr>
                 conn: e.conn.clone(),
                 message: message.clone(),
             }),
+            // Past what the recorder keeps of one transfer: nothing to write.
+            EventKind::Omitted { .. } => {}
         }
     }
     // A recording stopped early: what had arrived still goes in.
@@ -270,6 +272,7 @@ fn echo_items(transcript: &Transcript) -> Vec<Item> {
                 conn: e.conn.clone(),
                 message: message.clone(),
             }),
+            EventKind::Omitted { .. } => {}
         }
     }
     for conn in conns {

@@ -768,6 +768,15 @@ fn diagram(out: &mut String, run: usize, o: &Outcome) {
                     escape(message)
                 );
             }
+            EventKind::Omitted { from, bytes } => {
+                let _ = writeln!(
+                    out,
+                    "<div class=\"ev note-ev {}\" data-kind=\"omitted\" data-conn=\"{conn}\" style=\"{place}\">\
+                     <span class=\"t\">{at}</span><span class=\"what\">… {bytes} more bytes from the {}, not kept …</span></div>",
+                    from.name(),
+                    from.name()
+                );
+            }
         }
         row += 1;
         for (k, f) in o.findings.iter().enumerate() {

@@ -262,6 +262,11 @@ fn scenario(o: &Outcome) -> ScenarioJson<'_> {
                         ev.event = "close";
                         ev.by = Some(by.name());
                     }
+                    EventKind::Omitted { from, bytes } => {
+                        ev.event = "omitted";
+                        ev.from = Some(from.name());
+                        ev.len = Some(usize::try_from(*bytes).unwrap_or(usize::MAX));
+                    }
                     EventKind::Error { message } => {
                         ev.event = "error";
                         ev.data = Some(message.clone());
@@ -415,6 +420,8 @@ struct EventIn {
     data: Option<String>,
     #[serde(default)]
     addr: Option<String>,
+    #[serde(default)]
+    len: Option<u64>,
 }
 
 fn party(name: Option<&str>) -> Option<Party> {
@@ -550,6 +557,11 @@ fn outcome(s: ScenarioIn) -> Result<Outcome, ReadError> {
                 }
             }
             ("close", Some(by)) => EventKind::Close { by },
+            ("omitted", _) => EventKind::Omitted {
+                from: party(e.from.as_deref())
+                    .ok_or_else(|| bad("an omitted event without `from`".into()))?,
+                bytes: e.len.unwrap_or(0),
+            },
             ("data", _) => EventKind::Data {
                 from: party(e.from.as_deref()).ok_or_else(|| bad("a data event without `from`".into()))?,
                 bytes: unvisible(e.data.as_deref().unwrap_or("")),

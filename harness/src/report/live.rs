@@ -72,6 +72,9 @@ pub fn lines(event: &RelayEvent, color: bool) -> Vec<String> {
                     format!("{at} the {} opens {client} -> {server}", by.name())
                 }
                 EventKind::Close { by } => format!("{at} closed by the {}", by.name()),
+                EventKind::Omitted { from, bytes } => {
+                    format!("{at} {} {bytes} more bytes (not kept)", arrow(*from))
+                }
                 EventKind::Error { message } => format!("{at} error: {message}"),
                 EventKind::Data { from, bytes } => {
                     format!("{at} {} \"{}\"", arrow(*from), visible_truncated(bytes, SHOWN))

@@ -47,6 +47,9 @@ pub fn event_line(e: &Event, style: TranscriptStyle) -> String {
             };
             let _ = write!(line, "{arrow} \"{}\"", visible_truncated(bytes, style.max_bytes));
         }
+        EventKind::Omitted { from, bytes } => {
+            let _ = write!(line, "{} sent {bytes} more bytes (not kept)", from.name());
+        }
         EventKind::Close { by } => {
             let _ = write!(line, "{} closes", by.name());
         }

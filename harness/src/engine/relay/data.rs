@@ -7,7 +7,8 @@
 //!
 //! The transcript gets what a played scenario has: the listener's `listen` (at the
 //! address announced) before the announcing line, then the `open` by the side that
-//! connected, with the client's and the server's real ends.
+//! connected, with the client's and the server's real ends, recorded the moment that
+//! side's connection arrived.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -92,6 +93,24 @@ async fn relay_data(conv: Arc<Conv>, listener: TcpListener, name: String, opener
             return;
         }
     };
+    // The open is recorded now, when the opener's connection arrived: once the relay
+    // has connected on, the listener may answer on the control connection (vsftpd's 150
+    // comes as soon as it accepts), and the transcript must not show that answer first.
+    let Ok(opener_end) = opened.peer_addr() else {
+        return;
+    };
+    let (client_end, server_end) = match opener {
+        Party::Client => (opener_end, target),
+        Party::Server => (target, opener_end),
+    };
+    conv.event(
+        &name,
+        EventKind::Open {
+            by: opener,
+            client: client_end.to_string(),
+            server: server_end.to_string(),
+        },
+    );
     let other = match tokio::time::timeout(CONNECT_DEADLINE, TcpStream::connect(target)).await {
         Ok(Ok(s)) => s,
         failed => {
@@ -121,16 +140,5 @@ async fn relay_data(conv: Arc<Conv>, listener: TcpListener, name: String, opener
         Party::Server => (other, opened),
         Party::Client => (opened, other),
     };
-    let (Ok(client_end), Ok(server_end)) = (client.peer_addr(), server.peer_addr()) else {
-        return;
-    };
-    conv.event(
-        &name,
-        EventKind::Open {
-            by: opener,
-            client: client_end.to_string(),
-            server: server_end.to_string(),
-        },
-    );
     conv.spawn_leg(name, client, server, false);
 }

@@ -15,6 +15,7 @@ mod env;
 mod open;
 mod receive;
 mod send;
+mod streamed;
 
 use crate::rules::RuleId;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -122,6 +123,8 @@ struct Session<'a> {
     chosen: HashMap<usize, usize>,
     /// The peer's message that chose an alternative, kept for its first step.
     prefetched: Option<Prefetched>,
+    /// The peer's answer to a large message parley sent, checked while it was sent.
+    pending_stream: Option<streamed::PendingStream>,
 }
 
 /// A message received and judged while choosing an alternative of a `one_of`, waiting
@@ -197,6 +200,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         sent_ahead: None,
         chosen: HashMap::new(),
         prefetched: None,
+        pending_stream: None,
     };
     session.globals.insert("target".into(), format!("{host}:{port}"));
     // The Host header value: the port only when it is not HTTP's 80 (RFC 2616 §14.23).

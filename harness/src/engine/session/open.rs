@@ -297,7 +297,7 @@ impl Session<'_> {
         if conn == MAIN {
             return None;
         }
-        let unread = self.conns.get(MAIN)?.shared.lock().buf.clone();
+        let unread = self.conns.get(MAIN)?.shared.lock().buf.to_vec();
         self.inspector
             .refused_transfer(&unread)
             .map(|reply| crate::visible::visible_truncated(&reply, 120))
@@ -394,7 +394,7 @@ impl Session<'_> {
                     // An echo server echoes until the client closes.
                     echo = true;
                 } else if !inbox.buf.is_empty() {
-                    let extra: Vec<u8> = std::mem::take(&mut inbox.buf);
+                    let extra: Vec<u8> = std::mem::take(&mut inbox.buf).to_vec();
                     drop(inbox);
                     total += extra.len();
                     let room = SAMPLE_BYTES.saturating_sub(sample.len());

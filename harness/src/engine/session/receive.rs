@@ -36,6 +36,11 @@ impl Session<'_> {
         from: Side,
         expect: &Expect,
     ) -> Result<(), Stop> {
+        if self.prefetched.as_ref().is_none_or(|p| p.conn != conn) {
+            if let Some((wanted, end)) = self.stream_plan(step, conn, expect)? {
+                return self.receive_streamed(step, conn, from, wanted, end).await;
+            }
+        }
         let wanted = Wanted::render(expect, &self.env(step)).map_err(|e| self.missing(step, e))?;
         let dir = super::dir_from(from);
         let (msg, view, explained) = match self.prefetched.take() {
@@ -95,7 +100,7 @@ impl Session<'_> {
     /// the step's matchers say), the timing verdict, and — parley as a server — a data
     /// address it refuses to connect to. Returns the protocol's view and whether an error
     /// finding already explains the message.
-    async fn judge_arrival(
+    pub(super) async fn judge_arrival(
         &mut self,
         step: &Step,
         conn: &str,
@@ -223,7 +228,7 @@ impl Session<'_> {
         }
     }
 
-    fn remember(&mut self, view: &MessageView) {
+    pub(super) fn remember(&mut self, view: &MessageView) {
         if let Some(code) = view.code {
             self.last_code = Some(code);
         }
@@ -357,7 +362,7 @@ impl Session<'_> {
                 );
                 if let Frame::Complete(n) = decision {
                     let n = n.min(inbox.buf.len());
-                    let msg: Vec<u8> = inbox.buf.drain(..n).collect();
+                    let msg: Vec<u8> = inbox.buf.split_to(n).to_vec();
                     complete = Some((msg, inbox.eof && inbox.buf.is_empty()));
                     break 'locked;
                 }
@@ -384,7 +389,7 @@ impl Session<'_> {
                         Some(e) => format!("the connection `{conn}` failed ({e})"),
                         None => format!("the {} closed `{conn}`", from.name()),
                     };
-                    let got = std::mem::take(&mut inbox.buf);
+                    let got = std::mem::take(&mut inbox.buf).to_vec();
                     drop(inbox);
                     let (rule, why) = self.stalled_rule(step, dir, conn, &got, true);
                     let f = self.expectation(
@@ -413,7 +418,7 @@ impl Session<'_> {
             tokio::select! {
                 _ = shared.changed.notified() => {}
                 _ = tokio::time::sleep_until(deadline) => {
-                    let got = shared.lock().buf.clone();
+                    let got = shared.lock().buf.to_vec();
                     let whose = if scenario_wide { "the scenario's timeout of " } else { "" };
                     let (rule, why) = self.stalled_rule(step, dir, conn, &got, false);
                     let f = self.expectation(
@@ -471,7 +476,14 @@ impl Session<'_> {
     /// step's own rule, else (on a connection other than `main`) what the peer's unread
     /// bytes on `main` say, else the protocol's judgement of the partial bytes, else (at
     /// end of file) the protocol's early-close rule, else the step's default.
-    fn stalled_rule(&self, step: &Step, dir: Dir, conn: &str, got: &[u8], eof: bool) -> (RuleId, String) {
+    pub(super) fn stalled_rule(
+        &self,
+        step: &Step,
+        dir: Dir,
+        conn: &str,
+        got: &[u8],
+        eof: bool,
+    ) -> (RuleId, String) {
         if let Some(rule) = self.own_rule(step) {
             return (rule, String::new());
         }
@@ -481,7 +493,7 @@ impl Session<'_> {
             let main_unread = self
                 .conns
                 .get(MAIN)
-                .map(|c| c.shared.lock().buf.clone())
+                .map(|c| c.shared.lock().buf.to_vec())
                 .unwrap_or_default();
             if let Some((rule, why)) = self.inspector.stalled_beside(dir, conn, got, &main_unread) {
                 return (rule, format!(" — {why}"));

@@ -10,10 +10,11 @@ use std::time::Duration;
 use super::env::leading_code;
 use super::{Session, Stop, dir_from, party};
 use crate::engine::conn::SendMark;
+use crate::proto::Framing;
 use crate::proto::MAIN;
 use crate::scenario::Side;
 use crate::scenario::duration::human;
-use crate::scenario::payload::Payload;
+use crate::scenario::payload::{MAX_PAYLOAD, Payload};
 use crate::scenario::plan::{Expect, Step};
 
 /// Repeats the last line of `bytes` until they are at least `min` long.
@@ -57,9 +58,28 @@ impl Session<'_> {
                 self.me.name()
             )));
         };
-        let mut bytes = payload
-            .render(&self.env(step))
+        let stream = payload
+            .stream(&self.env(step))
             .map_err(|e| self.missing(step, e))?;
+        let framing = self.conns.get(conn).map(|c| c.framing);
+        let raw = matches!(framing, Some(Framing::Raw | Framing::Eof));
+        if stream.len() > super::streamed::STREAM_FROM && raw {
+            return self.write_stream(step, conn, stream).await;
+        }
+        if stream.len() > MAX_PAYLOAD as u64 {
+            // Only raw bytes and data connections stream; a protocol message is built.
+            let f = self.expectation(
+                step,
+                crate::rules::S_LIMIT,
+                format!(
+                    "this message is {} bytes, more than a protocol message may be built ({MAX_PAYLOAD} bytes); \
+                     only raw messages and data connections stream",
+                    stream.len()
+                ),
+            );
+            return Err(Stop::Failed(Box::new(f)));
+        }
+        let mut bytes = stream.to_vec();
         if self.me == Side::Server {
             if conn == MAIN && !self.greeted && self.faults.multiline_greeting {
                 bytes = self.inspector.multiline(&bytes).unwrap_or(bytes);

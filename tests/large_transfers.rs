@@ -1,0 +1,201 @@
+//! Large messages: parley reads while it writes (an echo server sends back while it is
+//! still being sent to), checks a message as it arrives instead of buffering it, and
+//! keeps memory flat. A peer that really stops reading is named, with the byte count.
+
+use std::time::{Duration, Instant};
+
+use parley::engine::{Endpoint, PlayOptions, play};
+use parley::outcome::{Outcome, Status};
+use parley::scenario::{Scenario, Side};
+use parley_mock::MockServer;
+use parley_mock::echo::EchoConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use parley_tests::{describe, fixtures_dir, inline, serve_once};
+
+fn large(name: &str) -> Scenario {
+    let path = fixtures_dir().join("large").join(name);
+    parley::scenario::load(&path).unwrap_or_else(|e| panic!("{}", e.render(false)))
+}
+
+async fn against(scenario: &Scenario, addr: std::net::SocketAddr) -> Outcome {
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        play(
+            scenario,
+            Side::Client,
+            Endpoint::Connect(addr.to_string()),
+            &PlayOptions::default(),
+        ),
+    )
+    .await
+    .expect("the engine ended within its deadlines")
+}
+
+fn rules(o: &Outcome) -> Vec<&'static str> {
+    o.failed_rules().into_iter().map(|r| r.as_str()).collect()
+}
+
+/// Bytes of one direction as the transcript accounts for them: kept plus counted.
+fn accounted(o: &Outcome, from: parley::outcome::Party) -> u64 {
+    use parley::outcome::EventKind;
+    o.transcript
+        .events
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::Data { from: f, bytes } if *f == from => bytes.len() as u64,
+            EventKind::Omitted { from: f, bytes } if *f == from => *bytes,
+            _ => 0,
+        })
+        .sum()
+}
+
+fn kept(o: &Outcome) -> usize {
+    use parley::outcome::EventKind;
+    o.transcript
+        .events
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::Data { bytes, .. } => bytes.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_mib_echoed_in_one_step_passes_and_the_transcript_stays_small() {
+    let mock = MockServer::echo(EchoConfig::default()).await.unwrap();
+    let o = against(&large("echo-64mib.yaml"), mock.addr()).await;
+    assert_eq!(o.status, Status::Passed, "{}", describe(&o));
+    assert_eq!(accounted(&o, parley::outcome::Party::Client), 64 << 20);
+    assert_eq!(accounted(&o, parley::outcome::Party::Server), 64 << 20);
+    assert!(
+        kept(&o) <= 1 << 20,
+        "the transcript kept {} bytes of 128 MiB",
+        kept(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_steps_of_one_mib_pass() {
+    let mock = MockServer::echo(EchoConfig::default()).await.unwrap();
+    let o = against(&large("echo-64x1mib.yaml"), mock.addr()).await;
+    assert_eq!(o.status, Status::Passed, "{}", describe(&o));
+    assert_eq!(o.steps.len(), 130);
+    assert_eq!(accounted(&o, parley::outcome::Party::Server), 64 << 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_echo_server_that_closes_at_32_mib_while_parley_sends_breaks_echo_3() {
+    let mock = MockServer::echo(EchoConfig {
+        truncate_after: Some(32 << 20),
+        ..EchoConfig::default()
+    })
+    .await
+    .unwrap();
+    let o = against(&large("echo-64mib.yaml"), mock.addr()).await;
+    assert_eq!(o.status, Status::Failed, "{}", describe(&o));
+    // It closed while parley still sent: it closed first (ECHO-3), and that ends the
+    // scenario.
+    assert_eq!(rules(&o), ["ECHO-3"], "{}", describe(&o));
+    assert!(
+        o.findings[0]
+            .message
+            .contains("the server closed `main` while parley was sending 67108864 bytes"),
+        "{}",
+        describe(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_wrong_byte_in_48_mib_is_found_at_its_offset_with_a_window() {
+    const WRONG: usize = 40 * 1024 * 1024 + 5;
+    // An echo server that flips one bit of the byte at offset WRONG.
+    let addr = serve_once(|mut s| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut at = 0usize;
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            if (at..at + n).contains(&WRONG) {
+                buf[WRONG - at] ^= 0x20;
+            }
+            at += n;
+            if s.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    let scenario = inline(
+        r#"
+name: 48 MiB with one byte changed
+protocol: echo
+step_timeout: 60s
+steps:
+  - client: { repeat: "0123456789abcdef", times: 3145728 }
+  - server: { exact: { repeat: "0123456789abcdef", times: 3145728 } }
+    rule: ECHO-2
+  - close: client
+"#,
+    );
+    let o = against(&scenario, addr).await;
+    assert_eq!(o.status, Status::Failed, "{}", describe(&o));
+    assert_eq!(rules(&o), ["ECHO-2"], "{}", describe(&o));
+    let f = &o.findings[0];
+    assert!(
+        f.message.contains(&format!("differ from byte {WRONG} on")),
+        "{}",
+        f.message
+    );
+    // The window around the difference: the 32 bytes before it, alike on both sides,
+    // then each side's next bytes: `5` (0x35) came back as 0x15.
+    let before = "56789abcdef0123456789abcdef01234";
+    assert_eq!(f.expected.as_deref(), Some(format!("{before}{before}").as_str()));
+    let actual = f.actual.as_deref().unwrap_or_default();
+    assert!(
+        actual.starts_with(&format!("{before}\\x156789abcdef")),
+        "{actual}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_reading_is_named_with_the_bytes_it_took() {
+    // Accepts, never reads, holds the connection open.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let addr = serve_once(|s| async move {
+        let _ = rx.await;
+        drop(s);
+    })
+    .await;
+    let scenario = inline(
+        r#"
+name: 64 MiB to a server that does not read
+protocol: echo
+step_timeout: 2s
+steps:
+  - client: { repeat: "0123456789abcdef", times: 4194304 }
+  - server: { exact: { repeat: "0123456789abcdef", times: 4194304 } }
+"#,
+    );
+    let started = Instant::now();
+    let o = against(&scenario, addr).await;
+    let took = started.elapsed();
+    let _ = tx.send(());
+    assert_eq!(o.status, Status::Failed, "{}", describe(&o));
+    assert_eq!(rules(&o), ["S-IO"], "{}", describe(&o));
+    let f = &o.findings[0];
+    assert!(
+        f.message.contains("the server stopped reading after"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("could not send 67108864 bytes"),
+        "{}",
+        f.message
+    );
+    // The step's own deadline ended it, not the test's.
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+}
