@@ -106,25 +106,26 @@ impl Session<'_> {
         let mut refusals = 0u32;
         let mut backoff = Duration::from_millis(5);
         let stream = loop {
-            let why = match tokio::time::timeout_at(deadline, TcpStream::connect(addr.as_str())).await {
-                Ok(Ok(stream)) => break stream,
-                Ok(Err(e)) => {
-                    if serving_data
-                        && e.kind() == std::io::ErrorKind::ConnectionRefused
-                        && Instant::now() < grace_end
-                    {
-                        if refusals == 0 {
-                            self.send_ahead(step, conn).await?;
+            let why =
+                match tokio::time::timeout_at(deadline, self.opts.sockets().connect(addr.as_str())).await {
+                    Ok(Ok(stream)) => break stream,
+                    Ok(Err(e)) => {
+                        if serving_data
+                            && e.kind() == std::io::ErrorKind::ConnectionRefused
+                            && Instant::now() < grace_end
+                        {
+                            if refusals == 0 {
+                                self.send_ahead(step, conn).await?;
+                            }
+                            refusals += 1;
+                            tokio::time::sleep(backoff.min(grace_end - Instant::now())).await;
+                            backoff = (backoff * 2).min(Duration::from_millis(100));
+                            continue;
                         }
-                        refusals += 1;
-                        tokio::time::sleep(backoff.min(grace_end - Instant::now())).await;
-                        backoff = (backoff * 2).min(Duration::from_millis(100));
-                        continue;
+                        e.to_string()
                     }
-                    e.to_string()
-                }
-                Err(_) => format!("no answer within {}", human(wait)),
-            };
+                    Err(_) => format!("no answer within {}", human(wait)),
+                };
             return self
                 .connect_failed(step, conn, &addr, &why, refusals)
                 .await
@@ -324,9 +325,9 @@ impl Session<'_> {
                 .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
         });
         let bound = match port {
-            None => TcpListener::bind(SocketAddr::new(ip, 0)).await,
-            Some(PortValue::Number(p)) => TcpListener::bind(SocketAddr::new(ip, p)).await,
-            Some(PortValue::Privileged) => bind_privileged(ip).await,
+            None => self.opts.sockets().bind(SocketAddr::new(ip, 0)).await,
+            Some(PortValue::Number(p)) => self.opts.sockets().bind(SocketAddr::new(ip, p)).await,
+            Some(PortValue::Privileged) => bind_privileged(self.opts.sockets(), ip).await,
         };
         let listener = match bound {
             Ok(l) => l,
@@ -474,7 +475,10 @@ impl Session<'_> {
 
 /// Binds a free port below 1024 on `ip`: from a place that depends on the process and the
 /// time, so that runs at once (parallel tests, a class) rarely try the same ports.
-async fn bind_privileged(ip: std::net::IpAddr) -> std::io::Result<TcpListener> {
+async fn bind_privileged(
+    sockets: &dyn crate::engine::sandbox::SocketFactory,
+    ip: std::net::IpAddr,
+) -> std::io::Result<TcpListener> {
     let seed = std::process::id() as usize
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -483,7 +487,7 @@ async fn bind_privileged(ip: std::net::IpAddr) -> std::io::Result<TcpListener> {
     let mut last = std::io::Error::from(std::io::ErrorKind::AddrInUse);
     for i in 0..423 {
         let port = 600 + ((seed + i * 7) % 424) as u16;
-        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+        match sockets.bind(SocketAddr::new(ip, port)).await {
             Ok(l) => return Ok(l),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Err(e),
             Err(e) => last = e,
