@@ -159,6 +159,10 @@ async fn grade_in(
     let grace = scenario.program.grace;
     let report = if conversation_passed {
         program.stop(grace).await
+    } else if !place.isolated() && sandbox::program_left(&outcome) {
+        // --- isolation (engine/sandbox): without a sandbox, a program that gave up is let
+        // exit by itself, so that what it says (a port another run holds) can be judged.
+        program.stop(STOP_GRACE).await
     } else {
         program.terminate(STOP_GRACE).await
     };

@@ -24,6 +24,7 @@
 
 #[cfg(target_os = "linux")]
 mod linux;
+mod ports;
 mod sockets;
 #[cfg(not(target_os = "linux"))]
 mod unsupported;
@@ -383,14 +384,11 @@ impl Place {
     }
 }
 
-/// Runs without a sandbox share the machine's ports; a run retried after a collision
-/// takes it alone (write), every other such run shares it (read).
-static PORTS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-
 /// Runs one program run with `isolation`: `run` is given where to run it. In a sandbox it
-/// runs once. Without one it runs alongside other unsandboxed runs; if its program failed
-/// because a port was taken ([`is_collision`]) it is run again alone, and a second
-/// collision stays an error of the environment.
+/// runs once. Without one it runs alongside other unsandboxed runs (of this parley and of
+/// any other on the machine); if its program failed because a port was taken
+/// ([`is_collision`]) it is run again alone, and a second collision — a port held by
+/// something else than a run — stays an error of the environment.
 pub async fn isolated<F, Fut>(isolation: Isolation, run: F) -> Outcome
 where
     F: Fn(Place) -> Fut,
@@ -401,13 +399,13 @@ where
         return run(place).await;
     }
     let first = {
-        let _shared = PORTS.read().await;
+        let _turn = ports::shared().await;
         run(place).await
     };
     if !is_collision(&first) {
         return first;
     }
-    let _alone = PORTS.write().await;
+    let _turn = ports::alone().await;
     run(Place::Host).await
 }
 
@@ -448,6 +446,21 @@ pub fn mark_collision(outcome: &mut Outcome) {
     for check in &mut outcome.program_checks {
         check.state = StepState::NotRun;
     }
+}
+
+/// Whether the program closed (or reset) its end of the main connection: it gave up and
+/// is on its way out. Without a sandbox it is let exit by itself rather than stopped at
+/// once, so that its last words — a client prints why after its `with socket:` block has
+/// closed the connection — are there to tell a collision from a bug.
+pub fn program_left(outcome: &Outcome) -> bool {
+    use crate::outcome::{EventKind, Party};
+    outcome.transcript.events.iter().any(|e| {
+        e.conn == crate::proto::MAIN
+            && matches!(
+                e.kind,
+                EventKind::Close { by: Party::Client } | EventKind::Error { .. }
+            )
+    })
 }
 
 /// Whether `outcome` is a collision of an unsandboxed run ([`mark_collision`]).

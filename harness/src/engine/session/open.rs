@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use super::env::listen_vars;
 use super::{DATA_GRACE, Endpoint, Session, Stop, party};
 use crate::engine::conn::Conn;
+use crate::engine::sandbox::SocketFactory;
 use crate::outcome::EventKind;
 use crate::proto::{Framing, MAIN};
 use crate::scenario::Side;
@@ -105,27 +106,27 @@ impl Session<'_> {
         let grace_end = (Instant::now() + DATA_GRACE).min(deadline);
         let mut refusals = 0u32;
         let mut backoff = Duration::from_millis(5);
+        let sockets = self.opts.sockets(); // --- isolation: in the program's sandbox, if any
         let stream = loop {
-            let why =
-                match tokio::time::timeout_at(deadline, self.opts.sockets().connect(addr.as_str())).await {
-                    Ok(Ok(stream)) => break stream,
-                    Ok(Err(e)) => {
-                        if serving_data
-                            && e.kind() == std::io::ErrorKind::ConnectionRefused
-                            && Instant::now() < grace_end
-                        {
-                            if refusals == 0 {
-                                self.send_ahead(step, conn).await?;
-                            }
-                            refusals += 1;
-                            tokio::time::sleep(backoff.min(grace_end - Instant::now())).await;
-                            backoff = (backoff * 2).min(Duration::from_millis(100));
-                            continue;
+            let why = match tokio::time::timeout_at(deadline, sockets.connect(addr.as_str())).await {
+                Ok(Ok(stream)) => break stream,
+                Ok(Err(e)) => {
+                    if serving_data
+                        && e.kind() == std::io::ErrorKind::ConnectionRefused
+                        && Instant::now() < grace_end
+                    {
+                        if refusals == 0 {
+                            self.send_ahead(step, conn).await?;
                         }
-                        e.to_string()
+                        refusals += 1;
+                        tokio::time::sleep(backoff.min(grace_end - Instant::now())).await;
+                        backoff = (backoff * 2).min(Duration::from_millis(100));
+                        continue;
                     }
-                    Err(_) => format!("no answer within {}", human(wait)),
-                };
+                    e.to_string()
+                }
+                Err(_) => format!("no answer within {}", human(wait)),
+            };
             return self
                 .connect_failed(step, conn, &addr, &why, refusals)
                 .await
@@ -324,10 +325,11 @@ impl Session<'_> {
                 .map(|c| c.local.ip())
                 .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
         });
+        let sockets = self.opts.sockets(); // --- isolation: in the program's sandbox, if any
         let bound = match port {
-            None => self.opts.sockets().bind(SocketAddr::new(ip, 0)).await,
-            Some(PortValue::Number(p)) => self.opts.sockets().bind(SocketAddr::new(ip, p)).await,
-            Some(PortValue::Privileged) => bind_privileged(self.opts.sockets(), ip).await,
+            None => sockets.bind(SocketAddr::new(ip, 0)).await,
+            Some(PortValue::Number(p)) => sockets.bind(SocketAddr::new(ip, p)).await,
+            Some(PortValue::Privileged) => bind_privileged(sockets, ip).await,
         };
         let listener = match bound {
             Ok(l) => l,
@@ -475,10 +477,7 @@ impl Session<'_> {
 
 /// Binds a free port below 1024 on `ip`: from a place that depends on the process and the
 /// time, so that runs at once (parallel tests, a class) rarely try the same ports.
-async fn bind_privileged(
-    sockets: &dyn crate::engine::sandbox::SocketFactory,
-    ip: std::net::IpAddr,
-) -> std::io::Result<TcpListener> {
+async fn bind_privileged(sockets: &dyn SocketFactory, ip: std::net::IpAddr) -> std::io::Result<TcpListener> {
     let seed = std::process::id() as usize
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
