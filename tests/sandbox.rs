@@ -225,7 +225,10 @@ fn alive_with(marker: &str) -> Vec<i32> {
 #[test]
 fn a_setsid_grandchild_of_a_graded_program_is_gone_when_grading_returns() {
     if !sandboxed(Isolation::Auto) {
-        eprintln!("SKIPPED: without a sandbox, a setsid() descendant leaves the process group parley kills");
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"SKIPPED: without a sandbox, a setsid() descendant leaves the process group parley kills\n",
+        );
         return;
     }
     let scratch = tempfile::tempdir().unwrap();
