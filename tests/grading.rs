@@ -109,6 +109,7 @@ fn a_correct_client_gets_full_marks_plain_and_under_every_variant(
 #[case::no_content_length("grading/http-post.yaml", "http-post/no-content-length.py", None, &["H-LEN-1"])]
 #[case::port_byte_order("grading/ftp-list.yaml", "ftp-client/port-byte-order.py", None, &["F-DATA-1"])]
 #[case::port_float("grading/ftp-list.yaml", "ftp-client/port-float.py", None, &["F-CMD-3"])]
+#[case::course_client("grading/ftp-list.yaml", "ftp-client/course.py", None, &["F-DATA-1"])]
 #[case::listen_after_list("grading/ftp-list.yaml", "ftp-client/listen-after-list.py", None, &["F-DATA-2"])]
 #[case::one_read_per_reply_bytes("grading/ftp-list.yaml", "ftp-client/one-read-per-reply.py", Some("byte-at-a-time"), &["F-1123-2"])]
 #[case::one_read_per_reply_greeting("grading/ftp-list.yaml", "ftp-client/one-read-per-reply.py", Some("multiline-greeting"), &["F-RPL-2"])]

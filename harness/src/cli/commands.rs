@@ -309,6 +309,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, Usage> {
         .map_err(|e| Usage(format!("cannot start the async runtime: {e}")))
 }
 
+// --- isolation (engine/sandbox): begin
+/// Says once, before programs are started, when they run without a sandbox, and why.
+fn isolation_note(play: &PlayOptions) -> Result<(), Usage> {
+    if let Err(why) = runtime()?.block_on(engine::sandbox::availability(play.isolation)) {
+        say_err!("note: {}", why.note());
+    }
+    Ok(())
+}
+// --- isolation: end
+
 /// Refuses, before anything starts, the scenarios that cannot be played as `me`: prints
 /// each one's diagnostic and returns exit code 2 when there is one.
 fn refuse_unplayable(files: &[PathBuf], filters: &[String], me: scenario::Side, color: bool) -> Option<u8> {
@@ -379,6 +389,9 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         {
             return Ok(code);
         }
+    }
+    if config.server_program.is_some() {
+        isolation_note(&config.play)?;
     }
     let outcomes = runtime()?.block_on(engine::run(&files, &config));
     if outcomes.is_empty() {
@@ -534,6 +547,7 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
         .map(|s| batch::runs(s, !args.no_variants).len())
         .sum::<usize>()
         * submissions.len();
+    isolation_note(&play)?;
     let bar = progress(runs).map(Arc::new);
     let tick = bar.clone();
     let base = GradeOptions {

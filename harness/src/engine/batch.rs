@@ -1,6 +1,8 @@
 //! Grading many programs: one submission folder each, every scenario plain and under each
 //! fault variant, `jobs` at a time, each run with its own program instance and ports.
 //! `--shard K/N` takes every N-th submission so a class can be split across machines.
+//! Each run is in a sandbox of its own where the OS allows (`engine::sandbox`); without
+//! one, the runs of one submission go one after another.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -118,9 +120,14 @@ where
     let scenarios = Arc::new(scenarios.to_vec());
     let mut tasks = tokio::task::JoinSet::new();
     let mut order = 0usize;
+    // --- isolation (engine/sandbox): without a sandbox, the runs of one submission would
+    // share its fixed ports, so they go one after another (submissions still in parallel).
+    let serial = super::sandbox::availability(base.play.isolation).await.is_err();
     for sub in submissions {
+        let turn = Arc::new(tokio::sync::Mutex::new(()));
         for (si, scenario) in scenarios.iter().enumerate() {
             for run in runs(scenario, variants) {
+                let turn = serial.then(|| Arc::clone(&turn));
                 let limit = Arc::clone(&limit);
                 let on_done = Arc::clone(&on_done);
                 let scenarios = Arc::clone(&scenarios);
@@ -137,6 +144,10 @@ where
                 let permit = limit.acquire_owned().await;
                 tasks.spawn(async move {
                     let _permit = permit;
+                    let _turn = match turn {
+                        Some(t) => Some(t.lock_owned().await),
+                        None => None,
+                    };
                     let (id, file) = (scenarios[si].id.clone(), scenarios[si].file.clone());
                     let variant_name = run.map(|v| scenarios[si].variants[v].0.clone());
                     let mut outcome = if stop.load(Ordering::SeqCst) {

@@ -12,10 +12,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::program::{Program, ProgramReport, ProgramSpec, fill};
+use super::sandbox::{self, Place, SocketFactory};
 use super::session::{Endpoint, PlayOptions, play};
 use crate::finding::Finding;
 use crate::outcome::{ErrorKind, Outcome, Party, ProgramCheck, ProgramSummary, RunError, StepState};
@@ -85,7 +85,22 @@ pub async fn grade_client(
     if let Some(o) = super::unplayable(scenario, Side::Server) {
         return o;
     }
-    let listener = match TcpListener::bind("127.0.0.1:0").await {
+    // --- isolation (engine/sandbox): each run in a sandbox of its own where the OS allows.
+    sandbox::isolated(opts.play.isolation, |place| {
+        grade_in(place, scenario, variant, opts)
+    })
+    .await
+}
+
+/// [`grade_client`] at `place`: parley's sockets and the program are there.
+async fn grade_in(
+    place: Place,
+    scenario: &Scenario,
+    variant: Option<(&str, &Faults)>,
+    opts: &GradeOptions,
+) -> Outcome {
+    let sockets = place.sockets();
+    let listener = match sockets.bind(SocketAddr::from(([127, 0, 0, 1], 0))).await {
         Ok(l) => l,
         Err(e) => return cannot_start(scenario, &opts.play, &opts.command, &e),
     };
@@ -114,7 +129,7 @@ pub async fn grade_client(
         stdin,
         cwd: None,
     };
-    let mut program = match Program::spawn(&spec) {
+    let mut program = match place.spawn(&spec).await {
         Ok(p) => p,
         Err(e) => return cannot_start(scenario, &opts.play, &argv, &e),
     };
@@ -124,6 +139,7 @@ pub async fn grade_client(
         target_label: Some(format!("{} (parley serving at {addr})", argv.join(" "))),
         program_pid: Some(program.pid()),
         program_exited: Some(exited.clone()),
+        sockets: Some(sockets),
         ..opts.play.clone()
     };
     let mut outcome = {
@@ -143,6 +159,10 @@ pub async fn grade_client(
     let grace = scenario.program.grace;
     let report = if conversation_passed {
         program.stop(grace).await
+    } else if !place.isolated() && sandbox::program_left(&outcome) {
+        // --- isolation (engine/sandbox): without a sandbox, a program that gave up is let
+        // exit by itself, so that what it says (a port another run holds) can be judged.
+        program.stop(STOP_GRACE).await
     } else {
         program.terminate(STOP_GRACE).await
     };
@@ -156,9 +176,22 @@ pub async fn grade_client(
     outcome.variant = variant.map(|(name, _)| name.to_string());
     outcome.program = Some(summary(&argv, &report));
     outcome.settle();
+    settle_place(place, &mut outcome, &report).await;
     outcome.mask(&scenario.secret_values(&opts.play.vars));
     outcome
 }
+
+// --- isolation (engine/sandbox): begin
+/// Ends the run at `place` (nothing of the program is left when this returns); without a
+/// sandbox, a failure of a program that could not bind a port is another run's doing.
+async fn settle_place(place: Place, outcome: &mut Outcome, report: &ProgramReport) {
+    let isolated = place.isolated();
+    place.close().await;
+    if !isolated && outcome.status != crate::outcome::Status::Passed && sandbox::collided(report) {
+        sandbox::mark_collision(outcome);
+    }
+}
+// --- isolation: end
 
 fn scenario_vars(
     scenario: &Scenario,
@@ -264,9 +297,11 @@ fn check_program(
     checks
 }
 
-/// Picks a free port on 127.0.0.1 (the kernel's choice; the listener is closed again).
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// Picks a free port on 127.0.0.1 where `sockets` are (the kernel's choice; the listener
+/// is closed again).
+async fn free_port(sockets: &dyn SocketFactory) -> std::io::Result<u16> {
+    let listener = sockets.bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    Ok(listener.local_addr()?.port())
 }
 
 /// Waits until the program (or a process it started) listens on `addr`'s port, it exits,
@@ -274,7 +309,12 @@ fn free_port() -> std::io::Result<u16> {
 /// program's first connection is the scenario's; where `/proc` cannot tell, a connection
 /// probe decides. There is no event for "a process started listening": the check repeats
 /// with a growing pause, or at once when the program exits.
-async fn wait_until_listening(addr: SocketAddr, program: &mut Program, wait: Duration) -> Result<(), String> {
+async fn wait_until_listening(
+    addr: SocketAddr,
+    program: &mut Program,
+    wait: Duration,
+    sockets: &dyn SocketFactory,
+) -> Result<(), String> {
     let deadline = Instant::now() + wait;
     let mut backoff = Duration::from_millis(2);
     loop {
@@ -284,7 +324,7 @@ async fn wait_until_listening(addr: SocketAddr, program: &mut Program, wait: Dur
         let ready = match super::procfs::listening_ports(program.pid()) {
             Some(ports) => ports.contains(&addr.port()),
             None => matches!(
-                tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr)).await,
+                tokio::time::timeout(Duration::from_millis(500), sockets.connect(&addr.to_string())).await,
                 Ok(Ok(_))
             ),
         };
@@ -311,7 +351,14 @@ pub async fn run_against_program(scenario: &Scenario, opts: &GradeOptions) -> Ou
     if let Some(o) = super::unplayable(scenario, Side::Client) {
         return o;
     }
-    let port = match free_port() {
+    // --- isolation (engine/sandbox): the server in a sandbox of its own where possible.
+    sandbox::isolated(opts.play.isolation, |place| run_in(place, scenario, opts)).await
+}
+
+/// [`run_against_program`] at `place`.
+async fn run_in(place: Place, scenario: &Scenario, opts: &GradeOptions) -> Outcome {
+    let sockets = place.sockets();
+    let port = match free_port(sockets.as_ref()).await {
         Ok(p) => p,
         Err(e) => return cannot_start(scenario, &opts.play, &opts.command, &e),
     };
@@ -330,15 +377,16 @@ pub async fn run_against_program(scenario: &Scenario, opts: &GradeOptions) -> Ou
         stdin: None,
         cwd: None,
     };
-    let mut program = match Program::spawn(&spec) {
+    let mut program = match place.spawn(&spec).await {
         Ok(p) => p,
         Err(e) => return cannot_start(scenario, &opts.play, &argv, &e),
     };
     let startup = super::session::startup(scenario, &opts.play);
-    let mut outcome = match wait_until_listening(addr, &mut program, startup).await {
+    let mut outcome = match wait_until_listening(addr, &mut program, startup, sockets.as_ref()).await {
         Ok(()) => {
             let play_opts = PlayOptions {
                 target_label: Some(format!("{} (on {addr})", argv.join(" "))),
+                sockets: Some(sockets.clone()),
                 ..opts.play.clone()
             };
             play(
@@ -371,5 +419,6 @@ pub async fn run_against_program(scenario: &Scenario, opts: &GradeOptions) -> Ou
         summary.stderr_tail = format!("(stdout) {}", visible_truncated(&report.stdout, 300));
     }
     outcome.program = Some(summary);
+    settle_place(place, &mut outcome, &report).await;
     outcome
 }

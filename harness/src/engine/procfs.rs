@@ -1,6 +1,8 @@
 //! Which TCP ports a program (and the processes it started) is listening on, read from
 //! Linux's `/proc`. Used to tell a student where their program really listens when the
-//! port it announced (FTP PORT) is wrong. Elsewhere it answers `None`.
+//! port it announced (FTP PORT) is wrong, and when a spawned server is ready. The
+//! tables are the program's own (`/proc/PID/net/tcp*`), so this works for a program in a
+//! sandbox's network namespace too. Elsewhere it answers `None`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -33,8 +35,11 @@ pub fn listening_ports(pid: i32) -> Option<BTreeSet<u16>> {
         }
     }
     let mut ports = BTreeSet::new();
+    // --- isolation (engine/sandbox): the tables of the program's own network namespace
+    // (`/proc/PID/net`), which is not parley's when the program runs in a sandbox.
+    let own = proc.join(pid.to_string());
     for table in ["net/tcp", "net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(proc.join(table)) else {
+        let Ok(text) = std::fs::read_to_string(own.join(table)) else {
             continue;
         };
         for (port, inode) in parse_listeners(&text) {

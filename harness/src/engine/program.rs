@@ -105,6 +105,10 @@ pub struct Program {
     stderr: Arc<Mutex<Captured>>,
     readers: Vec<JoinHandle<()>>,
     status: Option<ExitStatus>,
+    // --- isolation (engine/sandbox): begin
+    /// In a sandbox: kills what the program started outside its process group too.
+    reaper: Option<super::sandbox::Reaper>,
+    // --- isolation: end
 }
 
 fn capture<R: AsyncRead + Unpin + Send + 'static>(
@@ -185,8 +189,17 @@ impl Program {
             stderr,
             readers,
             status: None,
+            reaper: None,
         })
     }
+
+    // --- isolation (engine/sandbox): begin
+    /// Makes stopping the program kill every process of its sandbox as well (a
+    /// descendant that called `setsid()` has left the process group).
+    pub(crate) fn reap_with(&mut self, reaper: super::sandbox::Reaper) {
+        self.reaper = Some(reaper);
+    }
+    // --- isolation: end
 
     /// The process id (and process group id).
     pub fn pid(&self) -> i32 {
@@ -253,6 +266,10 @@ impl Program {
     async fn finish(mut self, mut report: ProgramReport) -> ProgramReport {
         // Children left in the group (the program exited, they did not) go too.
         self.signal(Signal::SIGKILL);
+        // --- isolation (engine/sandbox): and in its sandbox, every other process.
+        if let Some(reaper) = &self.reaper {
+            reaper.kill_all();
+        }
         for r in self.readers.drain(..) {
             // The pipes close when the group is gone; do not wait forever on a grandchild.
             let _ = tokio::time::timeout(Duration::from_secs(2), r).await;

@@ -77,6 +77,23 @@ pub struct PlayOptions {
     pub program_exited: Option<tokio_util::sync::CancellationToken>,
     /// Grading: the course's rule weights (`--rubric`), over the scenario's `rule_points`.
     pub rubric: Option<std::sync::Arc<crate::scenario::rubric::Rubric>>,
+    // --- isolation (engine/sandbox): begin
+    /// Where parley creates its sockets (listeners, connections, probes): the sandbox of
+    /// the program under test; `None` is parley's own network namespace.
+    pub sockets: Option<std::sync::Arc<dyn crate::engine::sandbox::SocketFactory>>,
+    /// Whether programs under test run in a sandbox (`grade`, `run -- CMD`).
+    pub isolation: crate::engine::sandbox::Isolation,
+    // --- isolation: end
+}
+
+impl PlayOptions {
+    /// Where parley creates its sockets for this play.
+    pub fn sockets(&self) -> &dyn crate::engine::sandbox::SocketFactory {
+        match &self.sockets {
+            Some(s) => s.as_ref(),
+            None => &crate::engine::sandbox::HOST,
+        }
+    }
 }
 
 /// Why the steps stopped.

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use super::env::listen_vars;
 use super::{DATA_GRACE, Endpoint, Session, Stop, party};
 use crate::engine::conn::Conn;
+use crate::engine::sandbox::SocketFactory;
 use crate::outcome::EventKind;
 use crate::proto::{Framing, MAIN};
 use crate::scenario::Side;
@@ -105,8 +106,9 @@ impl Session<'_> {
         let grace_end = (Instant::now() + DATA_GRACE).min(deadline);
         let mut refusals = 0u32;
         let mut backoff = Duration::from_millis(5);
+        let sockets = self.opts.sockets(); // --- isolation: in the program's sandbox, if any
         let stream = loop {
-            let why = match tokio::time::timeout_at(deadline, TcpStream::connect(addr.as_str())).await {
+            let why = match tokio::time::timeout_at(deadline, sockets.connect(addr.as_str())).await {
                 Ok(Ok(stream)) => break stream,
                 Ok(Err(e)) => {
                     if serving_data
@@ -323,10 +325,11 @@ impl Session<'_> {
                 .map(|c| c.local.ip())
                 .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
         });
+        let sockets = self.opts.sockets(); // --- isolation: in the program's sandbox, if any
         let bound = match port {
-            None => TcpListener::bind(SocketAddr::new(ip, 0)).await,
-            Some(PortValue::Number(p)) => TcpListener::bind(SocketAddr::new(ip, p)).await,
-            Some(PortValue::Privileged) => bind_privileged(ip).await,
+            None => sockets.bind(SocketAddr::new(ip, 0)).await,
+            Some(PortValue::Number(p)) => sockets.bind(SocketAddr::new(ip, p)).await,
+            Some(PortValue::Privileged) => bind_privileged(sockets, ip).await,
         };
         let listener = match bound {
             Ok(l) => l,
@@ -484,7 +487,7 @@ impl Session<'_> {
 
 /// Binds a free port below 1024 on `ip`: from a place that depends on the process and the
 /// time, so that runs at once (parallel tests, a class) rarely try the same ports.
-async fn bind_privileged(ip: std::net::IpAddr) -> std::io::Result<TcpListener> {
+async fn bind_privileged(sockets: &dyn SocketFactory, ip: std::net::IpAddr) -> std::io::Result<TcpListener> {
     let seed = std::process::id() as usize
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -493,7 +496,7 @@ async fn bind_privileged(ip: std::net::IpAddr) -> std::io::Result<TcpListener> {
     let mut last = std::io::Error::from(std::io::ErrorKind::AddrInUse);
     for i in 0..423 {
         let port = 600 + ((seed + i * 7) % 424) as u16;
-        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+        match sockets.bind(SocketAddr::new(ip, port)).await {
             Ok(l) => return Ok(l),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Err(e),
             Err(e) => last = e,
