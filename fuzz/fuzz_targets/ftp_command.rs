@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use parley::proto::ftp::FtpInspector;
 use parley::proto::ftp::addr::{parse_eprt, parse_port_args};
 use parley::proto::ftp::command::{parse_command, parse_type};
-use parley::proto::{Dir, Frame, Inspector};
+use parley::proto::{Codec, Dir, Frame, Hooks};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_command(data);

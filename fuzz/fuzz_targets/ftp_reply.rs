@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use parley::proto::ftp::FtpInspector;
 use parley::proto::ftp::addr::{find_epsv_port, find_pasv_numbers};
 use parley::proto::ftp::reply::{frame_reply, multiline_form, parse_reply};
-use parley::proto::{Dir, Frame, Inspector};
+use parley::proto::{Codec, Dir, Frame, Hooks};
 
 fuzz_target!(|data: &[u8]| {
     let _ = frame_reply(data);

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use parley::proto::http::HttpInspector;
-use parley::proto::{Dir, Frame, Inspector};
+use parley::proto::{Codec, Dir, Frame, Hooks};
 use parley::rules::Profile;
 
 fuzz_target!(|data: &[u8]| {
@@ -33,6 +33,6 @@ fuzz_target!(|data: &[u8]| {
             i.inspect(Dir::ToServer, "main", bytes, &mut found);
         }
     }
-    i.on_close(Dir::ToServer, "main", &mut found);
+    let _ = i.early_close_rule(Dir::ToServer, "main");
     i.finish(Dir::ToServer, &mut found);
 });

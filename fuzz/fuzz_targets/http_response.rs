@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use parley::proto::http::HttpInspector;
-use parley::proto::{Dir, Frame, Inspector};
+use parley::proto::{Codec, Dir, Frame, Hooks};
 use parley::rules::Profile;
 
 const ASKED: [&[u8]; 3] = [
@@ -44,6 +44,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = i.closed_while_sending(Dir::ToClient, "main");
-    i.on_close(Dir::ToClient, "main", &mut found);
+    let _ = i.early_close_rule(Dir::ToClient, "main");
     i.finish(Dir::ToClient, &mut found);
 });
