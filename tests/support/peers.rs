@@ -1,12 +1,43 @@
 //! Real servers as peers, started on free loopback ports for one test and stopped when
 //! the handle drops: vsftpd and pyftpdlib for FTP, nginx and `python3 -m http.server` for
-//! HTTP. Each returns `None` (and says why the test is skipped) when the peer is not
-//! installed, unless `PARLEY_REQUIRE_PEERS=1`, which turns that into a failure.
+//! HTTP. A test declares what it needs with the [`Need`] constants here (see
+//! [`crate::trials`]), so by the time one of these runs its peer is installed; anything
+//! that still goes wrong (a scratch directory, a configuration file, a peer that exits or
+//! never listens) panics and fails the test, never skips it.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+pub use crate::trials::Need;
+
+/// vsftpd.
+pub const VSFTPD: Need = Need::program("vsftpd", "apt-get install vsftpd");
+/// nginx.
+pub const NGINX: Need = Need::program("nginx", "apt-get install nginx-light");
+/// curl.
+pub const CURL: Need = Need::program("curl", "apt-get install curl");
+/// lftp.
+pub const LFTP: Need = Need::program("lftp", "apt-get install lftp");
+/// Python 3 (http.server, http.client, ftplib, the fixture servers and programs).
+pub const PYTHON3: Need = Need::program("python3", "apt-get install python3");
+/// pyftpdlib.
+pub const PYFTPDLIB: Need = Need::python("pyftpdlib", "python3 -m pip install pyftpdlib");
+
+/// The path of `program`; it was declared as a need, so its absence is a bug of the test.
+fn program(program: &str) -> PathBuf {
+    crate::which(program)
+        .unwrap_or_else(|| panic!("`{program}` is not on PATH: declare it as a Need of the test"))
+}
+
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a scratch directory for the peer")
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
 
 /// A running peer; killed on drop.
 #[derive(Debug)]
@@ -75,12 +106,12 @@ fn start(name: &'static str, mut cmd: Command, port: u16, dir: tempfile::TempDir
 
 /// vsftpd serving `root` to anonymous users, in the foreground, as the launching user,
 /// without its seccomp sandbox.
-pub fn vsftpd(root: &Path) -> Option<Peer> {
-    let program = crate::peer("vsftpd", "apt-get install vsftpd")?;
-    let dir = tempfile::tempdir().ok()?;
+pub fn vsftpd(root: &Path) -> Peer {
+    let program = program("vsftpd");
+    let dir = scratch();
     let port = free_port();
     let empty = dir.path().join("empty");
-    std::fs::create_dir_all(&empty).ok()?;
+    std::fs::create_dir_all(&empty).expect("vsftpd's secure_chroot_dir");
     let conf = dir.path().join("vsftpd.conf");
     let text = format!(
         "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port={port}\n\
@@ -91,18 +122,15 @@ pub fn vsftpd(root: &Path) -> Option<Peer> {
         root = root.display(),
         empty = empty.display()
     );
-    std::fs::write(&conf, text).ok()?;
+    write(&conf, &text);
     let mut cmd = Command::new(program);
     cmd.arg(&conf);
-    Some(start("vsftpd", cmd, port, dir))
+    start("vsftpd", cmd, port, dir)
 }
 
 /// pyftpdlib serving `root` read-only to anonymous users.
-pub fn pyftpdlib(root: &Path) -> Option<Peer> {
-    if !crate::python_module("pyftpdlib") {
-        return None;
-    }
-    let dir = tempfile::tempdir().ok()?;
+pub fn pyftpdlib(root: &Path) -> Peer {
+    let dir = scratch();
     let port = free_port();
     let mut cmd = Command::new("python3");
     cmd.args([
@@ -115,18 +143,18 @@ pub fn pyftpdlib(root: &Path) -> Option<Peer> {
         "-d",
     ])
     .arg(root);
-    Some(start("pyftpdlib", cmd, port, dir))
+    start("pyftpdlib", cmd, port, dir)
 }
 
 /// nginx serving `root`, configured in a temporary prefix.
-pub fn nginx(root: &Path) -> Option<Peer> {
+pub fn nginx(root: &Path) -> Peer {
     nginx_with(root, "")
 }
 
 /// nginx serving `root`, with `extra` added inside its `server` block (e.g. a `location`).
-pub fn nginx_with(root: &Path, extra: &str) -> Option<Peer> {
-    let program = crate::peer("nginx", "apt-get install nginx-light")?;
-    let dir = tempfile::tempdir().ok()?;
+pub fn nginx_with(root: &Path, extra: &str) -> Peer {
+    let program = program("nginx");
+    let dir = scratch();
     let port = free_port();
     let prefix = dir.path();
     let conf = prefix.join("nginx.conf");
@@ -140,15 +168,15 @@ pub fn nginx_with(root: &Path, extra: &str) -> Option<Peer> {
         p = prefix.display(),
         root = root.display()
     );
-    std::fs::write(&conf, text).ok()?;
+    write(&conf, &text);
     let mut cmd = Command::new(program);
     cmd.arg("-p").arg(prefix).arg("-c").arg(&conf);
-    Some(start("nginx", cmd, port, dir))
+    start("nginx", cmd, port, dir)
 }
 
 /// `python3 -m http.server` serving `root`.
-pub fn python_http_server(root: &Path) -> Option<Peer> {
-    let dir = tempfile::tempdir().ok()?;
+pub fn python_http_server(root: &Path) -> Peer {
+    let dir = scratch();
     let port = free_port();
     let mut cmd = Command::new("python3");
     cmd.args([
@@ -160,7 +188,7 @@ pub fn python_http_server(root: &Path) -> Option<Peer> {
         "--directory",
     ])
     .arg(root);
-    Some(start("python3 -m http.server", cmd, port, dir))
+    start("python3 -m http.server", cmd, port, dir)
 }
 
 /// `fixtures/<name>` of the repository.
