@@ -18,6 +18,9 @@ use crate::scenario::Side;
 use crate::scenario::duration::human;
 use crate::scenario::plan::{Expect, Step};
 
+/// A whole message, and whether it came too early (the rule and why).
+type Received = (Vec<u8>, Option<(RuleId, String)>);
+
 /// How many unexpected commands parley answers while waiting for one step.
 const MAX_ANSWERS: usize = 64;
 
@@ -40,7 +43,12 @@ impl Session<'_> {
         let dir = super::dir_from(from);
         let mut answered = 0;
         loop {
-            let (msg, premature) = self.next_message_watching(step, conn, from, &wanted).await?;
+            let Some((msg, premature)) = self.next_message_watching(step, conn, from, &wanted).await? else {
+                // `or_close`: the peer closed instead, which the step allows. No reply came,
+                // so nothing that depends on one runs after it.
+                self.last_code = None;
+                return Ok(());
+            };
             // RFC checks on every message, whatever the step's matchers say.
             let mut found = Vec::new();
             let view = self.inspector.inspect(dir, conn, &msg, &mut found);
@@ -138,7 +146,7 @@ impl Session<'_> {
         conn: &str,
         from: Side,
         wanted: &Wanted<'_>,
-    ) -> Result<(Vec<u8>, Option<(RuleId, String)>), Stop> {
+    ) -> Result<Option<Received>, Stop> {
         let watched = step.no_connection.as_deref();
         let Some(listener) = watched.and_then(|w| self.listeners.remove(w)) else {
             return self.next_message(step, conn, from, wanted).await;
@@ -176,13 +184,15 @@ impl Session<'_> {
 
     /// Waits for one whole message from `from` on `conn`. Also says whether it arrived
     /// before parley had finished its previous message on that connection, and the rule.
+    /// `None`: the peer closed (or reset) the connection before sending anything, and the
+    /// step allows that (`or_close`).
     async fn next_message(
         &mut self,
         step: &Step,
         conn: &str,
         from: Side,
         wanted: &Wanted<'_>,
-    ) -> Result<(Vec<u8>, Option<(RuleId, String)>), Stop> {
+    ) -> Result<Option<Received>, Stop> {
         let (deadline, wait, scenario_wide) = self.step_deadline(step);
         let dir = super::dir_from(from);
         let Some(c) = self.conns.get(conn) else {
@@ -228,6 +238,9 @@ impl Session<'_> {
                     self.push(f, conn);
                     return Err(Stop::Halt);
                 }
+                if (inbox.eof || inbox.error.is_some()) && step.or_close && inbox.buf.is_empty() {
+                    return Ok(None);
+                }
                 if inbox.eof || inbox.error.is_some() {
                     let how = match &inbox.error {
                         Some(e) => format!("the connection `{conn}` failed ({e})"),
@@ -257,7 +270,7 @@ impl Session<'_> {
                     self.close_after_peer(conn).await;
                 }
                 let premature = self.judge_timing(conn, dir, &msg);
-                return Ok((msg, premature));
+                return Ok(Some((msg, premature)));
             }
             tokio::select! {
                 _ = shared.changed.notified() => {}

@@ -11,6 +11,10 @@
 //! - [`rewrite`]: the lines a relay changes so that data connections pass through it;
 //! - [`session`]: the login phase and the sequence rules (F-SEQ-*, F-DATA-7, F-TYPE-1).
 //!
+//! The data addresses are judged here too: a PORT/EPRT to a privileged port (F-SEC-7), a
+//! 227 naming a host other than the server the client reached (F-SEC-8), and passive
+//! ports that follow each other one by one through a session (F-SEC-5).
+//!
 //! The timing rules (a command before parley's reply was sent, a peer that closed while
 //! parley wrote, a data connection that could not be opened) are judged here too, from
 //! what the engine tells the hooks of [`Inspector`].
@@ -81,6 +85,9 @@ pub struct FtpInspector {
     /// Lines of the last reply on `main` (parley's reply when it sends one).
     last_reply_lines: usize,
     channel: Channel,
+    /// The port of the last 227/229 (F-SEC-5), and whether a consecutive one was noted.
+    last_passive_port: Option<u16>,
+    predictable_noted: bool,
 }
 
 impl FtpInspector {
@@ -106,6 +113,19 @@ impl FtpInspector {
         if matches!(cmd.keyword.as_str(), "PORT" | "EPRT") {
             if let Some(addr) = cmd.data_addr() {
                 view.vars = addr_vars("port", addr);
+                if addr.port() < 1024 {
+                    findings.push(
+                        Finding::new(
+                            rules::F_SEC_7,
+                            format!(
+                                "{} announces port {}, below 1024: a server that connected there could be made to                                  reach a privileged service (RFC 2577 §3); listen on a port of 1024 or above",
+                                cmd.keyword,
+                                addr.port()
+                            ),
+                        )
+                        .actual(msg),
+                    );
+                }
             }
             self.announced = Some(cmd.clone());
         }
@@ -130,7 +150,11 @@ impl FtpInspector {
         view.code = Some(reply.code.0);
         match reply.code {
             ReplyCode::PASSIVE_MODE => match self.pasv_addr(&reply) {
-                Some(addr) => view.vars = addr_vars("pasv", addr),
+                Some(addr) => {
+                    self.judge_passive_host(addr, msg, findings);
+                    self.judge_passive_port(addr.port(), msg, findings);
+                    view.vars = addr_vars("pasv", addr);
+                }
                 None => findings.push(
                     Finding::new(
                         rules::F_DATA_6,
@@ -152,6 +176,9 @@ impl FtpInspector {
                         .actual(msg),
                     );
                 }
+                if let Some(port) = port {
+                    self.judge_passive_port(port, msg, findings);
+                }
                 if let (Some(port), Some(host)) = (port, host) {
                     view.vars = addr_vars("pasv", SocketAddr::new(host, port));
                 }
@@ -159,6 +186,48 @@ impl FtpInspector {
             _ => {}
         }
         view
+    }
+
+    /// F-SEC-8: a 227 that names a host other than the one the client reached. Clients
+    /// differ (ftplib dials the announced host, curl the control host), so the server's
+    /// data address must be its control address. 0.0.0.0 means "the same host".
+    fn judge_passive_host(&self, addr: SocketAddr, msg: &[u8], findings: &mut Vec<Finding>) {
+        let Some(target) = self.target_host.as_deref().and_then(|h| h.parse::<IpAddr>().ok()) else {
+            return;
+        };
+        if addr.ip() != target {
+            findings.push(
+                Finding::new(
+                    rules::F_SEC_8,
+                    format!(
+                        "the 227 reply names host {}, but the client reached the server at {target}: a client that                          dials the announced host goes elsewhere, one that dials the control host (curl) does not                          (RFC 2577 §3)",
+                        addr.ip()
+                    ),
+                )
+                .actual(msg),
+            );
+        }
+    }
+
+    /// F-SEC-5: a passive port one above the previous one in the same session. A kernel
+    /// or random choice makes that a chance of about one in tens of thousands; a server
+    /// that counts up makes it certain, and the next data connection predictable.
+    fn judge_passive_port(&mut self, port: u16, msg: &[u8], findings: &mut Vec<Finding>) {
+        let previous = self.last_passive_port.replace(port);
+        if self.predictable_noted || previous.and_then(|p| p.checked_add(1)) != Some(port) {
+            return;
+        }
+        self.predictable_noted = true;
+        findings.push(
+            Finding::new(
+                rules::F_SEC_5,
+                format!(
+                    "passive port {port} follows port {} of the previous PASV/EPSV: ports handed out in order let                      another host predict and take the next data connection (RFC 2577 §8)",
+                    port - 1
+                ),
+            )
+            .actual(msg),
+        );
     }
 
     /// The data address of a 227. A server that announces 0.0.0.0 means its own address,

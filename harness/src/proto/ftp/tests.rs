@@ -70,6 +70,14 @@ fn after_login(rest: &[&'static str]) -> Vec<&'static str> {
 #[case::f_data_6("F-DATA-6", &after_login(&["C:PASV", "S:227 Entering Passive Mode"]), &after_login(&["C:PASV", "S:227 =127,0,0,1,4,1"]))]
 #[case::f_data_7("F-DATA-7", &after_login(&["C:PASV", "S:227 (127,0,0,1,4,1)", "C:LIST", "S:150 here", "D:a\nb\n"]), &after_login(&["C:PASV", "S:227 (127,0,0,1,4,1)", "C:LIST", "S:150 here", "D:a\r\nb\r\n"]))]
 #[case::f_type_1("F-TYPE-1", &after_login(&["C:TYPE I", "S:504 no binary here"]), &after_login(&["C:TYPE I", "S:200 ok"]))]
+#[case::f_1123_4("F-1123-4", &after_login(&["C:HELP", "S:502 not implemented"]), &after_login(&["C:HELP", "S:214 help"]))]
+#[case::f_1123_4_param("F-1123-4", &after_login(&["C:TYPE L 8", "S:504 no"]), &after_login(&["C:TYPE L 8", "S:200 ok"]))]
+#[case::f_sec_4("F-SEC-4", &["S:220 ready", "C:USER root", "S:331 pw", "C:USER parley-nobody", "S:530 no such user"], &["S:220 ready", "C:USER root", "S:331 pw", "C:USER parley-nobody", "S:331 pw"])]
+#[case::f_sec_5("F-SEC-5", &after_login(&["C:PASV", "S:227 (127,0,0,1,200,10)", "C:PASV", "S:227 (127,0,0,1,200,11)"]), &after_login(&["C:PASV", "S:227 (127,0,0,1,200,10)", "C:PASV", "S:227 (127,0,0,1,14,29)"]))]
+#[case::f_sec_5_epsv("F-SEC-5", &after_login(&["C:EPSV", "S:229 (|||40000|)", "C:EPSV", "S:229 (|||40001|)"]), &after_login(&["C:EPSV", "S:229 (|||40000|)", "C:EPSV", "S:229 (|||40000|)"]))]
+#[case::f_sec_7("F-SEC-7", &after_login(&["C:PORT 127,0,0,1,0,22"]), &after_login(&["C:PORT 127,0,0,1,4,0"]))]
+#[case::f_sec_7_eprt("F-SEC-7", &after_login(&["C:EPRT |1|127.0.0.1|25|"]), &after_login(&["C:EPRT |1|127.0.0.1|1024|"]))]
+#[case::f_sec_8("F-SEC-8", &after_login(&["C:PASV", "S:227 (10,0,0,5,200,10)"]), &after_login(&["C:PASV", "S:227 (0,0,0,0,200,10)"]))]
 fn each_byte_rule_fires_on_its_violation_and_not_on_conforming_bytes(
     #[case] rule: &str,
     #[case] violating: &[&str],

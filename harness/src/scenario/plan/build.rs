@@ -415,6 +415,7 @@ impl Planner {
                 points: f.points.unwrap_or(1),
                 keep_going: f.keep_going.unwrap_or(false),
                 no_connection: f.no_connection.map(|c| c.0),
+                or_close: f.or_close.unwrap_or(false),
                 scope,
                 action,
             },

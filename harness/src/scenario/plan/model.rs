@@ -201,6 +201,8 @@ pub struct Step {
     pub keep_going: bool,
     /// No connection may arrive at parley's listener of this name while the step waits.
     pub no_connection: Option<String>,
+    /// The peer may close the connection instead of sending the step's message.
+    pub or_close: bool,
     /// Include scope.
     pub scope: Option<Arc<Scope>>,
     /// What it does.
