@@ -174,10 +174,6 @@ impl Rule {
 /// stays listed here, or when a rule outside this list has none.
 pub const NOT_CHECKED_YET: &[RuleId] = &[
     RuleId::S_SNAPSHOT,
-    RuleId::H_CONN_2,
-    RuleId::F_1123_3,
-    RuleId::F_SEC_3,
-    RuleId::F_SEC_6,
 ];
 
 macro_rules! catalogue {
@@ -352,6 +348,11 @@ catalogue! {
         summary: "An HTTP/1.0 client never sends a Simple-Request (HTTP/0.9 form).",
         client: "Add the version to the request line: `GET /path HTTP/1.0`.",
         check: Bytes,
+    }
+    H_RL_8 = "H-RL-8", Warning, "RFC 9112 §3" {
+        summary: "A server answers a request line it cannot parse (an extra word, no version) with 400 Bad Request.",
+        server: "Answer a malformed request line with 400 Bad Request instead of guessing what was meant.",
+        check: Scenario,
     }
     H_HD_1 = "H-HD-1", Error, "RFC 1945 §4.2" {
         summary: "A header is `field-name \":\" field-value CRLF`; field-name is a token, no space before the colon.",

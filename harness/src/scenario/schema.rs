@@ -989,6 +989,10 @@ pub struct FaultsDoc {
     /// When parley plays the server: repeat the last line of what it sends on a data
     /// connection until that is at least this many bytes (a listing larger than 64 KiB).
     pub pad_data: Option<usize>,
+    /// FTP, when parley plays the server: every reply keeps its code and gets an unusual
+    /// text (the data address of 227/229 and the path of 257 kept), so that a client that
+    /// parses reply text instead of codes fails (RFC 1123 §4.1.2.11).
+    pub odd_texts: Option<bool>,
 }
 
 /// What the program under test gets and must do (`parley grade`).

@@ -616,4 +616,8 @@ impl Hooks for FtpInspector {
     fn multiline(&self, reply: &[u8]) -> Option<Vec<u8>> {
         reply::multiline_form(reply)
     }
+
+    fn odd_text(&self, reply: &[u8]) -> Option<Vec<u8>> {
+        reply::odd_text_form(reply)
+    }
 }

@@ -194,6 +194,7 @@ fn faults(protocol: Protocol, doc: FaultsDoc) -> Result<Faults, (&'static str, S
     only("bare_lf", doc.bare_lf.is_some(), Protocol::Ftp)?;
     only("transfer_delay", doc.transfer_delay.is_some(), Protocol::Ftp)?;
     only("refuse_data", doc.refuse_data.is_some(), Protocol::Ftp)?;
+    only("odd_texts", doc.odd_texts.is_some(), Protocol::Ftp)?;
     if doc.split_writes == Some(0) {
         return Err((
             "split_writes",
@@ -211,6 +212,7 @@ fn faults(protocol: Protocol, doc: FaultsDoc) -> Result<Faults, (&'static str, S
         transfer_delay: doc.transfer_delay.map(|d| d.0).unwrap_or_default(),
         refuse_data: doc.refuse_data.unwrap_or(false),
         pad_data: doc.pad_data,
+        odd_texts: doc.odd_texts.unwrap_or(false),
     })
 }
 

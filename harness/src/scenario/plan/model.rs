@@ -84,6 +84,8 @@ pub struct Faults {
     pub refuse_data: bool,
     /// parley as server: pad data-connection payloads to at least this many bytes.
     pub pad_data: Option<usize>,
+    /// FTP, parley as server: replies keep their codes and get unusual texts.
+    pub odd_texts: bool,
 }
 
 /// What the program under test gets and must do.
