@@ -5,6 +5,10 @@
 //! `PARLEY_REQUIRE_PEERS=1` (set by `.ci/run`), which makes a missing peer a failure
 //! (`parley_tests::trials`).
 //!
+//! Every bundled scenario against every real server, with the verdict of each, is the
+//! conformance matrix (`tests/matrix.rs`, `tests/matrix.yaml`, `docs/matrix.md`); the
+//! tests here check the details a matrix cell does not show.
+//!
 //! Where a real server legitimately differs from the mock (its own error pages, an
 //! `HTTP/1.1` status line, 331 instead of 230), the scenarios allow it and the report shows
 //! it as a note or warning, never as an error: the assertions below check both.
@@ -41,16 +45,6 @@ fn main() {
             "core_ftp_scenarios_pass_against_pyftpdlib",
             &[PYTHON3, PYFTPDLIB],
             core_ftp_scenarios_pass_against_pyftpdlib,
-        ),
-        peer_test(
-            "every_ftp_scenario_passes_against_vsftpd_and_the_report_says_where_it_differs",
-            &[VSFTPD],
-            every_ftp_scenario_passes_against_vsftpd_and_the_report_says_where_it_differs,
-        ),
-        peer_test(
-            "every_ftp_scenario_passes_against_pyftpdlib",
-            &[PYTHON3, PYFTPDLIB],
-            every_ftp_scenario_passes_against_pyftpdlib,
         ),
     ])
 }
@@ -158,28 +152,5 @@ fn core_ftp_scenarios_pass_against_pyftpdlib() {
     let peer = peers::pyftpdlib(&peers::fixture("ftp-root"));
     let outcomes = run_against(&peer, Protocol::Ftp, &FTP_CORE, PYFTPDLIB_JOBS);
     assert_eq!(outcomes.len(), 4);
-    assert_all_pass(&peer, &outcomes);
-}
-
-fn every_ftp_scenario_passes_against_vsftpd_and_the_report_says_where_it_differs() {
-    let peer = peers::vsftpd(&peers::fixture("ftp-root"));
-    let outcomes = run_against(&peer, Protocol::Ftp, &["ftp"], 2);
-    assert_all_pass(&peer, &outcomes);
-    // vsftpd sends ASCII-type downloads unconverted (ascii_download_enable=NO by default):
-    // legal enough to pass, but the report says so with a warning.
-    let type_ = by_id(&outcomes, "ftp::type");
-    assert!(
-        type_
-            .findings
-            .iter()
-            .any(|f| f.rule == "F-TYPE-2" && f.severity == Severity::Warning),
-        "{}",
-        describe_verbose(type_)
-    );
-}
-
-fn every_ftp_scenario_passes_against_pyftpdlib() {
-    let peer = peers::pyftpdlib(&peers::fixture("ftp-root"));
-    let outcomes = run_against(&peer, Protocol::Ftp, &["ftp"], PYFTPDLIB_JOBS);
     assert_all_pass(&peer, &outcomes);
 }

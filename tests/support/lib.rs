@@ -1,6 +1,7 @@
 //! Shared helpers for parley's integration tests: where the repository is, how transcripts
 //! are snapshotted, and how tests find real peers (vsftpd, nginx, curl, ...).
 
+pub mod matrix;
 pub mod peers;
 pub mod trials;
 

@@ -33,6 +33,8 @@ pub enum Need {
         /// How to install it (`python3 -m pip install pyftpdlib`).
         install: &'static str,
     },
+    /// The tests run as root (a server that chroots its sessions).
+    Root,
 }
 
 impl Need {
@@ -59,6 +61,10 @@ impl Need {
                         .status()
                         .is_ok_and(|s| s.success())
             }
+            Need::Root => std::process::Command::new("id")
+                .arg("-u")
+                .output()
+                .is_ok_and(|o| o.stdout.trim_ascii() == b"0"),
         }
     }
 
@@ -67,6 +73,7 @@ impl Need {
         match self {
             Need::Program { name, install } => format!("program `{name}` ({install})"),
             Need::PythonModule { name, install } => format!("Python module `{name}` ({install})"),
+            Need::Root => "root (the server chroots its sessions; run the tests as root)".to_string(),
         }
     }
 }

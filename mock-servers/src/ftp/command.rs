@@ -226,15 +226,12 @@ impl Command {
 /// Every command keyword the server implements, for HELP.
 pub(super) const IMPLEMENTED: &[&str] = &[
     "USER", "PASS", "ACCT", "CWD", "CDUP", "QUIT", "PORT", "PASV", "EPRT", "EPSV", "TYPE", "MODE", "STRU",
-    "LIST", "NLST", "RETR", "STOR", "APPE", "RNFR", "RNTO", "DELE", "MKD", "RMD", "PWD", "SYST", "STAT", "FEAT",
-    "HELP", "NOOP", "ALLO",
-    "XCWD", "XCUP", "XMKD", "XRMD", "XPWD",
+    "LIST", "NLST", "RETR", "STOR", "APPE", "RNFR", "RNTO", "DELE", "MKD", "RMD", "PWD", "SYST", "STAT",
+    "FEAT", "HELP", "NOOP", "ALLO", "XCWD", "XCUP", "XMKD", "XRMD", "XPWD",
 ];
 
 /// RFC 959 commands that exist but are not served: they earn 502, not 500.
-const NOT_SERVED: &[&str] = &[
-    "REIN", "SMNT", "STOU", "REST", "ABOR", "SITE",
-];
+const NOT_SERVED: &[&str] = &["REIN", "SMNT", "STOU", "REST", "ABOR", "SITE"];
 
 /// Why a line is not a command this server runs, as the reply it earns.
 #[derive(Debug, Clone, PartialEq, Eq)]

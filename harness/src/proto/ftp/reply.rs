@@ -475,8 +475,14 @@ mod tests {
             odd(b"227 Entering Passive Mode (127,0,0,1,155,171).\r\n"),
             format!("227 {ODD_TEXT} (127,0,0,1,155,171)\r\n")
         );
-        assert_eq!(odd(b"229 EPSV (|||39851|)\r\n"), format!("229 {ODD_TEXT} (|||39851|)\r\n"));
-        assert_eq!(odd(b"257 \"/pub\" is here\r\n"), format!("257 {ODD_TEXT} \"/pub\"\r\n"));
+        assert_eq!(
+            odd(b"229 EPSV (|||39851|)\r\n"),
+            format!("229 {ODD_TEXT} (|||39851|)\r\n")
+        );
+        assert_eq!(
+            odd(b"257 \"/pub\" is here\r\n"),
+            format!("257 {ODD_TEXT} \"/pub\"\r\n")
+        );
         assert_eq!(odd_text_form(b"220-multi\r\n220 line\r\n"), None);
     }
 

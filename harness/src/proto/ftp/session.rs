@@ -383,12 +383,17 @@ impl Session {
                     ));
                 }
             }
-            // RFC 1123 §4.1.2.6: a server MUST implement PASV.
-            "PASV" if matches!(code.0, 500 | 502) => {
+            // RFC 1123 §4.1.2.6: a server MUST implement PASV. A permanent refusal other
+            // than "not logged in" (530) or "syntax error in parameters" (501) is passive
+            // mode missing or switched off (vsftpd's pasv_enable=NO answers 550).
+            "PASV"
+                if code.class() == Some(super::reply::ReplyClass::PermanentNegative)
+                    && !matches!(code.0, 501 | 530) =>
+            {
                 out.push(Violation::new(
                     rules::F_1123_1,
                     format!(
-                        "PASV was answered {code}: the server does not implement passive mode, which every server must (RFC 1123 §4.1.2.6)"
+                        "PASV was answered {code}: the server does not offer passive mode, which every server must (RFC 1123 §4.1.2.6)"
                     ),
                 ));
                 self.data = DataSetup::Unset;
@@ -474,9 +479,8 @@ fn is_anonymous(name: &str) -> bool {
 /// it is among them, but a system without accounts "does not support" it, the
 /// exception the section makes, and no server in common use implements it.
 pub const MINIMUM_SET: &[&str] = &[
-    "USER", "PASS", "PORT", "PASV", "TYPE", "MODE", "STRU", "RETR", "STOR", "APPE", "RNFR",
-    "RNTO", "DELE", "CWD", "CDUP", "RMD", "MKD", "PWD", "LIST", "NLST", "SYST", "STAT", "HELP",
-    "NOOP", "QUIT",
+    "USER", "PASS", "PORT", "PASV", "TYPE", "MODE", "STRU", "RETR", "STOR", "APPE", "RNFR", "RNTO", "DELE",
+    "CWD", "CDUP", "RMD", "MKD", "PWD", "LIST", "NLST", "SYST", "STAT", "HELP", "NOOP", "QUIT",
 ];
 
 /// F-1123-4: a command of the minimum set answered 502 (not implemented), or one of the
@@ -728,6 +732,8 @@ mod tests {
         assert_eq!(s.data(), DataSetup::Unset);
         let (_, fired) = play(&with_login(&["C:PASV", "S:530 not logged in"]));
         assert!(fired.is_empty(), "530 is not a missing PASV: {fired:?}");
+        let (_, fired) = play(&with_login(&["C:PASV", "S:550 Permission denied."]));
+        assert_eq!(fired, ["F-RPL-4", "F-1123-1"], "pasv_enable=NO");
     }
 
     #[test]
@@ -858,7 +864,10 @@ mod tests {
             "C:USER anonymous",
             "S:331 guest ok",
         ]);
-        assert!(fired.is_empty(), "alike, and anonymous apart by design: {fired:?}");
+        assert!(
+            fired.is_empty(),
+            "alike, and anonymous apart by design: {fired:?}"
+        );
     }
 
     #[test]
