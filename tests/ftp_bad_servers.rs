@@ -407,3 +407,62 @@ async fn the_bundled_mock_passes_every_ftp_scenario_written_seven_bytes_at_a_tim
     }
     mock.shutdown().await;
 }
+
+/// An FTP server that refuses every password; after `limit` refusals (0: never) it
+/// closes the control connection right after its 530, as pyftpdlib and proftpd do.
+async fn refusing_logins(limit: usize) -> SocketAddr {
+    serve_once(move |stream| async move {
+        let (r, mut w) = stream.into_split();
+        let mut lines = BufReader::new(r).lines();
+        let _ = w.write_all(b"220 ready\r\n").await;
+        let mut refused = 0;
+        while let Ok(Some(line)) = lines.next_line().await {
+            let reply: &[u8] = match line.split(' ').next().unwrap_or("") {
+                "USER" => b"331 password please\r\n",
+                "PASS" => b"530 no\r\n",
+                "QUIT" => b"221 bye\r\n",
+                _ => b"500 what\r\n",
+            };
+            let _ = w.write_all(reply).await;
+            if line.starts_with("PASS") {
+                refused += 1;
+                if refused == limit {
+                    return;
+                }
+            }
+            if line.starts_with("QUIT") {
+                return;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_server_that_closes_after_three_refused_passwords_passes_the_login_limit() {
+    let (o, _) = against("ftp/login-limit.yaml", refusing_logins(3).await).await;
+    assert_eq!(o.status, Status::Passed, "{}", describe(&o));
+    assert!(
+        o.findings.iter().all(|f| f.severity == Severity::Note),
+        "the close after the third 530 is allowed (or_close), and nothing after it runs:\n{}",
+        describe(&o)
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_never_limits_logins_passes_with_an_f_sec_3_warning() {
+    let (o, _) = against("ftp/login-limit.yaml", refusing_logins(0).await).await;
+    assert_eq!(
+        o.status,
+        Status::Passed,
+        "a warning does not fail:\n{}",
+        describe(&o)
+    );
+    let warned: Vec<&str> = o
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .map(|f| f.rule.as_str())
+        .collect();
+    assert_eq!(warned, ["F-SEC-3"], "{}", describe(&o));
+}

@@ -1,6 +1,7 @@
 //! Real servers as peers, started on free loopback ports for one test and stopped when
-//! the handle drops: vsftpd and pyftpdlib for FTP, nginx and `python3 -m http.server` for
-//! HTTP. A test declares what it needs with the [`Need`] constants here (see
+//! the handle drops: vsftpd (in several configurations), pyftpdlib, proftpd and Twisted
+//! for FTP; nginx, lighttpd, `python3 -m http.server` and busybox httpd for HTTP; and the
+//! fixture servers of `fixtures/servers/` (a correct server with one planted fault). A test declares what it needs with the [`Need`] constants here (see
 //! [`crate::trials`]), so by the time one of these runs its peer is installed; anything
 //! that still goes wrong (a scratch directory, a configuration file, a peer that exits or
 //! never listens) panics and fails the test, never skips it.
