@@ -1,7 +1,8 @@
-//! Embeds the bundled scenario suite (`../scenarios/`) in the binary: generates
-//! `$OUT_DIR/bundled_scenarios.rs`, a table of `(path below scenarios/, include_bytes!)`,
+//! Embeds the bundled scenario suite (`../scenarios/`) and the payload files its scenarios
+//! read (`../fixtures/ftp-commands/`) in the binary: generates
+//! `$OUT_DIR/bundled_scenarios.rs`, a table of `(path below the repository, include_bytes!)`,
 //! so an installed or copied `parley` plays its suite from any directory. A checkout
-//! without `scenarios/` (a packaged crate) gets an empty table.
+//! without them (a packaged crate) gets an empty table.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,14 +32,20 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) {
     }
 }
 
+/// The directories embedded, below the repository's root. The mocks embed their own
+/// roots (`fixtures/ftp-root`, `fixtures/www`).
+const EMBEDDED: &[&str] = &["scenarios", "fixtures/ftp-commands"];
+
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let dir = manifest.join("../scenarios");
-    println!("cargo:rerun-if-changed={}", dir.display());
     let mut files = Vec::new();
-    walk(&dir, "", &mut files);
-    let mut code = String::from("/// The bundled scenarios: path below `scenarios/`, bytes.\n");
-    code.push_str("pub static SCENARIOS: &[(&str, &[u8])] = &[\n");
+    for below in EMBEDDED {
+        let dir = manifest.join("..").join(below);
+        println!("cargo:rerun-if-changed={}", dir.display());
+        walk(&dir, below, &mut files);
+    }
+    let mut code = String::from("/// The bundled files: path below the repository's root, bytes.\n");
+    code.push_str("pub static FILES: &[(&str, &[u8])] = &[\n");
     for (rel, path) in &files {
         let abs = path.canonicalize().unwrap_or_else(|_| path.clone());
         let _ = writeln!(

@@ -485,7 +485,8 @@ async fn a_550_where_150_was_expected_ends_the_scenario_without_waiting() {
     assert_eq!(f.sent_by, Some(parley::outcome::Party::Server));
     assert_eq!(f.hint, parley::rules::S_EXPECT.rule().server);
     ended_at(&o, 12);
-    // LIST may not: there the code itself breaks RFC 959 §5.4, and that is the finding.
+    // LIST too: 550 is how real servers refuse a directory they cannot read (RFC 959
+    // §4.2.2), so the finding is the step's, not a reply-code rule.
     let addr = Fake {
         transfer: Transfer::Refuse(b"550 Internal error.\r\n"),
         ..Fake::default()
@@ -493,7 +494,7 @@ async fn a_550_where_150_was_expected_ends_the_scenario_without_waiting() {
     .start()
     .await;
     let (o, _) = against("ftp/list-passive.yaml", addr).await;
-    assert_eq!(rules(&o), ["F-RPL-4"], "{}", describe(&o));
+    assert_eq!(rules(&o), ["S-EXPECT"], "{}", describe(&o));
     ended_at(&o, 12);
 }
 
@@ -576,11 +577,13 @@ async fn a_425_instead_of_connecting_is_not_blamed_as_a_226_without_data() {
 }
 
 #[tokio::test]
-async fn a_single_line_502_to_help_is_legal_and_not_f_rpl_2() {
+async fn a_single_line_502_to_help_is_not_f_rpl_2_but_f_1123_4() {
     let addr = Fake::default().start().await;
     let (o, _) = against("ftp/multiline.yaml", addr).await;
-    assert_eq!(o.status, Status::Passed, "{}", describe(&o));
+    // A one-line reply is a legal form; what is wrong is not implementing HELP, which
+    // RFC 1123 §4.1.2.13 puts in every server's minimum.
     assert!(o.findings.iter().all(|f| f.rule != "F-RPL-2"), "{}", describe(&o));
+    assert_eq!(rules(&o), ["F-1123-4"], "{}", describe(&o));
 }
 
 #[tokio::test]
@@ -595,4 +598,63 @@ async fn a_server_that_never_sends_226_breaks_no_client_rule() {
     // F-DATA-4 is what a client breaks; the server under test is told S-EXPECT's fix.
     assert_eq!(rules(&o), ["S-EXPECT"], "{}", describe(&o));
     assert_eq!(o.findings[0].sent_by, Some(parley::outcome::Party::Server));
+}
+
+/// An FTP server that refuses every password; after `limit` refusals (0: never) it
+/// closes the control connection right after its 530, as pyftpdlib and proftpd do.
+async fn refusing_logins(limit: usize) -> SocketAddr {
+    serve_once(move |stream| async move {
+        let (r, mut w) = stream.into_split();
+        let mut lines = BufReader::new(r).lines();
+        let _ = w.write_all(b"220 ready\r\n").await;
+        let mut refused = 0;
+        while let Ok(Some(line)) = lines.next_line().await {
+            let reply: &[u8] = match line.split(' ').next().unwrap_or("") {
+                "USER" => b"331 password please\r\n",
+                "PASS" => b"530 no\r\n",
+                "QUIT" => b"221 bye\r\n",
+                _ => b"500 what\r\n",
+            };
+            let _ = w.write_all(reply).await;
+            if line.starts_with("PASS") {
+                refused += 1;
+                if refused == limit {
+                    return;
+                }
+            }
+            if line.starts_with("QUIT") {
+                return;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_server_that_closes_after_three_refused_passwords_passes_the_login_limit() {
+    let (o, _) = against("ftp/login-limit.yaml", refusing_logins(3).await).await;
+    assert_eq!(o.status, Status::Passed, "{}", describe(&o));
+    assert!(
+        o.findings.iter().all(|f| f.severity == Severity::Note),
+        "the close after the third 530 is allowed (or_close), and nothing after it runs:\n{}",
+        describe(&o)
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_never_limits_logins_passes_with_an_f_sec_3_warning() {
+    let (o, _) = against("ftp/login-limit.yaml", refusing_logins(0).await).await;
+    assert_eq!(
+        o.status,
+        Status::Passed,
+        "a warning does not fail:\n{}",
+        describe(&o)
+    );
+    let warned: Vec<&str> = o
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .map(|f| f.rule.as_str())
+        .collect();
+    assert_eq!(warned, ["F-SEC-3"], "{}", describe(&o));
 }

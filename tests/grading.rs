@@ -115,6 +115,7 @@ fn a_correct_client_gets_full_marks_plain_and_under_every_variant(
 #[case::one_read_per_reply_greeting("grading/ftp-list.yaml", "ftp-client/one-read-per-reply.py", Some("multiline-greeting"), &["F-RPL-2"])]
 #[case::quit_before_226("grading/ftp-list.yaml", "ftp-client/quit-before-226.py", Some("delayed-226"), &["F-DATA-4"])]
 #[case::single_recv_listing("grading/ftp-list.yaml", "ftp-client/single-recv-listing.py", Some("large-listing"), &["F-DATA-3"])]
+#[case::parses_reply_text("grading/ftp-list.yaml", "ftp-client/parses-reply-text.py", Some("odd-texts"), &["F-1123-3"])]
 fn a_client_with_one_classic_bug_fires_its_rule(
     #[case] scenario_path: &str,
     #[case] program_path: &str,

@@ -1,8 +1,13 @@
 //! Real servers as peers: the bundled scenarios played with `--target` against nginx and
 //! `python3 -m http.server` (document root `fixtures/www/`), and against vsftpd and
 //! pyftpdlib (root `fixtures/ftp-root/`), each started on a free loopback port for the
-//! test. A test skips with a message when its peer is not installed, unless
-//! `PARLEY_REQUIRE_PEERS=1` (set by `.ci/run`), which makes a missing peer a failure.
+//! test. A test whose peer is not installed is reported as ignored, unless
+//! `PARLEY_REQUIRE_PEERS=1` (set by `.ci/run`), which makes a missing peer a failure
+//! (`parley_tests::trials`).
+//!
+//! Every bundled scenario against every real server, with the verdict of each, is the
+//! conformance matrix (`tests/matrix.rs`, `tests/matrix.yaml`, `docs/matrix.md`); the
+//! tests here check the details a matrix cell does not show.
 //!
 //! Where a real server legitimately differs from the mock (its own error pages, an
 //! `HTTP/1.1` status line, 331 instead of 230), the scenarios allow it and the report shows
@@ -15,8 +20,34 @@ use parley::engine::{self, RunConfig};
 use parley::outcome::{Outcome, Status};
 use parley::proto::Protocol;
 use parley::rules::Severity;
-use parley_tests::peers::{self, Peer};
+use parley_tests::peers::{self, NGINX, PYFTPDLIB, PYTHON3, Peer, VSFTPD};
+use parley_tests::trials::{peer_test, run};
 use parley_tests::{describe_verbose, runtime};
+
+fn main() {
+    run(vec![
+        peer_test(
+            "origin_scenarios_pass_against_nginx_with_its_http11_status_line_as_a_note",
+            &[NGINX],
+            origin_scenarios_pass_against_nginx_with_its_http11_status_line_as_a_note,
+        ),
+        peer_test(
+            "origin_scenarios_pass_against_python_http_server",
+            &[PYTHON3],
+            origin_scenarios_pass_against_python_http_server,
+        ),
+        peer_test(
+            "core_ftp_scenarios_pass_against_vsftpd",
+            &[VSFTPD],
+            core_ftp_scenarios_pass_against_vsftpd,
+        ),
+        peer_test(
+            "core_ftp_scenarios_pass_against_pyftpdlib",
+            &[PYTHON3, PYFTPDLIB],
+            core_ftp_scenarios_pass_against_pyftpdlib,
+        ),
+    ])
+}
 
 fn files(paths: &[&str]) -> Vec<PathBuf> {
     let dirs: Vec<PathBuf> = paths
@@ -69,11 +100,8 @@ fn by_id<'a>(outcomes: &'a [Outcome], id: &str) -> &'a Outcome {
         .unwrap_or_else(|| panic!("no outcome for {id}"))
 }
 
-#[test]
 fn origin_scenarios_pass_against_nginx_with_its_http11_status_line_as_a_note() {
-    let Some(peer) = peers::nginx(&peers::fixture("www")) else {
-        return;
-    };
+    let peer = peers::nginx(&peers::fixture("www"));
     let outcomes = run_against(&peer, Protocol::Http, &["http/origin"], 2);
     assert_all_pass(&peer, &outcomes);
     // nginx answers an HTTP/1.0 request with `HTTP/1.1 200 OK`: legal, reported as a note.
@@ -81,11 +109,8 @@ fn origin_scenarios_pass_against_nginx_with_its_http11_status_line_as_a_note() {
     assert!(has_note(get, "H-SL-3"), "{}", describe_verbose(get));
 }
 
-#[test]
 fn origin_scenarios_pass_against_python_http_server() {
-    let Some(peer) = peers::python_http_server(&peers::fixture("www")) else {
-        return;
-    };
+    let peer = peers::python_http_server(&peers::fixture("www"));
     let outcomes = run_against(&peer, Protocol::Http, &["http/origin"], 2);
     assert_all_pass(&peer, &outcomes);
     // It answers in HTTP/1.0 itself: no H-SL-3 note.
@@ -106,11 +131,8 @@ const FTP_CORE: [&str; 4] = [
 /// alone, without parley): its scenarios are played one at a time.
 const PYFTPDLIB_JOBS: usize = 1;
 
-#[test]
 fn core_ftp_scenarios_pass_against_vsftpd() {
-    let Some(peer) = peers::vsftpd(&peers::fixture("ftp-root")) else {
-        return;
-    };
+    let peer = peers::vsftpd(&peers::fixture("ftp-root"));
     let outcomes = run_against(&peer, Protocol::Ftp, &FTP_CORE, 2);
     assert_eq!(outcomes.len(), 4);
     assert_all_pass(&peer, &outcomes);
@@ -126,41 +148,9 @@ fn core_ftp_scenarios_pass_against_vsftpd() {
     );
 }
 
-#[test]
 fn core_ftp_scenarios_pass_against_pyftpdlib() {
-    let Some(peer) = peers::pyftpdlib(&peers::fixture("ftp-root")) else {
-        return;
-    };
+    let peer = peers::pyftpdlib(&peers::fixture("ftp-root"));
     let outcomes = run_against(&peer, Protocol::Ftp, &FTP_CORE, PYFTPDLIB_JOBS);
     assert_eq!(outcomes.len(), 4);
-    assert_all_pass(&peer, &outcomes);
-}
-
-#[test]
-fn every_ftp_scenario_passes_against_vsftpd_and_the_report_says_where_it_differs() {
-    let Some(peer) = peers::vsftpd(&peers::fixture("ftp-root")) else {
-        return;
-    };
-    let outcomes = run_against(&peer, Protocol::Ftp, &["ftp"], 2);
-    assert_all_pass(&peer, &outcomes);
-    // vsftpd sends ASCII-type downloads unconverted (ascii_download_enable=NO by default):
-    // legal enough to pass, but the report says so with a warning.
-    let type_ = by_id(&outcomes, "ftp::type");
-    assert!(
-        type_
-            .findings
-            .iter()
-            .any(|f| f.rule == "F-TYPE-2" && f.severity == Severity::Warning),
-        "{}",
-        describe_verbose(type_)
-    );
-}
-
-#[test]
-fn every_ftp_scenario_passes_against_pyftpdlib() {
-    let Some(peer) = peers::pyftpdlib(&peers::fixture("ftp-root")) else {
-        return;
-    };
-    let outcomes = run_against(&peer, Protocol::Ftp, &["ftp"], PYFTPDLIB_JOBS);
     assert_all_pass(&peer, &outcomes);
 }

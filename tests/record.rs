@@ -9,7 +9,8 @@
 //! `parley record` prints), and neither client nor server can tell the relay is there.
 //!
 //! Real peers (vsftpd, nginx, curl, python3) are started on free loopback ports; a test
-//! skips with a message when one is missing, unless `PARLEY_REQUIRE_PEERS=1`.
+//! whose peer is missing is reported as ignored, unless `PARLEY_REQUIRE_PEERS=1`, which
+//! makes it a failure naming the peer (`parley_tests::trials`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,9 +23,59 @@ use parley::engine::{self, PlayOptions, RunConfig};
 use parley::outcome::{EventKind, Outcome, Party, Status};
 use parley::proto::Protocol;
 use parley::rules::{Profile, Severity};
+use parley_tests::peers::{CURL, NGINX, PYTHON3, VSFTPD};
+use parley_tests::trials::{peer_test, plain_test, run};
 use parley_tests::{describe_verbose, peers, runtime};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+
+fn main() {
+    run(vec![
+        peer_test(
+            "curl_listing_vsftpd_in_passive_mode_plays_back_both_ways",
+            &[CURL, VSFTPD],
+            curl_listing_vsftpd_in_passive_mode_plays_back_both_ways,
+        ),
+        peer_test(
+            "ftplib_listing_vsftpd_in_active_mode_relays_the_port_connection_and_plays_back_both_ways",
+            &[PYTHON3, VSFTPD],
+            ftplib_listing_vsftpd_in_active_mode_relays_the_port_connection_and_plays_back_both_ways,
+        ),
+        peer_test(
+            "curl_getting_two_files_from_nginx_records_two_connections_and_plays_back_both_ways",
+            &[CURL, NGINX],
+            curl_getting_two_files_from_nginx_records_two_connections_and_plays_back_both_ways,
+        ),
+        peer_test(
+            "python_http_client_posting_json_to_nginx_plays_back_both_ways",
+            &[PYTHON3, NGINX],
+            python_http_client_posting_json_to_nginx_plays_back_both_ways,
+        ),
+        peer_test(
+            "an_echo_client_against_the_bundled_echo_mock_plays_back_both_ways",
+            &[PYTHON3],
+            an_echo_client_against_the_bundled_echo_mock_plays_back_both_ways,
+        ),
+        peer_test(
+            "recording_a_server_with_bare_lf_replies_prints_f_rpl_5_as_it_goes",
+            &[PYTHON3],
+            recording_a_server_with_bare_lf_replies_prints_f_rpl_5_as_it_goes,
+        ),
+        peer_test(
+            "recording_a_response_shorter_than_its_content_length_prints_h_len_2",
+            &[CURL],
+            recording_a_response_shorter_than_its_content_length_prints_h_len_2,
+        ),
+        plain_test(
+            "neither_client_nor_server_sees_a_difference_with_the_relay_between_them",
+            neither_client_nor_server_sees_a_difference_with_the_relay_between_them,
+        ),
+        plain_test(
+            "the_relay_forwards_bytes_as_they_come_not_whole_messages",
+            the_relay_forwards_bytes_as_they_come_not_whole_messages,
+        ),
+    ])
+}
 
 /// How long any one recording may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -142,10 +193,6 @@ fn assert_plays_back_both_ways(rec: &Recorded, protocol: Protocol, target: &str,
     assert_eq!(earned, total, "{}", describe_verbose(&graded));
 }
 
-fn has(program: &str, hint: &str) -> bool {
-    parley_tests::peer(program, hint).is_some()
-}
-
 const FTPLIB_ACTIVE: &str = "import ftplib, sys\n\
     f = ftplib.FTP(timeout=10)\n\
     f.connect(sys.argv[1], int(sys.argv[2]))\n\
@@ -161,14 +208,8 @@ const FTPLIB_PASSIVE: &str = "import ftplib, sys\n\
     f.retrlines('LIST')\n\
     f.quit()";
 
-#[test]
 fn curl_listing_vsftpd_in_passive_mode_plays_back_both_ways() {
-    if !has("curl", "apt-get install curl") {
-        return;
-    }
-    let Some(vsftpd) = peers::vsftpd(&peers::fixture("ftp-root")) else {
-        return;
-    };
+    let vsftpd = peers::vsftpd(&peers::fixture("ftp-root"));
     let command = ["curl", "-s", "--max-time", "10", "ftp://{host}:{port}/"];
     let rec = record(Protocol::Ftp, &vsftpd.addr.to_string(), &command);
     // curl asks for extended passive mode: the server listens, and the 229 is written
@@ -193,11 +234,8 @@ fn curl_listing_vsftpd_in_passive_mode_plays_back_both_ways() {
     assert_plays_back_both_ways(&rec, Protocol::Ftp, &vsftpd.addr.to_string(), &command);
 }
 
-#[test]
 fn ftplib_listing_vsftpd_in_active_mode_relays_the_port_connection_and_plays_back_both_ways() {
-    let Some(vsftpd) = peers::vsftpd(&peers::fixture("ftp-root")) else {
-        return;
-    };
+    let vsftpd = peers::vsftpd(&peers::fixture("ftp-root"));
     let command = ["python3", "-c", FTPLIB_ACTIVE, "{host}", "{port}"];
     let rec = record(Protocol::Ftp, &vsftpd.addr.to_string(), &command);
     // The data connection went through the relay: the server opened it to the relay,
@@ -243,21 +281,15 @@ fn ftplib_listing_vsftpd_in_active_mode_relays_the_port_connection_and_plays_bac
 }
 
 /// nginx with a `/post` endpoint that answers a POST with JSON.
-fn nginx() -> Option<peers::Peer> {
+fn nginx() -> peers::Peer {
     peers::nginx_with(
         &peers::fixture("www"),
         "    location = /post { default_type application/json; return 200 '{\"ok\": true}\\n'; }",
     )
 }
 
-#[test]
 fn curl_getting_two_files_from_nginx_records_two_connections_and_plays_back_both_ways() {
-    if !has("curl", "apt-get install curl") {
-        return;
-    }
-    let Some(nginx) = nginx() else {
-        return;
-    };
+    let nginx = nginx();
     // HTTP/1.0: a connection per request, each recorded as its own connection.
     let command = [
         "curl",
@@ -280,11 +312,8 @@ fn curl_getting_two_files_from_nginx_records_two_connections_and_plays_back_both
     assert_plays_back_both_ways(&rec, Protocol::Http, &nginx.addr.to_string(), &command);
 }
 
-#[test]
 fn python_http_client_posting_json_to_nginx_plays_back_both_ways() {
-    let Some(nginx) = nginx() else {
-        return;
-    };
+    let nginx = nginx();
     let command = [
         "python3",
         "-c",
@@ -304,7 +333,6 @@ fn python_http_client_posting_json_to_nginx_plays_back_both_ways() {
     assert_plays_back_both_ways(&rec, Protocol::Http, &nginx.addr.to_string(), &command);
 }
 
-#[test]
 fn an_echo_client_against_the_bundled_echo_mock_plays_back_both_ways() {
     let rt = runtime();
     let mock = rt
@@ -344,7 +372,6 @@ fn an_echo_client_against_the_bundled_echo_mock_plays_back_both_ways() {
     rt.block_on(mock.shutdown());
 }
 
-#[test]
 fn recording_a_server_with_bare_lf_replies_prints_f_rpl_5_as_it_goes() {
     let rt = runtime();
     let faults = parley::scenario::plan::Faults {
@@ -376,11 +403,7 @@ fn recording_a_server_with_bare_lf_replies_prints_f_rpl_5_as_it_goes() {
     rt.block_on(mock.shutdown());
 }
 
-#[test]
 fn recording_a_response_shorter_than_its_content_length_prints_h_len_2() {
-    if !has("curl", "apt-get install curl") {
-        return;
-    }
     let rt = runtime();
     let server = rt.block_on(parley_tests::serve_once(|mut s| async move {
         let mut buf = vec![0u8; 4096];
@@ -558,7 +581,6 @@ fn without_addresses(seen: &Seen) -> String {
         .collect()
 }
 
-#[test]
 fn neither_client_nor_server_sees_a_difference_with_the_relay_between_them() {
     let rt = runtime();
     rt.block_on(async {
@@ -623,7 +645,6 @@ fn neither_client_nor_server_sees_a_difference_with_the_relay_between_them() {
     });
 }
 
-#[test]
 fn the_relay_forwards_bytes_as_they_come_not_whole_messages() {
     let rt = runtime();
     rt.block_on(async {

@@ -66,13 +66,13 @@ fn the_course_client_at_the_default_jobs_shows_f_data_1_in_every_run_and_the_fal
         );
         let out = text(&o);
         assert_eq!(o.status.code(), Some(1), "{out}");
-        // Plain and four variants, each failing on its PORT and nothing else.
+        // Plain and five variants, each failing on its PORT and nothing else.
         let failed = String::from_utf8_lossy(&o.stdout)
             .lines()
             .filter(|l| l.starts_with("FAIL  "))
             .count();
-        assert_eq!(failed, 5, "{out}");
-        assert_eq!(out.matches("F-DATA-1 error").count(), 5, "{out}");
+        assert_eq!(failed, 6, "{out}");
+        assert_eq!(out.matches("F-DATA-1 error").count(), 6, "{out}");
         assert!(!out.contains("S-EXPECT"), "{out}");
         assert!(!out.contains("Address already in use"), "{out}");
         let notes = String::from_utf8_lossy(&o.stderr).matches(NOTE).count();
@@ -123,7 +123,7 @@ fn four_copies_of_the_course_client_as_a_class_at_jobs_4_all_show_f_data_1() {
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
         let runs = json["scenarios"].as_array().unwrap();
-        assert_eq!(runs.len(), 4 * 5, "{out}");
+        assert_eq!(runs.len(), 4 * 6, "{out}");
         for run in runs {
             let errors: Vec<&str> = run["findings"]
                 .as_array()

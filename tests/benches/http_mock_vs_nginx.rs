@@ -115,7 +115,9 @@ fn main() {
         "    location = /get {{\n      default_type application/json;\n      return 200 '{}';\n    }}",
         body.replace('\n', "\\n")
     );
-    let nginx = parley_tests::peers::nginx_with(&parley_tests::peers::fixture("www"), &location);
+    let nginx = parley_tests::peers::NGINX
+        .available()
+        .then(|| parley_tests::peers::nginx_with(&parley_tests::peers::fixture("www"), &location));
 
     println!(
         "HTTP/1.0 GET /get, {CONNS} concurrent clients, a connection per request, {ROUNDS} rounds of {} s each",

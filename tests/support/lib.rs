@@ -1,8 +1,9 @@
 //! Shared helpers for parley's integration tests: where the repository is, how transcripts
 //! are snapshotted, and how tests find real peers (vsftpd, nginx, curl, ...).
-#![allow(clippy::print_stderr)]
 
+pub mod matrix;
 pub mod peers;
+pub mod trials;
 
 use std::path::{Path, PathBuf};
 
@@ -142,12 +143,13 @@ pub const SNAPSHOT_FILTERS: &[(&str, &str)] = &[
 ];
 
 /// Whether CI requires real peers (`PARLEY_REQUIRE_PEERS=1`): then a missing peer fails
-/// the test instead of skipping it.
+/// the test instead of being reported as ignored (see [`trials`]).
 pub fn peers_required() -> bool {
     std::env::var("PARLEY_REQUIRE_PEERS").is_ok_and(|v| v == "1" || v == "true")
 }
 
-/// Finds a program on PATH (or at an absolute path).
+/// Finds a program on `PATH` (or at an absolute path). Only `PATH`: a test that removes
+/// a peer from `PATH` sees it missing.
 pub fn which(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
         let p = PathBuf::from(program);
@@ -155,44 +157,8 @@ pub fn which(program: &str) -> Option<PathBuf> {
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
-}
-
-/// The path of a peer program, or `None` after printing why the test is skipped.
-/// Panics when `PARLEY_REQUIRE_PEERS=1` and the program is missing.
-pub fn peer(program: &str, install_hint: &str) -> Option<PathBuf> {
-    match which(program) {
-        Some(p) => Some(p),
-        None if peers_required() => {
-            panic!("PARLEY_REQUIRE_PEERS=1 but `{program}` is not installed ({install_hint})")
-        }
-        None => {
-            eprintln!(
-                "SKIPPED: `{program}` is not installed ({install_hint}); set PARLEY_REQUIRE_PEERS=1 to fail instead"
-            );
-            None
-        }
-    }
-}
-
-/// True when `python3 -c "import MODULE"` works; otherwise prints why the test is
-/// skipped (or panics under `PARLEY_REQUIRE_PEERS=1`).
-pub fn python_module(module: &str) -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if peers_required() {
-            panic!(
-                "PARLEY_REQUIRE_PEERS=1 but the Python module `{module}` is missing (python3 -m pip install {module})"
-            );
-        }
-        eprintln!("SKIPPED: Python module `{module}` is missing (python3 -m pip install {module})");
-    }
-    ok
 }
 
 /// A scenario of `scenarios/` by its path there (`echo/basic.yaml`); panics with the

@@ -360,6 +360,12 @@ pub trait Hooks: Send {
         let _ = reply;
         None
     }
+
+    /// The same reply with unusual text after its code (the `odd_texts` fault).
+    fn odd_text(&self, reply: &[u8]) -> Option<Vec<u8>> {
+        let _ = reply;
+        None
+    }
 }
 
 /// The judge of one conversation: a [`Codec`] with its [`Hooks`]. It keeps the protocol

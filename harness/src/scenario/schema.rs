@@ -332,6 +332,11 @@ pub struct StepFields {
     /// listener of this name while the step waits, nor by the time the message is there
     /// (an FTP server must not connect to a bounce address its PORT named; RFC 2577 §3).
     pub no_connection: Option<ConnName>,
+    /// On a step that waits for the peer's message: the peer may close the connection
+    /// instead (an FTP server that ends the session after failed logins). The step then
+    /// passes, and the last code is cleared, so later steps that depend on a reply
+    /// (`when: { last_code: ... }`) are skipped.
+    pub or_close: Option<bool>,
     /// `continue: true` makes the step informational: when its check fails, the finding
     /// keeps its rule's own severity (a warning or note does not fail the scenario) and
     /// the scenario goes on. By default a step that does not get what it expects fails,
@@ -408,6 +413,7 @@ fn check_step(fields: StepFields) -> Result<StepDoc, String> {
             ("points", fields.points.is_some()),
             ("continue", fields.keep_going.is_some()),
             ("no_connection", fields.no_connection.is_some()),
+            ("or_close", fields.or_close.is_some()),
         ]
         .into_iter()
         .filter_map(|(n, s)| s.then_some(n))
@@ -424,6 +430,9 @@ fn check_step(fields: StepFields) -> Result<StepDoc, String> {
     }
     if fields.no_connection.is_some() && fields.client.is_none() && fields.server.is_none() {
         return Err("`no_connection` watches a listener while a message is awaited: use it on a `client` or `server` step".to_string());
+    }
+    if fields.or_close.is_some() && fields.client.is_none() && fields.server.is_none() {
+        return Err("`or_close` lets the peer close instead of sending a message: use it on a `client` or `server` step".to_string());
     }
     if fields.capture.is_some() && fields.client.is_none() && fields.server.is_none() {
         return Err("`capture` reads a message: use it on a `client` or `server` step".to_string());
@@ -1110,6 +1119,10 @@ pub struct FaultsDoc {
     /// FTP, parley as the server: 227 replies carry their six numbers without the
     /// parentheses (legal: RFC 1123 §4.1.2.6 has clients find the numbers anywhere).
     pub pasv_without_parentheses: Option<bool>,
+    /// FTP, when parley plays the server: every reply keeps its code and gets an unusual
+    /// text (the data address of 227/229 and the path of 257 kept), so that a client that
+    /// parses reply text instead of codes fails (RFC 1123 §4.1.2.11).
+    pub odd_texts: Option<bool>,
 }
 
 /// What the program under test gets and must do (`parley grade`).

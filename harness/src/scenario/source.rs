@@ -5,7 +5,7 @@
 //! `/dev/zero`, a socket or a directory is refused before it is opened (a FIFO would
 //! block forever, `/dev/zero` never ends), and so is a file larger than the cap.
 //!
-//! The bundled suite — `scenarios/` and the mocks' `fixtures/ftp-root/` and
+//! The bundled suite — `scenarios/`, `fixtures/ftp-commands/` and the mocks' `fixtures/ftp-root/` and
 //! `fixtures/www/`, as they were when parley was built — lives under the virtual root
 //! `bundled:` (`bundled:/scenarios/echo/basic.yaml`), with the layout of the repository,
 //! so the relative paths a bundled scenario uses (`../../fixtures/ftp-root/readme.txt`)
@@ -27,9 +27,9 @@ mod generated {
 
 /// Every bundled file: its path below the bundle's root and its bytes.
 pub fn bundled_files() -> impl Iterator<Item = (String, &'static [u8])> {
-    let scenarios = generated::SCENARIOS
+    let scenarios = generated::FILES
         .iter()
-        .map(|(path, bytes)| (format!("scenarios/{path}"), *bytes));
+        .map(|(path, bytes)| (path.to_string(), *bytes));
     let ftp = parley_mock::bundled::FTP_ROOT
         .iter()
         .map(|(path, bytes)| (format!("fixtures/ftp-root/{path}"), *bytes));

@@ -186,6 +186,13 @@ pub(super) enum Command {
     Nlst(ListArgs),
     Retr(String),
     Stor(String),
+    /// APPE: stored as STOR stores (the in-memory files are written whole).
+    Appe(String),
+    /// RNFR: the name a following RNTO renames.
+    Rnfr(String),
+    Rnto(String),
+    /// STAT without an argument: the session's status (211).
+    Stat,
     Dele(String),
     Mkd(String),
     Rmd(String),
@@ -219,14 +226,12 @@ impl Command {
 /// Every command keyword the server implements, for HELP.
 pub(super) const IMPLEMENTED: &[&str] = &[
     "USER", "PASS", "ACCT", "CWD", "CDUP", "QUIT", "PORT", "PASV", "EPRT", "EPSV", "TYPE", "MODE", "STRU",
-    "LIST", "NLST", "RETR", "STOR", "DELE", "MKD", "RMD", "PWD", "SYST", "FEAT", "HELP", "NOOP", "ALLO",
-    "XCWD", "XCUP", "XMKD", "XRMD", "XPWD",
+    "LIST", "NLST", "RETR", "STOR", "APPE", "RNFR", "RNTO", "DELE", "MKD", "RMD", "PWD", "SYST", "STAT",
+    "FEAT", "HELP", "NOOP", "ALLO", "XCWD", "XCUP", "XMKD", "XRMD", "XPWD",
 ];
 
 /// RFC 959 commands that exist but are not served: they earn 502, not 500.
-const NOT_SERVED: &[&str] = &[
-    "REIN", "SMNT", "STOU", "APPE", "REST", "RNFR", "RNTO", "ABOR", "STAT", "SITE",
-];
+const NOT_SERVED: &[&str] = &["REIN", "SMNT", "STOU", "REST", "ABOR", "SITE"];
 
 /// Why a line is not a command this server runs, as the reply it earns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,6 +295,10 @@ pub(super) fn parse(line: &[u8]) -> Result<Command, Rejection> {
         "NLST" => Ok(Command::Nlst(parse_list(arg))),
         "RETR" => required(arg).map(Command::Retr),
         "STOR" => required(arg).map(Command::Stor),
+        "APPE" => required(arg).map(Command::Appe),
+        "RNFR" => required(arg).map(Command::Rnfr),
+        "RNTO" => required(arg).map(Command::Rnto),
+        "STAT" => none(&arg, Command::Stat),
         "DELE" => required(arg).map(Command::Dele),
         "MKD" | "XMKD" => required(arg).map(Command::Mkd),
         "RMD" | "XRMD" => required(arg).map(Command::Rmd),
@@ -551,7 +560,7 @@ pub(super) mod tests {
         for line in [&b"FROB x"[..], b"", b"\x00\x01\xfe", b"REALLYLONG", b"12 3"] {
             assert_eq!(parse(line).unwrap_err().0.code(), Code::UNRECOGNIZED, "{line:?}");
         }
-        assert_eq!(parse(b"RNFR a").unwrap_err().0.code(), Code::NOT_IMPLEMENTED);
+        assert_eq!(parse(b"REST 100").unwrap_err().0.code(), Code::NOT_IMPLEMENTED);
     }
 
     #[test]

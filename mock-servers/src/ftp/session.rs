@@ -91,6 +91,8 @@ struct Session {
     epsv_all: bool,
     /// The session said its last reply and closed; nothing more is written.
     closed: bool,
+    /// The argument of an accepted RNFR, for the RNTO after it.
+    rename_from: Option<String>,
 }
 
 /// Serves one control connection until it ends or `shutdown` is cancelled; on shutdown an
@@ -118,6 +120,7 @@ pub(super) async fn serve(
         data: DataPlan::Unset,
         epsv_all: false,
         closed: false,
+        rename_from: None,
     };
     let cancelled = tokio::select! {
         _ = shutdown.cancelled() => true,
@@ -300,7 +303,34 @@ impl Session {
             Command::List(args) => self.list(args, true).await,
             Command::Nlst(args) => self.list(args, false).await,
             Command::Retr(arg) => self.retr(&arg).await,
-            Command::Stor(arg) => self.stor(&arg).await,
+            Command::Stor(arg) | Command::Appe(arg) => self.stor(&arg).await,
+            Command::Rnfr(arg) => {
+                let path = self.cwd.resolve(&arg);
+                match path {
+                    Ok(p) if self.may_write(&p) => {
+                        self.rename_from = Some(arg);
+                        self.reply(Code(350), "Ready for RNTO.").await
+                    }
+                    _ => self.reply(Code::FILE_UNAVAILABLE, "Permission denied.").await,
+                }
+            }
+            Command::Rnto(_) => match self.rename_from.take() {
+                None => self.reply(Code::BAD_SEQUENCE, "RNFR first.").await,
+                Some(_) => {
+                    self.reply(Code::NAME_NOT_ALLOWED, "Renaming is not supported here.")
+                        .await
+                }
+            },
+            Command::Stat => {
+                let status = Reply::multi(
+                    Code::SYSTEM_STATUS,
+                    "parley-mock FTP server status:",
+                    &[" Type and mode: see TYPE, MODE S, STRU F"],
+                    "End of status.",
+                );
+                self.send(&status).await?;
+                Ok(Flow::Continue)
+            }
             Command::Dele(arg) => self.change(&arg, "DELE").await,
             Command::Mkd(arg) => self.change(&arg, "MKD").await,
             Command::Rmd(arg) => self.change(&arg, "RMD").await,

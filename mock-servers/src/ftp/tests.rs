@@ -664,7 +664,7 @@ async fn garbage_and_overlong_lines_get_500_and_the_session_goes_on() {
         let got = c.reply().await;
         assert_eq!(got.code, 500, "{garbage:?} -> {}", got.text());
     }
-    c.expect("RNFR x", 502).await;
+    c.expect("REST 100", 502).await;
     let long = format!("NOOP {}", "x".repeat(2000));
     c.expect(&long, 500).await;
     c.expect("USER alice", 331).await;

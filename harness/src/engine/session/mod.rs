@@ -315,8 +315,12 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         }
         let before = session.findings.len();
         let outcome = session.run_step(step).await;
-        // A step that stopped the scenario failed, findings or not.
-        let failed = outcome.is_err() || session.findings[before..].iter().any(Finding::is_error);
+        // A step that stopped the scenario failed, findings or not; an informational
+        // step that gave up waiting (a deadline, a close) is judged by its findings,
+        // which keep their rule's severity, and the scenario goes on.
+        let informational = step.keep_going && matches!(outcome, Err(Stop::Halt));
+        let failed =
+            (outcome.is_err() && !informational) || session.findings[before..].iter().any(Finding::is_error);
         let state = session.settle(step, failed);
         results.push(result(step, state));
         match outcome {
@@ -325,6 +329,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
                 session.push(*f, &conn);
                 stopped = Some(Stop::Halt);
             }
+            Err(Stop::Halt) if informational => {}
             Err(stop) => stopped = Some(stop),
             // A failed step ends the scenario unless it is informational.
             Ok(()) if failed && !step.keep_going => stopped = Some(Stop::Halt),

@@ -18,6 +18,9 @@ use crate::scenario::Side;
 use crate::scenario::duration::human;
 use crate::scenario::plan::{Action, Expect, Step};
 
+/// A whole message, and whether it came too early (the rule and why).
+type Received = (Vec<u8>, Option<(RuleId, String)>);
+
 /// How many unexpected commands parley answers while waiting for one step.
 const MAX_ANSWERS: usize = 64;
 
@@ -50,7 +53,14 @@ impl Session<'_> {
                 self.prefetched = other;
                 let mut answered = 0;
                 loop {
-                    let (msg, premature) = self.next_message_watching(step, conn, from, &wanted).await?;
+                    let Some((msg, premature)) =
+                        self.next_message_watching(step, conn, from, &wanted).await?
+                    else {
+                        // `or_close`: the peer closed instead, which the step allows. No reply
+                        // came, so nothing that depends on one runs after it.
+                        self.last_code = None;
+                        return Ok(());
+                    };
                     let (view, explained) = self.judge_arrival(step, conn, dir, &msg, premature).await?;
                     let matches =
                         matcher::check(&wanted, self.inspector.as_ref(), dir, &msg, &view).is_empty();
@@ -163,9 +173,14 @@ impl Session<'_> {
         let mut answered = 0;
         loop {
             let before = self.findings.len();
-            let (msg, premature) = self
+            let Some((msg, premature)) = self
                 .next_message_watching(first, conn, from, &Wanted::default())
-                .await?;
+                .await?
+            else {
+                // The peer closed, which the first alternative's step allows (`or_close`):
+                // that step sees the close itself.
+                return Ok(0);
+            };
             let (view, explained) = self.judge_arrival(first, conn, dir, &msg, premature).await?;
             if explained {
                 return Err(Stop::Halt);
@@ -294,7 +309,7 @@ impl Session<'_> {
         conn: &str,
         from: Side,
         wanted: &Wanted<'_>,
-    ) -> Result<(Vec<u8>, Option<(RuleId, String)>), Stop> {
+    ) -> Result<Option<Received>, Stop> {
         let watched = step.no_connection.as_deref();
         let Some(listener) = watched.and_then(|w| self.listeners.remove(w)) else {
             return self.next_message(step, conn, from, wanted).await;
@@ -332,13 +347,15 @@ impl Session<'_> {
 
     /// Waits for one whole message from `from` on `conn`. Also says whether it arrived
     /// before parley had finished its previous message on that connection, and the rule.
+    /// `None`: the peer closed (or reset) the connection before sending anything, and the
+    /// step allows that (`or_close`).
     async fn next_message(
         &mut self,
         step: &Step,
         conn: &str,
         from: Side,
         wanted: &Wanted<'_>,
-    ) -> Result<(Vec<u8>, Option<(RuleId, String)>), Stop> {
+    ) -> Result<Option<Received>, Stop> {
         let (deadline, wait, scenario_wide) = self.step_deadline(step);
         let dir = super::dir_from(from);
         let Some(c) = self.conns.get(conn) else {
@@ -384,6 +401,9 @@ impl Session<'_> {
                     self.push(f, conn);
                     return Err(Stop::Halt);
                 }
+                if (inbox.eof || inbox.error.is_some()) && step.or_close && inbox.buf.is_empty() {
+                    return Ok(None);
+                }
                 if inbox.eof || inbox.error.is_some() {
                     let how = match &inbox.error {
                         Some(e) => format!("the connection `{conn}` failed ({e})"),
@@ -413,7 +433,7 @@ impl Session<'_> {
                     self.close_after_peer(conn).await;
                 }
                 let premature = self.judge_timing(conn, dir, &msg);
-                return Ok((msg, premature));
+                return Ok(Some((msg, premature)));
             }
             tokio::select! {
                 _ = shared.changed.notified() => {}

@@ -1,5 +1,5 @@
-//! The messages parley sends. When it plays the server, the fault knobs shape them: a
-//! multi-line greeting, padded data, pauses, pieces written apart — the things a correct
+//! The messages parley sends. When it plays the server, the fault knobs shape them: odd
+//! reply texts, a multi-line greeting, padded data, pauses, pieces written apart — the things a correct
 //! client survives and a fragile one does not. A peer that closes while parley is still
 //! writing took the first read for the whole message (one that had closed before parley
 //! began did not: its next step reports the close).
@@ -81,6 +81,9 @@ impl Session<'_> {
         }
         let mut bytes = stream.to_vec();
         if self.me == Side::Server {
+            if conn == MAIN && self.faults.odd_texts {
+                bytes = self.inspector.odd_text(&bytes).unwrap_or(bytes);
+            }
             if conn == MAIN && !self.greeted && self.faults.multiline_greeting {
                 bytes = self.inspector.multiline(&bytes).unwrap_or(bytes);
             }

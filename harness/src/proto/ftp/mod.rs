@@ -11,6 +11,10 @@
 //! - [`rewrite`]: the lines a relay changes so that data connections pass through it;
 //! - [`session`]: the login phase and the sequence rules (F-SEQ-*, F-DATA-7, F-TYPE-1).
 //!
+//! The data addresses are judged here too: a PORT/EPRT to a privileged port (F-SEC-7), a
+//! 227 naming a host other than the server the client reached (F-SEC-8), and passive
+//! ports that follow each other one by one through a session (F-SEC-5).
+//!
 //! The timing rules (a command before parley's reply was sent, a peer that closed while
 //! parley wrote, a data connection that could not be opened) are judged here too, from
 //! what the engine tells the hooks of [`Inspector`].
@@ -82,6 +86,9 @@ pub struct FtpInspector {
     /// Lines of the last reply on `main` (parley's reply when it sends one).
     last_reply_lines: usize,
     channel: Channel,
+    /// The port of the last 227/229 (F-SEC-5), and whether a consecutive one was noted.
+    last_passive_port: Option<u16>,
+    predictable_noted: bool,
 }
 
 impl FtpInspector {
@@ -146,6 +153,7 @@ impl FtpInspector {
                             .actual(msg),
                         );
                     }
+                    self.judge_passive_port(addr.port(), msg, findings);
                     view.vars = addr_vars("pasv", addr);
                 }
                 None => findings.push(
@@ -169,6 +177,9 @@ impl FtpInspector {
                         .actual(msg),
                     );
                 }
+                if let Some(port) = port {
+                    self.judge_passive_port(port, msg, findings);
+                }
                 if let (Some(port), Some(host)) = (port, host) {
                     view.vars = addr_vars("pasv", SocketAddr::new(host, port));
                 }
@@ -176,6 +187,27 @@ impl FtpInspector {
             _ => {}
         }
         view
+    }
+
+    /// F-SEC-5: a passive port one above the previous one in the same session. A kernel
+    /// or random choice makes that a chance of about one in tens of thousands; a server
+    /// that counts up makes it certain, and the next data connection predictable.
+    fn judge_passive_port(&mut self, port: u16, msg: &[u8], findings: &mut Vec<Finding>) {
+        let previous = self.last_passive_port.replace(port);
+        if self.predictable_noted || previous.and_then(|p| p.checked_add(1)) != Some(port) {
+            return;
+        }
+        self.predictable_noted = true;
+        findings.push(
+            Finding::new(
+                rules::F_SEC_5,
+                format!(
+                    "passive port {port} follows port {} of the previous PASV/EPSV: ports handed out in order let another host predict and take the next data connection (RFC 2577 §8)",
+                    port - 1
+                ),
+            )
+            .actual(msg),
+        );
     }
 
     /// The data address of a 227, and the other host it named when that is not the
@@ -632,5 +664,9 @@ impl Hooks for FtpInspector {
 
     fn multiline(&self, reply: &[u8]) -> Option<Vec<u8>> {
         reply::multiline_form(reply)
+    }
+
+    fn odd_text(&self, reply: &[u8]) -> Option<Vec<u8>> {
+        reply::odd_text_form(reply)
     }
 }

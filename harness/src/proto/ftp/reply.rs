@@ -423,10 +423,68 @@ pub fn multiline_form(reply: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The text an `odd_texts` reply carries after its code: nothing a client that reads
+/// codes needs, and none of the words text-parsing clients look for.
+pub const ODD_TEXT: &str = "Reply text changed by parley on purpose: act on the code";
+
+/// A single-line reply `NNN text\r\n` with [`ODD_TEXT`] instead of its text, keeping
+/// what a client does parse from the text by the RFCs: the six numbers of a 227
+/// (1123 §4.1.2.6), the `(|||port|)` of a 229 (2428 §3), the quoted path of a 257
+/// (959 Appendix II). Multi-line replies and anything else are left as they are.
+pub fn odd_text_form(reply: &[u8]) -> Option<Vec<u8>> {
+    let body = reply.strip_suffix(b"\r\n")?;
+    if body.contains(&b'\n') || body.get(3) != Some(&b' ') {
+        return None;
+    }
+    let code = leading_digits(body)?;
+    let text = String::from_utf8_lossy(&body[4..]);
+    let kept = match &code {
+        b"227" => super::addr::find_pasv_numbers(&text).map(|a| {
+            let [h1, h2, h3, h4] = a.ip().octets();
+            format!(" ({h1},{h2},{h3},{h4},{},{})", a.port() >> 8, a.port() & 0xff)
+        })?,
+        b"229" => format!(" (|||{}|)", super::addr::find_epsv_port(&text)?),
+        b"257" => {
+            let start = text.find('"')?;
+            let end = text.rfind('"').filter(|e| *e > start)?;
+            format!(" {}", &text[start..=end])
+        }
+        _ => String::new(),
+    };
+    let mut out = code.to_vec();
+    out.push(b' ');
+    out.extend_from_slice(ODD_TEXT.as_bytes());
+    out.extend_from_slice(kept.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[test]
+    fn odd_texts_keep_the_code_and_what_the_rfcs_let_a_client_parse() {
+        let odd = |r: &[u8]| String::from_utf8(odd_text_form(r).unwrap()).unwrap();
+        assert_eq!(
+            odd(b"331 Please specify the password.\r\n"),
+            format!("331 {ODD_TEXT}\r\n")
+        );
+        assert_eq!(
+            odd(b"227 Entering Passive Mode (127,0,0,1,155,171).\r\n"),
+            format!("227 {ODD_TEXT} (127,0,0,1,155,171)\r\n")
+        );
+        assert_eq!(
+            odd(b"229 EPSV (|||39851|)\r\n"),
+            format!("229 {ODD_TEXT} (|||39851|)\r\n")
+        );
+        assert_eq!(
+            odd(b"257 \"/pub\" is here\r\n"),
+            format!("257 {ODD_TEXT} \"/pub\"\r\n")
+        );
+        assert_eq!(odd_text_form(b"220-multi\r\n220 line\r\n"), None);
+    }
 
     fn rules(msg: &[u8]) -> Vec<&'static str> {
         parse_reply(msg)

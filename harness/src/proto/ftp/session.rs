@@ -8,7 +8,10 @@
 //! - a server's replies (messages going to the client): a code the command may receive
 //!   (F-RPL-4, [`super::table`]), no 2yz to PASS without USER (F-SEQ-2), no transfer
 //!   started before login (F-SEQ-3), `TYPE I` answered 200 (F-TYPE-1);
-//! - a listing on a data connection in ASCII type with lines in bare LF (F-DATA-7).
+//! - a listing on a data connection in ASCII type with lines in bare LF (F-DATA-7);
+//! - a command of RFC 1123's minimum set answered 502, or one of its required parameters
+//!   answered 504 (F-1123-4); USER answered differently for two names that are not the
+//!   anonymous ones, so that a name's existence can be probed (F-SEC-4).
 //!
 //! Findings about parley's own messages are dropped by the engine; this module judges
 //! every message alike and never asks who sent it.
@@ -99,6 +102,9 @@ pub struct Session {
     transfers: usize,
     commands: usize,
     completed: Option<Completed>,
+    /// The first USER (other than the anonymous names) answered before login, with its
+    /// final code; the next name answered otherwise is F-SEC-4.
+    probed_user: Option<(String, ReplyCode)>,
 }
 
 impl Default for Session {
@@ -119,6 +125,7 @@ impl Session {
             transfers: 0,
             commands: 0,
             completed: None,
+            probed_user: None,
         }
     }
 
@@ -327,8 +334,14 @@ impl Session {
             self.phase = Phase::Closed;
             return;
         }
+        if let Some(v) = minimum_set_refused(&done.command, code) {
+            out.push(v);
+        }
         match kw {
             "USER" => {
+                if done.phase == Phase::NeedUser || done.phase == Phase::NeedPass {
+                    self.compare_user_answers(&done.command, code, out);
+                }
                 self.phase = match code.0 {
                     331 => Phase::NeedPass,
                     332 => Phase::NeedAccount,
@@ -370,12 +383,17 @@ impl Session {
                     ));
                 }
             }
-            // RFC 1123 §4.1.2.6: a server MUST implement PASV.
-            "PASV" if matches!(code.0, 500 | 502) => {
+            // RFC 1123 §4.1.2.6: a server MUST implement PASV. A permanent refusal other
+            // than "not logged in" (530) or "syntax error in parameters" (501) is passive
+            // mode missing or switched off (vsftpd's pasv_enable=NO answers 550).
+            "PASV"
+                if code.class() == Some(super::reply::ReplyClass::PermanentNegative)
+                    && !matches!(code.0, 501 | 530) =>
+            {
                 out.push(Violation::new(
                     rules::F_1123_1,
                     format!(
-                        "PASV was answered {code}: the server does not implement passive mode, which every server must (RFC 1123 §4.1.2.6)"
+                        "PASV was answered {code}: the server does not offer passive mode, which every server must (RFC 1123 §4.1.2.6)"
                     ),
                 ));
                 self.data = DataSetup::Unset;
@@ -395,6 +413,31 @@ impl Session {
             }
             _ if is_transfer(kw) && ok => self.data = DataSetup::Unset,
             _ => {}
+        }
+    }
+
+    /// F-SEC-4: two names (neither of them anonymous) whose USER got different codes tell
+    /// a prober which names exist (RFC 2577 §7: answer alike, refuse at PASS).
+    fn compare_user_answers(&mut self, command: &Command, code: ReplyCode, out: &mut Vec<Violation>) {
+        let Some(name) = command.arg.as_deref().map(str::trim).filter(|n| !n.is_empty()) else {
+            return;
+        };
+        if is_anonymous(name) || !code.is_final() {
+            return;
+        }
+        match &self.probed_user {
+            None => self.probed_user = Some((name.to_string(), code)),
+            Some((first, first_code)) if !first.eq_ignore_ascii_case(name) && *first_code != code => {
+                out.push(Violation::new(
+                    rules::F_SEC_4,
+                    format!(
+                        "USER {first} was answered {first_code} and USER {name} {code}: a client can tell which names exist from the code; answer every USER alike (331) and refuse at PASS (RFC 2577 §7)"
+                    ),
+                ));
+                // Once per session.
+                self.probed_user = Some((name.to_string(), code));
+            }
+            Some(_) => {}
         }
     }
 
@@ -424,6 +467,62 @@ impl Session {
         }
         out
     }
+}
+
+/// The names every anonymous FTP server accepts (RFC 1635 §2): answered apart from the
+/// others by design, so they tell a prober nothing.
+fn is_anonymous(name: &str) -> bool {
+    name.eq_ignore_ascii_case("anonymous") || name.eq_ignore_ascii_case("ftp")
+}
+
+/// RFC 1123 §4.1.2.13: the commands every server-FTP MUST support. ACCT is left out:
+/// it is among them, but a system without accounts "does not support" it, the
+/// exception the section makes, and no server in common use implements it.
+pub const MINIMUM_SET: &[&str] = &[
+    "USER", "PASS", "PORT", "PASV", "TYPE", "MODE", "STRU", "RETR", "STOR", "APPE", "RNFR", "RNTO", "DELE",
+    "CWD", "CDUP", "RMD", "MKD", "PWD", "LIST", "NLST", "SYST", "STAT", "HELP", "NOOP", "QUIT",
+];
+
+/// F-1123-4: a command of the minimum set answered 502 (not implemented), or one of the
+/// parameters the section requires (TYPE A, A N, I, L 8; MODE S; STRU F) answered 504
+/// (not implemented for that parameter). A 500 is a syntax error as often as a missing
+/// command, so it is left to the scenario that sends each command well formed.
+fn minimum_set_refused(command: &Command, code: ReplyCode) -> Option<Violation> {
+    let kw = command.keyword.as_str();
+    // PASV has its own rule (F-1123-1), and so has TYPE I (F-TYPE-1).
+    if code.0 == 502 && MINIMUM_SET.contains(&kw) && kw != "PASV" {
+        return Some(Violation::new(
+            rules::F_1123_4,
+            format!(
+                "{kw} was answered {code} (not implemented): RFC 1123 §4.1.2.13 makes it part of the minimum every server supports"
+            ),
+        ));
+    }
+    if code.0 != 504 {
+        return None;
+    }
+    let arg = command
+        .arg
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_uppercase();
+    let required = match kw {
+        "TYPE" => matches!(arg.as_str(), "A" | "A N" | "L 8" | "L8"),
+        "MODE" => arg == "S",
+        "STRU" => arg == "F",
+        _ => false,
+    };
+    required.then(|| {
+        Violation::new(
+            rules::F_1123_4,
+            format!(
+                "{kw} {arg} was answered {code}: RFC 1123 §4.1.2.13 requires every server to support it (types ASCII Non-print, Image and Local 8, mode Stream, structure File)"
+            ),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -633,6 +732,8 @@ mod tests {
         assert_eq!(s.data(), DataSetup::Unset);
         let (_, fired) = play(&with_login(&["C:PASV", "S:530 not logged in"]));
         assert!(fired.is_empty(), "530 is not a missing PASV: {fired:?}");
+        let (_, fired) = play(&with_login(&["C:PASV", "S:550 Permission denied."]));
+        assert_eq!(fired, ["F-RPL-4", "F-1123-1"], "pasv_enable=NO");
     }
 
     #[test]
@@ -712,6 +813,60 @@ mod tests {
             v.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(),
             ["F-RPL-4"],
             "nothing waits any more: the 221 is unasked"
+        );
+    }
+
+    #[test]
+    fn a_minimum_command_answered_502_breaks_f_1123_4_and_acct_does_not() {
+        let (_, fired) = play(&with_login(&["C:STAT", "S:502 not implemented"]));
+        assert_eq!(fired, ["F-1123-4"]);
+        let (_, fired) = play(&with_login(&["C:HELP", "S:214 help"]));
+        assert!(fired.is_empty());
+        // ACCT may not receive 502 at all (F-RPL-4, RFC 959 §5.4), but it is no F-1123-4.
+        let (_, fired) = play(&with_login(&["C:ACCT x", "S:502 ACCT not implemented"]));
+        assert!(!fired.contains(&"F-1123-4"), "{fired:?}");
+        let (_, fired) = play(&with_login(&["C:SITE CHMOD 1 x", "S:502 no"]));
+        assert!(fired.is_empty(), "SITE is outside the minimum set: {fired:?}");
+    }
+
+    #[test]
+    fn a_required_parameter_answered_504_breaks_f_1123_4() {
+        for (cmd, ok) in [
+            ("C:TYPE A N", false),
+            ("C:TYPE L 8", false),
+            ("C:MODE S", false),
+            ("C:STRU F", false),
+            ("C:STRU R", true),
+            ("C:MODE B", true),
+            ("C:TYPE E", true),
+        ] {
+            let (_, fired) = play(&with_login(&[cmd, "S:504 not for that parameter"]));
+            assert_eq!(fired.is_empty(), ok, "{cmd}: {fired:?}");
+        }
+    }
+
+    #[test]
+    fn user_answered_differently_for_two_names_breaks_f_sec_4() {
+        let (_, fired) = play(&[
+            "S:220 hi",
+            "C:USER root",
+            "S:331 pw",
+            "C:USER parley-no-such-user",
+            "S:530 unknown user",
+        ]);
+        assert_eq!(fired, ["F-SEC-4"]);
+        let (_, fired) = play(&[
+            "S:220 hi",
+            "C:USER root",
+            "S:530 anonymous only",
+            "C:USER parley-no-such-user",
+            "S:530 anonymous only",
+            "C:USER anonymous",
+            "S:331 guest ok",
+        ]);
+        assert!(
+            fired.is_empty(),
+            "alike, and anonymous apart by design: {fired:?}"
         );
     }
 

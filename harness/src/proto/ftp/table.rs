@@ -157,8 +157,10 @@ pub static TABLE: &[Row] = &[
         commands: &["STOR", "STOU"],
         preliminary: &[125, 150],
         then: &[110, 226, 250, 425, 426, 451, 551, 552],
-        at_once: &[532, 450, 452, 553, 500, 501, 530],
-        source: "RFC 959 §5.4",
+        // 550 is "file unavailable (e.g. ... no access)" (959 §4.2.2): the refusal every
+        // real server gives a read-only session (vsftpd, proftpd, pyftpdlib, Twisted).
+        at_once: &[532, 450, 452, 553, 550, 500, 501, 530],
+        source: "RFC 959 §5.4; 550 for no access (959 §4.2.2; vsftpd, proftpd, pyftpdlib, Twisted)",
     },
     Row {
         commands: &["APPE"],
@@ -178,8 +180,8 @@ pub static TABLE: &[Row] = &[
         commands: &["LIST", "NLST"],
         preliminary: &[125, 150],
         then: TRANSFER_THEN,
-        at_once: &[450, 500, 501, 502, 530],
-        source: "RFC 959 §5.4",
+        at_once: &[450, 550, 500, 501, 502, 530],
+        source: "RFC 959 §5.4; 550 for a missing directory (as MLSD, RFC 3659 §7; pyftpdlib, Twisted)",
     },
     Row {
         commands: &["MLSD"],
@@ -213,8 +215,8 @@ pub static TABLE: &[Row] = &[
         commands: &["RNTO"],
         preliminary: &[],
         then: &[],
-        at_once: &[250, 532, 553, 500, 501, 502, 503, 530],
-        source: "RFC 959 §5.4",
+        at_once: &[250, 532, 553, 550, 500, 501, 502, 503, 530],
+        source: "RFC 959 §5.4; 550 for no access (959 §4.2.2; vsftpd, Twisted)",
     },
     Row {
         commands: &["DELE"],
@@ -395,10 +397,10 @@ mod tests {
     #[case::type_("TYPE", &[200, 500, 501, 504, 421, 530])]
     #[case::port("PORT", &[200, 500, 501, 421, 530, 504])]
     #[case::pasv("PASV", &[227, 500, 501, 502, 421, 530])]
-    #[case::list("LIST", &[125, 150, 450, 500, 501, 502, 421, 530])]
+    #[case::list("LIST", &[125, 150, 450, 550, 500, 501, 502, 421, 530])]
     #[case::nlst("NLST", &[125, 150, 450, 500, 501, 502, 421, 530])]
     #[case::retr("RETR", &[125, 150, 450, 550, 500, 501, 421, 530])]
-    #[case::stor("STOR", &[125, 150, 532, 450, 452, 553, 500, 501, 421, 530])]
+    #[case::stor("STOR", &[125, 150, 532, 450, 452, 553, 550, 500, 501, 421, 530])]
     #[case::cwd("CWD", &[250, 500, 501, 502, 421, 530, 550])]
     #[case::pwd("PWD", &[257, 500, 501, 502, 421, 550])]
     #[case::syst("SYST", &[215, 500, 501, 502, 421])]
@@ -429,7 +431,7 @@ mod tests {
     #[case::list_425_at_once("LIST", Stage::First, 425)]
     #[case::retr_550_after_150("RETR", Stage::AfterPreliminary, 550)]
     #[case::quit_421_is_fine_but_not_200("QUIT", Stage::First, 200)]
-    #[case::stor_550("STOR", Stage::First, 550)]
+    #[case::stor_551_at_once("STOR", Stage::First, 551)]
     #[case::pwd_250("PWD", Stage::First, 250)]
     fn codes_959_does_not_list_are_refused(#[case] command: &str, #[case] stage: Stage, #[case] code: u16) {
         assert!(!row(command).unwrap().allows(stage, code));

@@ -70,6 +70,12 @@ fn after_login(rest: &[&'static str]) -> Vec<&'static str> {
 #[case::f_data_6("F-DATA-6", &after_login(&["C:PASV", "S:227 Entering Passive Mode"]), &after_login(&["C:PASV", "S:227 =127,0,0,1,4,1"]))]
 #[case::f_data_7("F-DATA-7", &after_login(&["C:PASV", "S:227 (127,0,0,1,4,1)", "C:LIST", "S:150 here", "D:a\nb\n"]), &after_login(&["C:PASV", "S:227 (127,0,0,1,4,1)", "C:LIST", "S:150 here", "D:a\r\nb\r\n"]))]
 #[case::f_type_1("F-TYPE-1", &after_login(&["C:TYPE I", "S:504 no binary here"]), &after_login(&["C:TYPE I", "S:200 ok"]))]
+#[case::f_1123_4("F-1123-4", &after_login(&["C:HELP", "S:502 not implemented"]), &after_login(&["C:HELP", "S:214 help"]))]
+#[case::f_1123_4_param("F-1123-4", &after_login(&["C:TYPE L 8", "S:504 no"]), &after_login(&["C:TYPE L 8", "S:200 ok"]))]
+#[case::f_sec_4("F-SEC-4", &["S:220 ready", "C:USER root", "S:331 pw", "C:USER parley-nobody", "S:530 no such user"], &["S:220 ready", "C:USER root", "S:331 pw", "C:USER parley-nobody", "S:331 pw"])]
+#[case::f_sec_5("F-SEC-5", &after_login(&["C:PASV", "S:227 (127,0,0,1,200,10)", "C:PASV", "S:227 (127,0,0,1,200,11)"]), &after_login(&["C:PASV", "S:227 (127,0,0,1,200,10)", "C:PASV", "S:227 (127,0,0,1,14,29)"]))]
+#[case::f_sec_5_epsv("F-SEC-5", &after_login(&["C:EPSV", "S:229 (|||40000|)", "C:EPSV", "S:229 (|||40001|)"]), &after_login(&["C:EPSV", "S:229 (|||40000|)", "C:EPSV", "S:229 (|||40000|)"]))]
+#[case::f_sec_8("F-SEC-8", &after_login(&["C:PASV", "S:227 (10,0,0,5,200,10)"]), &after_login(&["C:PASV", "S:227 (0,0,0,0,200,10)"]))]
 fn each_byte_rule_fires_on_its_violation_and_not_on_conforming_bytes(
     #[case] rule: &str,
     #[case] violating: &[&str],
@@ -589,4 +595,27 @@ fn a_227_naming_another_host_is_not_followed_there_f_sec_8() {
         ("pasv.addr".to_string(), "127.0.0.1:1025".to_string()),
         "dialled at the server's own host"
     );
+}
+
+/// F-SEC-7 as a server sees it: a PORT or EPRT naming another host or a privileged port is
+/// refused with 504 and never connected to; the client's own host above 1023 is accepted.
+#[rstest]
+#[case::privileged_port("PORT 127,0,0,1,0,22\r\n", Some("names port 22, a privileged port"))]
+#[case::privileged_eprt("EPRT |1|127.0.0.1|25|\r\n", Some("names port 25, a privileged port"))]
+#[case::other_host("PORT 127,0,0,2,4,0\r\n", Some("names the host 127.0.0.2"))]
+#[case::own_host_high_port("PORT 127,0,0,1,4,0\r\n", None)]
+#[case::eprt_own_host("EPRT |1|127.0.0.1|1024|\r\n", None)]
+#[case::not_a_data_command("LIST\r\n", None)]
+fn a_data_address_parley_will_not_connect_to_is_refused(#[case] msg: &str, #[case] why: Option<&str>) {
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let refusal = FtpInspector::new().refuse_data_address(msg.as_bytes(), peer);
+    match (why, refusal) {
+        (None, None) => {}
+        (Some(why), Some(r)) => {
+            assert_eq!(r.rule, rules::F_SEC_7);
+            assert!(r.message.contains(why), "{}", r.message);
+            assert!(r.reply.starts_with(b"504 "), "{:?}", r.reply);
+        }
+        (why, r) => panic!("{msg:?}: expected {why:?}, got {:?}", r.map(|r| r.message)),
+    }
 }

@@ -394,6 +394,7 @@ fn faults(protocol: Protocol, doc: FaultsDoc) -> Result<Faults, (&'static str, S
         doc.pasv_without_parentheses.is_some(),
         Protocol::Ftp,
     )?;
+    only("odd_texts", doc.odd_texts.is_some(), Protocol::Ftp)?;
     if doc.split_writes == Some(0) {
         return Err((
             "split_writes",
@@ -421,6 +422,7 @@ fn faults(protocol: Protocol, doc: FaultsDoc) -> Result<Faults, (&'static str, S
         refuse_data: doc.refuse_data.unwrap_or(false),
         pad_data: doc.pad_data,
         pasv_without_parentheses: doc.pasv_without_parentheses.unwrap_or(false),
+        odd_texts: doc.odd_texts.unwrap_or(false),
     })
 }
 
@@ -688,6 +690,7 @@ impl Planner {
                 keep_going: f.keep_going.unwrap_or(false),
                 branch: self.branch.clone(),
                 no_connection: f.no_connection.map(|c| c.0),
+                or_close: f.or_close.unwrap_or(false),
                 scope,
                 action,
             },

@@ -91,6 +91,8 @@ pub struct Faults {
     pub pad_data: Option<usize>,
     /// FTP, parley as the server: 227 replies without parentheses.
     pub pasv_without_parentheses: bool,
+    /// FTP, parley as server: replies keep their codes and get unusual texts.
+    pub odd_texts: bool,
 }
 
 /// What the program under test gets and must do.
@@ -211,6 +213,8 @@ pub struct Step {
     /// The alternatives (`one_of`) the step is inside, outermost first: it is played
     /// only when each of them was chosen.
     pub branch: Vec<BranchAt>,
+    /// The peer may close the connection instead of sending the step's message.
+    pub or_close: bool,
     /// Include scope.
     pub scope: Option<Arc<Scope>>,
     /// What it does.
