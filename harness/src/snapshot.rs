@@ -371,9 +371,13 @@ fn shown_path(p: &Path) -> String {
     rel.display().to_string().replace('\\', "/")
 }
 
-/// The header of `o`'s snapshot, through the filters (no ports).
+/// The header of `o`'s snapshot, through the filters (no ports: a program's command line
+/// names them as separate arguments too, `client.py 127.0.0.1 40123`).
 fn metadata(o: &Outcome, opts: &CheckOptions) -> Metadata {
-    let f = |s: String| filter(&s, &[]);
+    static ARGUMENT_PORT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let argument_port = ARGUMENT_PORT
+        .get_or_init(|| regex::Regex::new(r"\b(\d+\.\d+\.\d+\.\d+|localhost)([ =])\d{2,5}\b").expect("a valid regex"));
+    let f = |s: String| argument_port.replace_all(&filter(&s, &[]), "$1$2[port]").into_owned();
     let file = shown_path(&o.file);
     let how = match (&o.program, o.target.starts_with("mock ")) {
         (Some(p), _) => format!(" -- {}", p.command),

@@ -55,11 +55,12 @@ fn regex_escape(text: &str) -> String {
     out
 }
 
-/// The transcript text a snapshot holds, for a play where parley was `parley`, before
-/// filters: [`parley::report::snapshot::text`] (the canonical order of events across
-/// connections, and what a peer may do in either order, is documented there).
+/// The transcript text a snapshot holds, for a play where parley was `parley`:
+/// [`parley::report::snapshot::normalized`], the same text `--snapshot DIR` stores (the
+/// canonical order of events across connections, and what a peer may do in either order,
+/// is documented there). The insta filters of [`snapshot_settings`] leave it as it is.
 pub fn snapshot_text(t: &Transcript, parley: Party) -> String {
-    parley::report::snapshot::text(t, parley)
+    parley::report::snapshot::normalized(t, parley, &[])
 }
 
 /// Regex → replacement pairs applied to snapshot text: the library's.

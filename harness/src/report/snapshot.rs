@@ -23,10 +23,12 @@
 //!   a data connection when it reads the server's end of file, so that close is a reaction
 //!   and floats with the peer's events (which is how "the data connection closes before or
 //!   after the 226" reads the same both ways).
-//! - **After parley's last action**, closes and resets are left out. parley stops
+//! - **After parley's last message** (the last bytes it sent, or the last port it
+//!   listened on), closes and resets are left out, whoever made them. parley stops
 //!   watching a connection once the scenario has ended, so whether it still saw the
-//!   server close after `221 Goodbye` is timing; a close that a step waits for is checked
-//!   by that step.
+//!   server close after `221 Goodbye` is timing; and when parley plays the server and
+//!   closes after its 221, a client that closes at once may have closed first. A close
+//!   that a step waits for is checked by that step.
 //! - **Once parley has closed a connection**, the peer's close or reset of it is left out
 //!   wherever it comes: the peer tears its end down at its leisure (vsftpd resets a data
 //!   connection parley closed after a 550 before or after the next command, or after the
@@ -49,10 +51,9 @@ use crate::outcome::{Event, EventKind, Party, Transcript};
 use crate::report::transcript::{TranscriptStyle, event_line};
 use crate::scenario::Redaction;
 use crate::snapshot::{Checked, Pending, SnapFile, Verdict};
-use crate::visible::visible;
 
 /// Bytes of one data event a snapshot shows before cutting.
-pub const MAX_BYTES: usize = 512;
+pub const MAX_BYTES: usize = 4096;
 
 /// Regex → replacement pairs applied to snapshot text, in order: what legitimately varies
 /// between two plays of an unchanged peer, or between machines.
@@ -167,11 +168,24 @@ pub fn canonical(t: &Transcript, parley: Party) -> Transcript {
         }
     }
     let position = |conn: &str| rank.iter().position(|c| *c == conn).unwrap_or(usize::MAX);
+    // After parley's last message, closes and resets are teardown (see above).
+    let last_message = t
+        .events
+        .iter()
+        .rposition(|e| match &e.kind {
+            EventKind::Data { from, .. } => *from == parley,
+            EventKind::Listen { by, .. } => *by == parley,
+            _ => false,
+        })
+        .map_or(0, |i| i + 1);
+    let events = t.events.iter().enumerate().filter(|(i, e)| {
+        *i < last_message || !matches!(e.kind, EventKind::Close { .. } | EventKind::Error { .. })
+    });
     let mut peer_closed: Vec<&str> = Vec::new();
     // The connections parley has closed, with the group of its close.
     let mut parley_closed: Vec<(&str, usize)> = Vec::new();
     let mut groups: Vec<(Option<Event>, Vec<Event>)> = vec![(None, Vec::new())];
-    for e in &t.events {
+    for (_, e) in events {
         if is_fixed(e, parley, &peer_closed) {
             if matches!(e.kind, EventKind::Close { .. }) {
                 parley_closed.push((&e.conn, groups.len()));
@@ -195,14 +209,10 @@ pub fn canonical(t: &Transcript, parley: Party) -> Transcript {
             }
         }
     }
-    let last = groups.len() - 1;
     let mut ordered: Vec<Event> = Vec::with_capacity(t.events.len());
-    for (index, (fixed, mut floating)) in groups.into_iter().enumerate() {
+    for (fixed, mut floating) in groups {
         if let Some(e) = fixed {
             push_joined(&mut ordered, e);
-        }
-        if index == last {
-            floating.retain(|e| !matches!(e.kind, EventKind::Close { .. } | EventKind::Error { .. }));
         }
         floating.sort_by_key(|e| position(&e.conn));
         for e in floating {
@@ -232,37 +242,58 @@ fn push_joined(ordered: &mut Vec<Event>, e: Event) {
     ordered.push(e);
 }
 
-/// One event as a snapshot line: no time, data cut at [`MAX_BYTES`] with its length and
-/// digest.
-fn line(e: &Event) -> String {
-    if let EventKind::Data { from, bytes } = &e.kind {
-        if bytes.len() > MAX_BYTES {
-            let arrow = match from {
-                Party::Client => "C>",
-                Party::Server => "S>",
-            };
-            let mut cut = MAX_BYTES;
-            while cut > MAX_BYTES - 4 && std::str::from_utf8(&bytes[..cut]).is_err() {
-                cut -= 1;
-            }
-            if std::str::from_utf8(&bytes[..cut]).is_err() {
-                cut = MAX_BYTES;
-            }
-            return format!(
-                "[{}] {arrow} \"{}\"… ({} bytes in all, fnv1a {:016x})",
-                e.conn,
-                visible(&bytes[..cut]),
-                bytes.len(),
-                fnv1a(bytes)
-            );
-        }
+/// One event as a snapshot line, through the filters and `redactions`: no time; data
+/// whose filtered text is longer than [`MAX_BYTES`] is cut (never inside an escape), with
+/// its length in bytes and a digest of all of its filtered text, so that what the filters
+/// hide (a `Date:` header) does not change the digest and a change past the cut does.
+fn line(e: &Event, redactions: &[Redaction]) -> String {
+    let full = filter(
+        &event_line(
+            e,
+            TranscriptStyle {
+                times: false,
+                max_bytes: usize::MAX,
+            },
+        ),
+        redactions,
+    );
+    let EventKind::Data { bytes, .. } = &e.kind else {
+        return full;
+    };
+    // `[conn] C> "` … `"`
+    let Some(open) = full.find("> \"").map(|i| i + 3) else {
+        return full;
+    };
+    let inner = full[open..].strip_suffix('"').unwrap_or(&full[open..]);
+    if inner.len() <= MAX_BYTES {
+        return full;
     }
-    event_line(
-        e,
-        TranscriptStyle {
-            times: false,
-            max_bytes: usize::MAX,
-        },
+    let mut cut = 0;
+    let mut chars = inner.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let mut end = i + c.len_utf8();
+        if c == '\\' {
+            // An escape: `\r`, `\n`, `\t`, `\0`, `\\` or `\xHH`, kept whole.
+            let width = match inner[end..].chars().next() {
+                Some('x') => 3,
+                Some(_) => 1,
+                None => 0,
+            };
+            end = (end + width).min(inner.len());
+            while chars.peek().is_some_and(|(j, _)| *j < end) {
+                chars.next();
+            }
+        }
+        if end > MAX_BYTES {
+            break;
+        }
+        cut = end;
+    }
+    format!(
+        "{}\"… ({} bytes in all, fnv1a {:016x})",
+        &full[..open + cut],
+        bytes.len(),
+        fnv1a(inner.as_bytes())
     )
 }
 
@@ -276,21 +307,16 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     hash
 }
 
-/// The snapshot text of a play in which parley was `parley`, before filters: one line per
-/// event of the [`canonical`] transcript.
-pub fn text(t: &Transcript, parley: Party) -> String {
+/// The snapshot text of a play in which parley was `parley`: one line per event of the
+/// [`canonical`] transcript, through the [`FILTERS`] and then `redactions`. This is what
+/// is stored and compared.
+pub fn normalized(t: &Transcript, parley: Party, redactions: &[Redaction]) -> String {
     let mut out = String::new();
     for e in &canonical(t, parley).events {
-        out.push_str(&line(e));
+        out.push_str(&line(e, redactions));
         out.push('\n');
     }
     out
-}
-
-/// The snapshot text through the [`FILTERS`] and `redactions`: what is stored and
-/// compared.
-pub fn normalized(t: &Transcript, parley: Party, redactions: &[Redaction]) -> String {
-    filter(&text(t, parley), redactions)
 }
 
 /// One line of a snapshot diff.
@@ -773,11 +799,29 @@ mod tests {
             data("main", Server, b"hello"),
             close("main", Client),
             data("other", Server, b"late"),
+            data("other", Client, b"bye"),
         ];
         assert_eq!(
             snap(t),
-            "[main] C> \"hello\"\n[main] S> \"hello\"\n[main] client closes\n[other] S> \"late\"\n"
+            "[main] C> \"hello\"\n[main] S> \"hello\"\n[main] client closes\n[other] S> \"late\"\n[other] C> \"bye\"\n"
         );
+    }
+
+    #[test]
+    fn who_closes_first_after_the_last_message_does_not_matter() {
+        use Party::{Client, Server};
+        // parley plays the server: its scripted close after 221 races the client's.
+        let snap_server = |events| normalized(&Transcript { events }, Server, &[]);
+        let mut first = vec![
+            data("main", Client, b"QUIT\r\n"),
+            data("main", Server, b"221 Goodbye.\r\n"),
+            close("main", Server),
+            close("main", Client),
+        ];
+        let expected = "[main] C> \"QUIT\\r\\n\"\n[main] S> \"221 Goodbye.\\r\\n\"\n";
+        assert_eq!(snap_server(first.clone()), expected);
+        first.swap(2, 3);
+        assert_eq!(snap_server(first), expected);
     }
 
     #[test]
@@ -793,13 +837,32 @@ mod tests {
 
     #[test]
     fn long_data_is_cut_with_its_length_and_a_digest_of_all_of_it() {
-        let a = vec![0x61u8; 600];
+        let a = vec![0x61u8; MAX_BYTES + 100];
         let mut b = a.clone();
-        b[599] = b'b';
+        b[MAX_BYTES + 99] = b'b';
         let ta = snap(vec![data("main", Party::Server, &a)]);
         let tb = snap(vec![data("main", Party::Server, &b)]);
-        assert!(ta.contains("(600 bytes in all, fnv1a "), "{ta}");
+        assert!(ta.contains(&format!("({} bytes in all, fnv1a ", MAX_BYTES + 100)), "{ta}");
         assert_ne!(ta, tb, "a change past the cut shows in the digest");
+        // What the filters hide does not change the digest.
+        let dated = |date: &str| {
+            let mut body = format!("HTTP/1.0 200 OK\r\nDate: {date}\r\n\r\n").into_bytes();
+            body.extend(std::iter::repeat_n(b'x', MAX_BYTES));
+            snap(vec![data("main", Party::Server, &body)])
+        };
+        assert_eq!(
+            dated("Tue, 02 Dec 2025 01:02:03 GMT"),
+            dated("Wed, 03 Dec 2025 04:05:06 GMT")
+        );
+        // The cut never splits an escape.
+        // (One plain byte first, so the cut falls inside a `\xFF`.)
+        let mut odd = vec![b'a'];
+        odd.extend(std::iter::repeat_n(0xffu8, MAX_BYTES / 3));
+        let escapes = snap(vec![data("main", Party::Server, &odd)]);
+        assert!(
+            escapes.contains(&format!("\\xFF\"… ({} bytes in all", MAX_BYTES / 3 + 1)),
+            "{escapes}"
+        );
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
