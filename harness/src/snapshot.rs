@@ -375,9 +375,14 @@ fn shown_path(p: &Path) -> String {
 /// names them as separate arguments too, `client.py 127.0.0.1 40123`).
 fn metadata(o: &Outcome, opts: &CheckOptions) -> Metadata {
     static ARGUMENT_PORT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let argument_port = ARGUMENT_PORT
-        .get_or_init(|| regex::Regex::new(r"\b(\d+\.\d+\.\d+\.\d+|localhost)([ =])\d{2,5}\b").expect("a valid regex"));
-    let f = |s: String| argument_port.replace_all(&filter(&s, &[]), "$1$2[port]").into_owned();
+    let argument_port = ARGUMENT_PORT.get_or_init(|| {
+        regex::Regex::new(r"\b(\d+\.\d+\.\d+\.\d+|localhost)([ =])\d{2,5}\b").expect("a valid regex")
+    });
+    let f = |s: String| {
+        argument_port
+            .replace_all(&filter(&s, &[]), "$1$2[port]")
+            .into_owned()
+    };
     let file = shown_path(&o.file);
     let how = match (&o.program, o.target.starts_with("mock ")) {
         (Some(p), _) => format!(" -- {}", p.command),
@@ -554,9 +559,37 @@ pub fn pending(dir: &Path) -> Result<Vec<Pending>, SnapshotError> {
         .collect())
 }
 
-/// Accepts a pending snapshot: it replaces the stored one.
+/// Accepts a pending snapshot: it replaces the stored one. Like `cargo insta accept`, the
+/// `assertion_line:` insta writes in the header of a pending snapshot of a test is left
+/// out of the stored file; anything else is kept byte for byte.
 pub fn accept(p: &Pending) -> Result<(), SnapshotError> {
-    std::fs::rename(&p.new, &p.stored).map_err(io(&p.new))
+    let text = std::fs::read_to_string(&p.new).map_err(io(&p.new))?;
+    match without_assertion_line(&text) {
+        None => std::fs::rename(&p.new, &p.stored).map_err(io(&p.new)),
+        Some(trimmed) => {
+            std::fs::write(&p.stored, trimmed).map_err(io(&p.stored))?;
+            std::fs::remove_file(&p.new).map_err(io(&p.new))
+        }
+    }
+}
+
+/// `text` without the `assertion_line:` of its header, when it has one.
+fn without_assertion_line(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut in_header = false;
+    let mut dashes = 0;
+    let mut found = false;
+    for line in text.split_inclusive('\n') {
+        if dashes < 2 && line.trim_end() == "---" {
+            dashes += 1;
+            in_header = dashes == 1;
+        } else if in_header && line.starts_with("assertion_line:") {
+            found = true;
+            continue;
+        }
+        out.push_str(line);
+    }
+    found.then_some(out)
 }
 
 /// Rejects a pending snapshot: it is removed, the stored one stays.
@@ -602,6 +635,33 @@ mod tests {
         assert_eq!(f.contents, "line one\nline two");
         assert!(SnapFile::parse("no header").is_err());
         assert!(SnapFile::parse("---\nsource: x\n").is_err());
+    }
+
+    #[test]
+    fn accepting_a_pending_test_snapshot_drops_its_assertion_line_as_cargo_insta_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Pending {
+            new: dir.path().join("a.snap.new"),
+            stored: dir.path().join("a.snap"),
+        };
+        std::fs::write(
+            &p.new,
+            "---\nsource: tests/scenarios.rs\nassertion_line: 58\n---\nassertion_line: text\n",
+        )
+        .unwrap();
+        accept(&p).unwrap();
+        assert!(!p.new.exists());
+        assert_eq!(
+            std::fs::read_to_string(&p.stored).unwrap(),
+            "---\nsource: tests/scenarios.rs\n---\nassertion_line: text\n"
+        );
+        // A file parley wrote is moved as it is.
+        std::fs::write(&p.new, "---\nsource: x\n---\ny\n").unwrap();
+        accept(&p).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p.stored).unwrap(),
+            "---\nsource: x\n---\ny\n"
+        );
     }
 
     #[test]

@@ -842,7 +842,10 @@ mod tests {
         b[MAX_BYTES + 99] = b'b';
         let ta = snap(vec![data("main", Party::Server, &a)]);
         let tb = snap(vec![data("main", Party::Server, &b)]);
-        assert!(ta.contains(&format!("({} bytes in all, fnv1a ", MAX_BYTES + 100)), "{ta}");
+        assert!(
+            ta.contains(&format!("({} bytes in all, fnv1a ", MAX_BYTES + 100)),
+            "{ta}"
+        );
         assert_ne!(ta, tb, "a change past the cut shows in the digest");
         // What the filters hide does not change the digest.
         let dated = |date: &str| {
