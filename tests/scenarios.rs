@@ -51,8 +51,9 @@ fn play(file: &Path) -> Result<(), Failed> {
         .into());
     }
     let name = format!("scenario__{}", scenario.id.replace("::", "__"));
-    // Against the mocks parley always plays the client.
-    let text = parley_tests::snapshot_text(&outcome.transcript, Party::Client);
+    // Against the mocks parley always plays the client. The text is the one
+    // `parley run --snapshot DIR` stores, the scenario's `redact:` included.
+    let text = parley::report::snapshot::normalized(&outcome.transcript, Party::Client, &scenario.redact);
     let settings = parley_tests::snapshot_settings();
     settings.bind(|| {
         insta::assert_snapshot!(name, text);

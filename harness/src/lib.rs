@@ -14,6 +14,8 @@
 //! - [`secrets`]: secret variables masked in every outcome;
 //! - [`serve`]: a bundled mock in the foreground behind the engine's relay, which reports every exchange;
 //! - [`record`]: a recorded conversation written as a scenario that plays back both ways;
+//! - [`snapshot`]: normalized transcripts stored in insta's `.snap` format (`--snapshot DIR`),
+//!   compared under rule S-SNAPSHOT, and their pending updates (`parley review`);
 //! - [`rules`]: the rule catalogue; [`finding`]: one deviation; [`visible`]: bytes made readable.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -28,4 +30,5 @@ pub mod rules;
 pub mod scenario;
 pub mod secrets;
 pub mod serve;
+pub mod snapshot;
 pub mod visible;

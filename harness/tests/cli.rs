@@ -303,6 +303,7 @@ fn every_subcommand_has_help_with_an_example() {
         "merge",
         "completions",
         "manpage",
+        "review",
     ] {
         let o = parley(&[sub, "--help"]);
         let out = text(&o);
@@ -1083,6 +1084,7 @@ fn every_flag_of_every_subcommand_is_in_the_readme() {
         "merge",
         "completions",
         "manpage",
+        "review",
     ] {
         assert!(
             readme.contains(&format!("parley {sub}")) || readme.contains(&format!("-- {sub}")),

@@ -7,8 +7,7 @@ pub mod trials;
 
 use std::path::{Path, PathBuf};
 
-use parley::outcome::{Event, EventKind, Party, Transcript};
-use parley::report::transcript;
+use parley::outcome::{Party, Transcript};
 
 /// The repository root (the workspace directory).
 pub fn root() -> PathBuf {
@@ -29,8 +28,9 @@ pub fn fixtures_dir() -> PathBuf {
 }
 
 /// The insta settings every transcript snapshot uses: snapshots in `tests/snapshots/`,
-/// and filters for what legitimately varies between runs (ports, PORT/PASV arguments,
-/// dates, server versions).
+/// and the library's filters for what legitimately varies between runs
+/// ([`parley::report::snapshot::FILTERS`]: ports, PORT/PASV arguments, dates, banners,
+/// server versions, durations) — the same ones `parley run --snapshot DIR` applies.
 pub fn snapshot_settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_snapshot_path(root().join("tests/snapshots"));
@@ -56,91 +56,16 @@ fn regex_escape(text: &str) -> String {
     out
 }
 
-/// The transcript text a snapshot holds, for a play where parley was `parley`: the lines
-/// of [`parley::report::transcript::for_snapshot`], except that what the peer did on
-/// different connections between two of parley's own events is put in a fixed order —
-/// connection by connection, in the order the connections first appear, each one's events
-/// in their own order. The order in which two sockets' bytes arrive is a race (an FTP
-/// server's 226 on `main` against the end of its data connection, or against parley's
-/// own opening of a passive data connection), and a snapshot must not depend on it.
-/// parley's data, closes and listens are fixed points: the peer's events after one are
-/// its answer to it. parley's opens are not: it opens a passive data connection while
-/// the server is already answering the transfer command.
+/// The transcript text a snapshot holds, for a play where parley was `parley`:
+/// [`parley::report::snapshot::normalized`], the same text `--snapshot DIR` stores (the
+/// canonical order of events across connections, and what a peer may do in either order,
+/// is documented there). The insta filters of [`snapshot_settings`] leave it as it is.
 pub fn snapshot_text(t: &Transcript, parley: Party) -> String {
-    let mut rank: Vec<&str> = Vec::new();
-    for e in &t.events {
-        if !rank.contains(&e.conn.as_str()) {
-            rank.push(&e.conn);
-        }
-    }
-    let position = |conn: &str| rank.iter().position(|c| *c == conn).unwrap_or(usize::MAX);
-    let fixed = |e: &Event| match &e.kind {
-        EventKind::Data { from, .. } | EventKind::Omitted { from, .. } => *from == parley,
-        EventKind::Close { by } | EventKind::Listen { by, .. } => *by == parley,
-        EventKind::Open { .. } | EventKind::Error { .. } => false,
-    };
-    let mut ordered: Vec<Event> = Vec::with_capacity(t.events.len());
-    let mut floating: Vec<Event> = Vec::new();
-    let flush = |floating: &mut Vec<Event>, ordered: &mut Vec<Event>| {
-        floating.sort_by_key(|e| position(&e.conn));
-        for e in floating.drain(..) {
-            // Data going the same way on the same connection reads as one piece.
-            if let (
-                Some(Event {
-                    conn,
-                    kind: EventKind::Data { from, bytes },
-                    ..
-                }),
-                EventKind::Data { from: f, bytes: b },
-            ) = (ordered.last_mut(), &e.kind)
-            {
-                if *conn == e.conn && from == f {
-                    bytes.extend_from_slice(b);
-                    continue;
-                }
-            }
-            ordered.push(e);
-        }
-    };
-    for e in &t.events {
-        if fixed(e) {
-            flush(&mut floating, &mut ordered);
-            ordered.push(e.clone());
-        } else {
-            floating.push(e.clone());
-        }
-    }
-    flush(&mut floating, &mut ordered);
-    transcript::for_snapshot(&Transcript { events: ordered })
+    parley::report::snapshot::normalized(t, parley, &[])
 }
 
-/// Regex → replacement pairs applied to snapshot text.
-pub const SNAPSHOT_FILTERS: &[(&str, &str)] = &[
-    // Addresses with ports: 127.0.0.1:40123
-    (r"(\d+\.\d+\.\d+\.\d+):\d{2,5}", "$1:[port]"),
-    // FTP PORT / 227 arguments: 127,0,0,1,155,171
-    (
-        r"\b(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),\d{1,3},\d{1,3}\b",
-        "$1,$2,$3,$4,[p1],[p2]",
-    ),
-    // EPRT / 229: |1|127.0.0.1|39851| and (|||39851|)
-    (r"\|(\d?)\|([^|]*)\|\d+\|", "|$1|$2|[port]|"),
-    // HTTP dates
-    (r"(?i)(date|last-modified|expires): [^\\]*\\r", "$1: [date]\\r"),
-    (
-        r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT",
-        "[date]",
-    ),
-    // Server versions
-    (r"(?i)server: [^\\]*\\r", "Server: [server]\\r"),
-    // Host headers carry the port
-    (r"(?i)(host|origin): ([^\\:]*):\d+", "$1: $2:[port]"),
-    // `ls -l` dates in FTP listings: `Jan 01  2024` (older files), `Nov 25 09:35` (recent)
-    (
-        r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} +(\d{1,2}:\d\d|\d{4})\b",
-        "[date]",
-    ),
-];
+/// Regex → replacement pairs applied to snapshot text: the library's.
+pub const SNAPSHOT_FILTERS: &[(&str, &str)] = parley::report::snapshot::FILTERS;
 
 /// Whether CI requires real peers (`PARLEY_REQUIRE_PEERS=1`): then a missing peer fails
 /// the test instead of being reported as ignored (see [`trials`]).
@@ -223,72 +148,4 @@ where
         }
     });
     addr
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    fn ev(conn: &str, kind: EventKind) -> Event {
-        Event {
-            at: Duration::ZERO,
-            conn: conn.to_string(),
-            kind,
-        }
-    }
-
-    fn data(conn: &str, from: Party, bytes: &[u8]) -> Event {
-        ev(
-            conn,
-            EventKind::Data {
-                from,
-                bytes: bytes.to_vec(),
-            },
-        )
-    }
-
-    #[test]
-    fn snapshots_do_not_depend_on_which_socket_the_peer_was_read_from_first() {
-        let open = |by| {
-            ev(
-                "data",
-                EventKind::Open {
-                    by,
-                    client: "c".into(),
-                    server: "s".into(),
-                },
-            )
-        };
-        let orders = [
-            vec![
-                data("main", Party::Client, b"LIST\r\n"),
-                open(Party::Client),
-                data("main", Party::Server, b"150 x\r\n"),
-                data("data", Party::Server, b"listing"),
-                ev("data", EventKind::Close { by: Party::Server }),
-                data("main", Party::Server, b"226 y\r\n"),
-                data("main", Party::Client, b"QUIT\r\n"),
-            ],
-            vec![
-                data("main", Party::Client, b"LIST\r\n"),
-                data("main", Party::Server, b"150 x\r\n"),
-                open(Party::Client),
-                data("data", Party::Server, b"listing"),
-                data("main", Party::Server, b"226 y\r\n"),
-                ev("data", EventKind::Close { by: Party::Server }),
-                data("main", Party::Client, b"QUIT\r\n"),
-            ],
-        ];
-        let texts: Vec<String> = orders
-            .into_iter()
-            .map(|events| snapshot_text(&Transcript { events }, Party::Client))
-            .collect();
-        assert_eq!(texts[0], texts[1]);
-        assert_eq!(
-            texts[0],
-            "[main] C> \"LIST\\r\\n\"\n[main] S> \"150 x\\r\\n226 y\\r\\n\"\n[data] client opens c -> s\n\
-             [data] S> \"listing\"\n[data] server closes\n[main] C> \"QUIT\\r\\n\"\n"
-        );
-    }
 }

@@ -44,7 +44,10 @@ pub enum Command {
         parley run --report json=report.json --report junit=junit.xml --report html=run.html\n  \
         # a report on stdout (the human report then goes to stderr)\n  \
         parley run --report json=- -q | jq .summary\n  \
-        parley run --fail-fast --vars-file vars.yaml -vv")]
+        parley run --fail-fast --vars-file vars.yaml -vv\n  \
+        # snapshots of a real server's conversations: recorded once, compared after\n  \
+        parley run scenarios/ftp --target ftp=127.0.0.1:21 --snapshot snapshots/ftp\n  \
+        parley review snapshots/ftp")]
     Run(RunArgs),
     /// Grade client programs: parley plays the server of each scenario for a program it
     /// starts with `{host}` and `{port}` filled in.
@@ -56,7 +59,9 @@ pub enum Command {
         parley grade scenarios/grading/http-get.yaml --submissions class/ \\\n      \
         --cmd 'python3 {dir}/get.py {host} {port}' --shard 1/4 --report json=shard-1.json\n  \
         parley grade scenarios/grading/http-get.yaml --submissions class/ \\\n      \
-        --cmd 'python3 {dir}/get.py {host} {port}' --report html=class.html\n\n\
+        --cmd 'python3 {dir}/get.py {host} {port}' --report html=class.html\n  \
+        # snapshots of what a client sends, per scenario and variant\n  \
+        parley grade scenarios/grading/http-get.yaml --snapshot snapshots/get -- python3 get.py {host} {port}\n\n\
         Placeholders in the command: {host}, {port} (where parley listens) and\n\
         {dir} (the submission folder).\n\
         The program also gets PARLEY_HOST and PARLEY_PORT in its environment.")]
@@ -94,6 +99,14 @@ pub enum Command {
         FTP data connections pass through the relay too (it rewrites PORT/EPRT and\n\
         227/229). The file holds every byte recorded, passwords included.")]
     Record(RecordArgs),
+    /// Walk the pending snapshots (`*.snap.new`) of a `--snapshot DIR` one by one: show
+    /// each diff and ask to accept, reject or skip it. Needs no cargo-insta.
+    #[command(after_help = "Examples:\n  \
+        parley review snapshots/ftp                 # on a terminal: a / r / s for each\n  \
+        parley review snapshots/ftp --accept-all    # in a script: store every pending one\n  \
+        parley review snapshots/ftp --reject-all    # in a script: drop them, keep the stored ones\n\n\
+        Accepting renames x.snap.new over x.snap; rejecting removes x.snap.new.")]
+    Review(ReviewArgs),
     /// Check scenario files without running them.
     #[command(
         after_help = "Examples:\n  parley check scenarios/ fixtures/my-scenario.yaml\n  parley check --filter 'tag:grading'"
@@ -186,6 +199,19 @@ pub struct RunArgs {
     /// Print only the failures and the summary line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Keep a normalized transcript of each scenario (and variant, and submission) in DIR,
+    /// one insta `.snap` file each: the first run records them, later runs fail under
+    /// S-SNAPSHOT with a diff where the conversation changed (the new one waits in a
+    /// `.snap.new` for `parley review DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: Option<PathBuf>,
+    /// With --snapshot: store the new snapshots over the old ones instead of failing.
+    #[arg(long, requires = "snapshot")]
+    pub accept: bool,
+    /// With --snapshot: also replace what REGEX matches in the snapshot text by TEXT
+    /// (repeatable; after the scenario's `redact:`); `\=` is an `=` in REGEX.
+    #[arg(long = "redact", value_name = "REGEX=TEXT", requires = "snapshot")]
+    pub redact: Vec<String>,
     /// Stop starting scenarios after the first one that does not pass; those already
     /// running finish, the rest are reported as not run.
     #[arg(long)]
@@ -253,6 +279,19 @@ pub struct GradeArgs {
     /// Print only the failures and the summary line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Keep a normalized transcript of each scenario (and variant, and submission) in DIR,
+    /// one insta `.snap` file each: the first run records them, later runs fail under
+    /// S-SNAPSHOT with a diff where the conversation changed (the new one waits in a
+    /// `.snap.new` for `parley review DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: Option<PathBuf>,
+    /// With --snapshot: store the new snapshots over the old ones instead of failing.
+    #[arg(long, requires = "snapshot")]
+    pub accept: bool,
+    /// With --snapshot: also replace what REGEX matches in the snapshot text by TEXT
+    /// (repeatable; after the scenario's `redact:`); `\=` is an `=` in REGEX.
+    #[arg(long = "redact", value_name = "REGEX=TEXT", requires = "snapshot")]
+    pub redact: Vec<String>,
     /// Stop starting runs after the first one that does not pass; those already
     /// running finish, the rest are reported as not run.
     #[arg(long)]
@@ -313,6 +352,22 @@ pub struct RecordArgs {
     /// the recording ends when it exits.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// Options of `review`.
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The snapshot directory (the `--snapshot DIR` of `run` or `grade`).
+    pub dir: PathBuf,
+    /// Accept every pending snapshot without asking.
+    #[arg(long, conflicts_with = "reject_all")]
+    pub accept_all: bool,
+    /// Reject every pending snapshot without asking.
+    #[arg(long)]
+    pub reject_all: bool,
+    /// Colour the output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
 }
 
 /// Paths to scenario files or directories.

@@ -41,6 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Usage> {
         Command::Grade(args) => grade(args),
         Command::Serve(args) => serve(args),
         Command::Record(args) => record(args),
+        Command::Review(args) => super::review::review(args),
         Command::Check(args) => check(args),
         Command::List(args) => list(args),
         Command::Explain(args) => explain(args),
@@ -101,7 +102,7 @@ fn check_filters(filters: &[String]) -> Result<(), Usage> {
         .map_err(|e| Usage(e.to_string()))
 }
 
-fn color(choice: Color) -> bool {
+pub(super) fn color(choice: Color) -> bool {
     let choice = match choice {
         Color::Auto => ColorChoice::Auto,
         Color::Always => ColorChoice::Always,
@@ -393,13 +394,27 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
     if config.server_program.is_some() {
         isolation_note(&config.play)?;
     }
-    let outcomes = runtime()?.block_on(engine::run(&files, &config));
+    let snapshots = snapshot_options(args.snapshot.as_deref(), &args.redact, args.accept, "run")?;
+    let mut outcomes = runtime()?.block_on(engine::run(&files, &config));
     if outcomes.is_empty() {
         return Err(Usage(format!(
             "no scenario matches the filter(s) {}",
             config.filters.join(", ")
         )));
     }
+    let snapshotted = match snapshots {
+        Some(mut snap) => {
+            snap.parley = Some(parley::outcome::Party::Client);
+            snap.scenario_redact = engine::load_all(&files, &config.filters)
+                .into_iter()
+                .flatten()
+                .map(|s| (s.id.clone(), s.redact.clone()))
+                .collect();
+            let checked = parley::snapshot::check(&mut outcomes, &snap).map_err(|e| Usage(e.to_string()))?;
+            Some((snap.dir, checked))
+        }
+        None => None,
+    };
     let opts = human_options(human.color(args.color), args.verbose, args.quiet);
     let against = if let Some(cmd) = &config.server_program {
         format!(
@@ -421,8 +436,38 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         human.line(&report::human::run_header(outcomes.len(), &against));
     }
     human.raw(&report::human::render(&outcomes, &opts));
+    if let Some((dir, checked)) = &snapshotted {
+        human.raw(&report::snapshot::summary(checked, dir, opts.color, opts.quiet));
+    }
     write_reports(&reports, &outcomes, started)?;
     Ok(Summary::exit_code(&outcomes) as u8)
+}
+
+/// `--snapshot DIR`, `--redact` and `--accept`, checked before anything runs.
+fn snapshot_options(
+    dir: Option<&Path>,
+    redact: &[String],
+    accept: bool,
+    verb: &'static str,
+) -> Result<Option<parley::snapshot::CheckOptions>, Usage> {
+    let Some(dir) = dir else {
+        return Ok(None);
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(Usage(format!("--snapshot {}: not a directory", dir.display())));
+    }
+    let redact = redact
+        .iter()
+        .map(|r| report::snapshot::parse_redaction(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Usage)?;
+    Ok(Some(parley::snapshot::CheckOptions {
+        dir: dir.to_path_buf(),
+        accept,
+        verb,
+        redact,
+        ..Default::default()
+    }))
 }
 
 /// A progress bar on a terminal, none when piped or under CI.
@@ -542,6 +587,7 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
     if unplayable > 0 {
         return Ok(2);
     }
+    let snapshots = snapshot_options(args.snapshot.as_deref(), &args.redact, args.accept, "grade")?;
     let runs: usize = scenarios
         .iter()
         .map(|s| batch::runs(s, !args.no_variants).len())
@@ -573,8 +619,24 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
         bar.finish_and_clear();
     }
     outcomes.splice(0..0, invalid);
+    let snapshotted = match snapshots {
+        Some(mut snap) => {
+            snap.parley = Some(parley::outcome::Party::Server);
+            snap.by_submission = !single;
+            snap.scenario_redact = scenarios
+                .iter()
+                .map(|s| (s.id.clone(), s.redact.clone()))
+                .collect();
+            let checked = parley::snapshot::check(&mut outcomes, &snap).map_err(|e| Usage(e.to_string()))?;
+            Some((snap.dir, checked))
+        }
+        None => None,
+    };
     let opts = human_options(human.color(args.color), args.verbose, args.quiet);
     human.raw(&report::human::grade_report(&outcomes, &opts, single));
+    if let Some((dir, checked)) = &snapshotted {
+        human.raw(&report::snapshot::summary(checked, dir, opts.color, opts.quiet));
+    }
     write_reports(&reports, &outcomes, started)?;
     Ok(Summary::exit_code(&outcomes) as u8)
 }

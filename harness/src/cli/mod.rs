@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod output;
+mod review;
 
 pub use args::Cli;
 pub use commands::dispatch;

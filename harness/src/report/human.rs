@@ -204,7 +204,11 @@ pub fn details(o: &Outcome, opts: &HumanOptions) -> String {
                 p.dim(&event_line(e, TranscriptStyle::default()))
             );
         }
-    } else if o.status == Status::Failed && opts.transcript_tail > 0 && !o.transcript.events.is_empty() {
+    } else if o.status == Status::Failed
+        && opts.transcript_tail > 0
+        && !o.transcript.events.is_empty()
+        && !failed_by_snapshot_only(o)
+    {
         let events = &o.transcript.events;
         let from = events.len().saturating_sub(opts.transcript_tail);
         let _ = writeln!(
@@ -226,6 +230,18 @@ pub fn details(o: &Outcome, opts: &HumanOptions) -> String {
     out
 }
 
+/// Whether the only thing wrong is a snapshot difference (its diff already shows the
+/// conversation, so no transcript tail is added).
+fn failed_by_snapshot_only(o: &Outcome) -> bool {
+    use crate::outcome::StepState;
+    o.findings
+        .iter()
+        .filter(|f| f.is_error())
+        .all(|f| f.rule == crate::rules::S_SNAPSHOT)
+        && !o.steps.iter().any(|s| s.state == StepState::Failed)
+        && !o.program_checks.iter().any(|c| c.state == StepState::Failed)
+}
+
 fn finding(f: &Finding, p: &Paint) -> String {
     let mut out = String::new();
     let sev = match f.severity {
@@ -245,6 +261,10 @@ fn finding(f: &Finding, p: &Paint) -> String {
         let _ = writeln!(out, "        {line}");
     }
     match (&f.expected, &f.actual) {
+        // A snapshot: a unified diff of the stored text and this run's, with context.
+        (Some(e), Some(a)) if f.rule == crate::rules::S_SNAPSHOT => {
+            out.push_str(&super::snapshot::finding_diff(e, a, "        ", p.color));
+        }
         (Some(e), Some(a)) => match unified(e, a) {
             Some(lines) if lines.len() > 2 || e.len() + a.len() > 60 => {
                 let _ = writeln!(out, "        {}", p.dim("--- expected  +++ actual"));

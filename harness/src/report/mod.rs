@@ -1,6 +1,7 @@
 //! Renders outcomes: human text for terminals and logs, a versioned JSON document (and
 //! reads it back, to merge shards), JUnit XML for CI viewers, a CSV gradebook, a
-//! self-contained HTML page with sequence diagrams, and plain transcripts for snapshots. Rendering is apart from the
+//! self-contained HTML page with sequence diagrams, and normalized transcripts for snapshots
+//! (with their diffs). Rendering is apart from the
 //! engine: these functions take finished [`Outcome`](crate::outcome::Outcome)s and
 //! return strings; only `main.rs` writes them anywhere.
 
@@ -12,6 +13,7 @@ pub mod json;
 pub mod junit;
 pub mod live;
 pub mod merge;
+pub mod snapshot;
 pub mod transcript;
 
 /// Whether to colour output.

@@ -29,7 +29,7 @@ use serde::de::DeserializeOwned;
 pub use error::{Diagnostic, ScenarioError};
 pub use limits::Limits;
 pub use locate::Pos;
-pub use plan::{Action, Condition, Expect, FragmentSummary, Location, Scenario, Side, Step};
+pub use plan::{Action, Condition, Expect, FragmentSummary, Location, Redaction, Scenario, Side, Step};
 pub use vars::{Secrets, check_var_names};
 
 use limits::Budget;

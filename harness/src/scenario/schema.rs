@@ -73,8 +73,57 @@ pub struct ScenarioDoc {
     /// step's own `points` are earned when the step passes.
     #[serde(default)]
     pub rule_points: BTreeMap<RuleRef, u32>,
+    /// Snapshots (`--snapshot DIR`): what to replace in the normalized transcript before it
+    /// is stored or compared, after parley's own filters (ports, dates, banners, ...), e.g.
+    /// `{ regex: 'session=\w+', replacement: 'session=[id]' }`. The regex sees the
+    /// snapshot's text, where CR and LF are written `\r` and `\n`.
+    #[serde(default)]
+    pub redact: Vec<RedactDoc>,
     /// The conversation, in order.
     pub steps: Steps,
+}
+
+/// One redaction of a snapshot: every match of `regex` becomes `replacement` (which may
+/// name groups: `$1`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedactDoc {
+    /// A regular expression (Rust regex syntax) over the snapshot's text.
+    pub regex: TextRegex,
+    /// What each match becomes; `$1`, `${name}` insert groups.
+    pub replacement: Text,
+}
+
+/// A compiled regular expression over text (a snapshot's lines).
+#[derive(Debug, Clone)]
+pub struct TextRegex(pub regex::Regex);
+
+impl TextRegex {
+    /// Compiles `pattern`, with a message that says what is wrong.
+    pub fn new(pattern: &str) -> Result<TextRegex, String> {
+        locate::take(Limit::LiteralBytes, pattern.len())?;
+        regex::Regex::new(pattern)
+            .map(TextRegex)
+            .map_err(|e| format!("invalid regular expression:\n{e}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for TextRegex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_str(d, "a regular expression", TextRegex::new)
+    }
+}
+
+impl JsonSchema for TextRegex {
+    fn schema_name() -> Cow<'static, str> {
+        "TextRegex".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "description": "A regular expression (Rust regex syntax)." })
+    }
 }
 
 /// A fragment file, pulled into scenarios with `include:`.

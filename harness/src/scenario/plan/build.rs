@@ -316,6 +316,14 @@ pub(crate) fn build(
         program,
         answers,
         rule_points: doc.rule_points.into_iter().map(|(r, p)| (r.0, p)).collect(),
+        redact: doc
+            .redact
+            .into_iter()
+            .map(|r| Redaction {
+                regex: r.regex.0,
+                replacement: r.replacement.0,
+            })
+            .collect(),
         groups: planner
             .groups
             .iter()

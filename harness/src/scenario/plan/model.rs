@@ -64,6 +64,17 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// The `one_of` groups, by index.
     pub groups: Vec<Group>,
+    /// Snapshots: the scenario's `redact:` replacements, in order.
+    pub redact: Vec<Redaction>,
+}
+
+/// One replacement made in a snapshot's text (a scenario's `redact:`, or `--redact`).
+#[derive(Debug, Clone)]
+pub struct Redaction {
+    /// What to find.
+    pub regex: regex::Regex,
+    /// What each match becomes (`$1` inserts a group).
+    pub replacement: String,
 }
 
 /// Fault knobs, checked.
