@@ -1112,3 +1112,55 @@ fn every_flag_of_every_subcommand_is_in_the_readme() {
         "flags the README does not mention: {missing:?}"
     );
 }
+
+#[test]
+fn repeat_plays_the_suite_rounds_and_says_no_verdict_changed() {
+    let o = parley(&["run", "scenarios/echo", "--repeat", "3", "--color", "never"]);
+    let out = text(&o);
+    assert_eq!(code(&o), 0, "{out}");
+    assert!(out.contains("no flake: 3 rounds of"), "{out}");
+    assert!(out.contains("rounds: first "), "{out}");
+    // The report shows one round, not three.
+    assert_eq!(out.matches("ok    echo::basic").count(), 1, "{out}");
+}
+
+#[test]
+fn repeat_names_a_scenario_whose_verdict_changes_and_the_rounds_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = dir.path().join("starts");
+    let o = parley(&[
+        "run",
+        "scenarios/echo/basic.yaml",
+        "--repeat",
+        "4",
+        "--color",
+        "never",
+        "--",
+        "python3",
+        "fixtures/programs/echo-server/every-other-start.py",
+        "{port}",
+        counter.to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    // The first round passed; the flake alone makes the run fail.
+    assert!(out.contains("ok    echo::basic"), "{out}");
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(
+        out.contains("flaky: 1 of 1 scenario(s) changed verdict over 4 rounds"),
+        "{out}"
+    );
+    assert!(
+        out.contains("echo::basic  round 1: passed; differed in 2 round(s)"),
+        "{out}"
+    );
+    assert!(out.contains("round 2: failed (ECHO-1)"), "{out}");
+    assert!(out.contains("round 4: failed (ECHO-1)"), "{out}");
+    assert_eq!(std::fs::read_to_string(&counter).unwrap(), "4");
+}
+
+#[test]
+fn repeat_zero_is_a_usage_error() {
+    let o = parley(&["run", "--repeat", "0"]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("--repeat"), "{}", text(&o));
+}

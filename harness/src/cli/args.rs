@@ -216,6 +216,11 @@ pub struct RunArgs {
     /// running finish, the rest are reported as not run.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Play the selection N rounds back to back (a soak) and report every scenario whose
+    /// verdict (status and failed rules) is not the same in every round, with the rounds
+    /// where it changed; exit 1 if one did. The report shows the first round.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000), conflicts_with = "snapshot")]
+    pub repeat: u32,
     /// A server program to start for each scenario instead of a mock or target; `{port}`
     /// (and `{host}`) are filled in: `parley run scenarios/echo -- python3 server.py {port}`.
     #[arg(last = true, value_name = "CMD")]

@@ -395,7 +395,19 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         isolation_note(&config.play)?;
     }
     let snapshots = snapshot_options(args.snapshot.as_deref(), &args.redact, args.accept, "run")?;
-    let mut outcomes = runtime()?.block_on(engine::run(&files, &config));
+    let rt = runtime()?;
+    let round = std::time::Instant::now();
+    let mut outcomes = rt.block_on(engine::run(&files, &config));
+    let soak = (args.repeat > 1 && !outcomes.is_empty()).then(|| {
+        let mut soak = engine::repeat::Soak::default();
+        soak.observe(&outcomes, round.elapsed());
+        for _ in 1..args.repeat {
+            let round = std::time::Instant::now();
+            let again = rt.block_on(engine::run(&files, &config));
+            soak.observe(&again, round.elapsed());
+        }
+        soak
+    });
     if outcomes.is_empty() {
         return Err(Usage(format!(
             "no scenario matches the filter(s) {}",
@@ -439,8 +451,16 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
     if let Some((dir, checked)) = &snapshotted {
         human.raw(&report::snapshot::summary(checked, dir, opts.color, opts.quiet));
     }
+    if let Some(soak) = &soak {
+        human.raw(&report::human::soak(soak, opts.color));
+    }
     write_reports(&reports, &outcomes, started)?;
-    Ok(Summary::exit_code(&outcomes) as u8)
+    let code = Summary::exit_code(&outcomes) as u8;
+    // A verdict that changes between rounds is a failure, whatever the first round said.
+    Ok(match &soak {
+        Some(soak) if !soak.is_stable() => code.max(1),
+        _ => code,
+    })
 }
 
 /// `--snapshot DIR`, `--redact` and `--accept`, checked before anything runs.

@@ -17,6 +17,7 @@ pub mod mocks;
 pub mod procfs;
 pub mod program;
 pub mod relay;
+pub mod repeat;
 pub mod sandbox;
 pub mod session;
 pub mod stream;

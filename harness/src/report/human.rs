@@ -84,6 +84,61 @@ impl Paint {
     }
 }
 
+/// The end of a soak (`run --repeat N`): rounds, scenarios, whether any verdict changed
+/// (each flaky scenario with its first-round verdict and the rounds that differed), and
+/// the first, median and last round's time with the last/first ratio (a run that slows
+/// down round after round leaks something).
+pub fn soak(soak: &crate::engine::repeat::Soak, color: bool) -> String {
+    let p = Paint { color };
+    let mut out = String::new();
+    let rounds = soak.rounds();
+    let flakes: Vec<_> = soak.flakes().collect();
+    if flakes.is_empty() {
+        out.push_str(&format!(
+            "\n{}: {rounds} rounds of {} scenario(s), every verdict the same in every round\n",
+            p.green("no flake"),
+            soak.scenarios()
+        ));
+    } else {
+        out.push_str(&format!(
+            "\n{}: {} of {} scenario(s) changed verdict over {rounds} rounds\n",
+            p.red("flaky"),
+            flakes.len(),
+            soak.scenarios()
+        ));
+        for (name, first, count, changes) in flakes {
+            let first = first.map_or_else(|| "absent".to_string(), ToString::to_string);
+            out.push_str(&format!(
+                "  {}  round 1: {first}; differed in {count} round(s)\n",
+                p.bold(name)
+            ));
+            for c in changes {
+                let now = c
+                    .verdict
+                    .as_ref()
+                    .map_or_else(|| "absent".to_string(), ToString::to_string);
+                out.push_str(&format!("    round {}: {now}\n", c.round));
+            }
+            if count > changes.len() {
+                out.push_str(&format!("    … and {} more\n", count - changes.len()));
+            }
+        }
+    }
+    let mut sorted = soak.durations.clone();
+    sorted.sort();
+    if let (Some(first), Some(last)) = (soak.durations.first(), soak.durations.last()) {
+        let median = sorted[sorted.len() / 2];
+        out.push_str(&format!(
+            "rounds: first {}, median {}, last {} (last/first {:.2})\n",
+            duration(*first),
+            duration(median),
+            duration(*last),
+            last.as_secs_f64() / first.as_secs_f64().max(f64::EPSILON)
+        ));
+    }
+    out
+}
+
 /// Formats a duration for the report.
 pub fn duration(d: Duration) -> String {
     if d >= Duration::from_secs(1) {
