@@ -577,6 +577,14 @@ impl Session<'_> {
         step.rule.filter(|r| r.rule().applies_to(party(self.me.other())))
     }
 
+    /// The rule broken when the peer closed `conn` while parley was still sending:
+    /// the step's own rule, else the protocol's, else S-CLOSE.
+    fn closed_while_sending_rule(&self, step: &Step, conn: &str) -> RuleId {
+        self.own_rule(step)
+            .or_else(|| self.inspector.closed_while_sending(dir_from(self.me), conn))
+            .unwrap_or(rules::S_CLOSE)
+    }
+
     /// The rule a failed expectation of `step` breaks: its own, else the protocol's basic
     /// rule for what the peer sends.
     fn step_rule(&self, step: &Step) -> RuleId {

@@ -212,10 +212,7 @@ impl Session<'_> {
             split: pieces.len() > 1,
         });
         if let Some(done) = cut_short {
-            let rule = self
-                .own_rule(step)
-                .or_else(|| self.inspector.closed_while_sending(dir, conn))
-                .unwrap_or(rules::S_CLOSE);
+            let rule = self.closed_while_sending_rule(step, conn);
             let f = self.expectation(
                 step,
                 rule,

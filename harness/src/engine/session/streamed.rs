@@ -52,16 +52,7 @@ impl Session<'_> {
             Framing::Eof => StreamEnd::Eof,
             Framing::Line | Framing::Protocol => return Ok(None),
         };
-        let other = expect.regex.is_some()
-            || expect.code.is_some()
-            || expect.method.is_some()
-            || expect.path.is_some()
-            || expect.command.is_some()
-            || !expect.headers.is_empty()
-            || expect.body.is_some()
-            || expect.json.is_some()
-            || !expect.json_at.is_empty()
-            || expect.body_len.is_some();
+        let other = expect.regex.is_some() || expect.reads_the_protocol();
         if other || !step.captures.is_empty() || step.no_connection.is_some() || self.mirror() {
             return Ok(None);
         }
@@ -350,11 +341,7 @@ impl Session<'_> {
         if cut_short {
             // Like a short message cut short: the peer closed while parley still sent;
             // the next step judges what it had answered by then.
-            let dir = super::dir_from(self.me);
-            let rule = self
-                .own_rule(step)
-                .or_else(|| self.inspector.closed_while_sending(dir, conn))
-                .unwrap_or(rules::S_CLOSE);
+            let rule = self.closed_while_sending_rule(step, conn);
             let f = self.expectation(
                 step,
                 rule,

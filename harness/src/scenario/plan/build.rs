@@ -800,17 +800,7 @@ impl Planner {
                 .collect(),
             body_len: f.body_len,
         };
-        let has_matcher = expect.frames_raw()
-            || expect.not_contains.is_some()
-            || expect.code.is_some()
-            || expect.method.is_some()
-            || expect.path.is_some()
-            || expect.command.is_some()
-            || !expect.headers.is_empty()
-            || expect.body.is_some()
-            || expect.json.is_some()
-            || !expect.json_at.is_empty()
-            || expect.body_len.is_some();
+        let has_matcher = expect.frames_raw() || expect.not_contains.is_some() || expect.reads_the_protocol();
 
         if !has_matcher {
             match &f.send {

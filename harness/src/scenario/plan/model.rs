@@ -360,6 +360,20 @@ pub struct Expect {
 }
 
 impl Expect {
+    /// True when a matcher reads the message through the protocol (a code, a method, a
+    /// path, a command, headers, the body, JSON, the body's length), not as raw bytes.
+    pub fn reads_the_protocol(&self) -> bool {
+        self.code.is_some()
+            || self.method.is_some()
+            || self.path.is_some()
+            || self.command.is_some()
+            || !self.headers.is_empty()
+            || self.body.is_some()
+            || self.json.is_some()
+            || !self.json_at.is_empty()
+            || self.body_len.is_some()
+    }
+
     /// True when the matchers fix how many raw bytes the message is.
     pub fn frames_raw(&self) -> bool {
         self.literal.is_some()
