@@ -411,7 +411,12 @@ fn a_program_ignoring_sigterm_is_killed_and_nothing_is_left_behind() {
     let prog = o.program.as_ref().unwrap();
     assert!(prog.stopped);
     // It ignored the SIGTERM parley sent first, so it was killed.
-    assert_eq!(prog.status, "killed by signal 9", "{}", describe(&o));
+    assert_eq!(
+        prog.status,
+        "stopped by parley (SIGKILL: it ignored SIGTERM)",
+        "{}",
+        describe(&o)
+    );
     let left = std::fs::read_dir("/proc")
         .map(|entries| {
             entries
@@ -669,6 +674,27 @@ fn a_client_whose_port_names_a_privileged_port_is_refused() {
         o.findings[0].message.contains("names port 21, a privileged port"),
         "{}",
         describe(&o)
+    );
+}
+
+/// The split echo's verdict does not depend on when the client runs: parley writes each
+/// piece only after the client read the one before, and a client that closes late, with a
+/// piece unread (a reset), is graded as the one that closes at once.
+#[test]
+fn a_late_closing_one_recv_client_gets_the_same_grade_as_a_prompt_one() {
+    let split = grade(
+        "grading/echo-client.yaml",
+        "echo-client/late-close.py",
+        Some("byte-at-a-time"),
+    );
+    assert_eq!(split.status, Status::Failed, "{}", describe(&split));
+    assert_eq!(errors(&split), ["S-CLOSE"], "{}", describe(&split));
+    assert!(
+        split.findings[0]
+            .message
+            .contains("after receiving 1 of the 5 bytes parley was sending"),
+        "{}",
+        describe(&split)
     );
 }
 

@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Rounds per contender and case.
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 15;
 /// The plain client's write size (parley writes pieces of the same size).
 const PIECE: usize = 256 * 1024;
 
@@ -100,7 +100,7 @@ fn main() {
         let path = root.join("fixtures/large").join(file);
         let scenario = parley::scenario::load(&path).unwrap_or_else(|e| panic!("{}", e.render(false)));
         let total = size * steps;
-        let rounds = if total > 256 << 20 { 3 } else { ROUNDS };
+        let rounds = if total > 256 << 20 { 5 } else { ROUNDS };
         let (mut ours, mut plain) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             let started = Instant::now();

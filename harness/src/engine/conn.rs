@@ -23,7 +23,7 @@ use crate::proto::Framing;
 pub const BUFFER_LIMIT: usize = 16 * 1024 * 1024;
 /// While a message streams, the reader waits for the session to take what it buffered
 /// beyond this many bytes (the peer feels TCP's back-pressure; memory stays flat).
-pub const STREAM_PAUSE: usize = 1024 * 1024;
+pub const STREAM_PAUSE: usize = 4 * 1024 * 1024;
 
 /// What the reader task has gathered.
 #[derive(Debug, Default)]
@@ -40,6 +40,13 @@ pub struct Inbox {
     pub received: usize,
     /// A streamed message is being taken as it arrives (see [`STREAM_PAUSE`]).
     pub streaming: bool,
+}
+
+impl Inbox {
+    /// The peer closed its end or the connection failed: nothing more will arrive.
+    pub fn closed(&self) -> bool {
+        self.eof || self.error.is_some()
+    }
 }
 
 /// Shared between the reader task and the session.

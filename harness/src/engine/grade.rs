@@ -41,7 +41,7 @@ fn summary(command: &[String], r: &ProgramReport) -> ProgramSummary {
     ProgramSummary {
         command: command.join(" "),
         status: r.describe_status(),
-        exit_code: r.status.and_then(|s| s.code()),
+        exit_code: r.status.and_then(|s| s.code()).filter(|_| !r.stopped),
         stdout_bytes: r.stdout_total,
         stderr_tail: r.stderr_tail(8),
         stopped: r.stopped,
@@ -159,12 +159,18 @@ async fn grade_in(
     let grace = scenario.program.grace;
     let report = if conversation_passed {
         program.stop(grace).await
-    } else if !place.isolated() && sandbox::program_left(&outcome) {
-        // --- isolation (engine/sandbox): without a sandbox, a program that gave up is let
-        // exit by itself, so that what it says (a port another run holds) can be judged.
+    } else if sandbox::program_left(&outcome) {
+        // A program that closed its end gave up and is on its way out: it is let exit by
+        // itself, so that its status and last words (without a sandbox: a port another
+        // run holds) are its own.
         program.stop(STOP_GRACE).await
     } else {
-        program.terminate(STOP_GRACE).await
+        // Still running and connected when the conversation failed: whether it then exits
+        // on parley's close or dies of the SIGTERM is a race, so it is "stopped by parley"
+        // either way. One that had exited meanwhile (before it connected) keeps its status.
+        let mut r = program.terminate(STOP_GRACE).await;
+        r.stopped |= !exited.is_cancelled();
+        r
     };
     outcome.program_checks = check_program(
         scenario,

@@ -75,9 +75,18 @@ pub struct ProgramReport {
 }
 
 impl ProgramReport {
-    /// `exit status 0`, `killed by signal 9`, `still running`.
+    /// `exit status 0`, `killed by signal 9`, `still running`; for a program parley
+    /// stopped, `stopped by parley (SIGTERM)` or `(SIGKILL, ...)`, whatever its last
+    /// moments looked like (they are parley's doing, and vary from run to run).
     pub fn describe_status(&self) -> String {
         use std::os::unix::process::ExitStatusExt;
+        if self.stopped {
+            return if self.killed {
+                "stopped by parley (SIGKILL: it ignored SIGTERM)".to_string()
+            } else {
+                "stopped by parley (SIGTERM)".to_string()
+            };
+        }
         match self.status {
             Some(s) => match (s.code(), s.signal()) {
                 (Some(code), _) => format!("exit status {code}"),

@@ -411,7 +411,7 @@ impl Session<'_> {
                     }
                     continue;
                 }
-                if !echo && (inbox.eof || inbox.error.is_some() || inbox.overflow) {
+                if !echo && (inbox.closed() || inbox.overflow) {
                     break true;
                 }
             }

@@ -401,10 +401,10 @@ impl Session<'_> {
                     self.push(f, conn);
                     return Err(Stop::Halt);
                 }
-                if (inbox.eof || inbox.error.is_some()) && step.or_close && inbox.buf.is_empty() {
+                if (inbox.closed()) && step.or_close && inbox.buf.is_empty() {
                     return Ok(None);
                 }
-                if inbox.eof || inbox.error.is_some() {
+                if inbox.closed() {
                     let how = match &inbox.error {
                         Some(e) => format!("the connection `{conn}` failed ({e})"),
                         None => format!("the {} closed `{conn}`", from.name()),

@@ -37,6 +37,33 @@ pub fn pad_to(mut bytes: Vec<u8>, min: usize) -> Vec<u8> {
 
 pub(super) use crate::scenario::plan::outgoing;
 
+/// Waits until the peer has read every byte parley sent on the loopback connection
+/// `local` ↔ `peer` (its receive queue is empty), it closed, or `deadline`: each piece of
+/// a split message reaches a separate read of a peer that reads at all, however late the
+/// scheduler runs it. `true` when the kernel showed the queue empty; `false` when it
+/// cannot tell (another host, the socket gone) or the peer closed or the time ran out.
+pub(super) async fn peer_took_the_last_piece(
+    pid: Option<i32>,
+    local: std::net::SocketAddr,
+    peer: std::net::SocketAddr,
+    shared: &crate::engine::conn::Shared,
+    deadline: tokio::time::Instant,
+) -> bool {
+    let mut poll = Duration::from_micros(200);
+    loop {
+        match crate::engine::procfs::unread_by_peer(pid, local, peer) {
+            Some(0) => return true,
+            None => return false,
+            Some(_) => {}
+        }
+        if shared.lock().closed() || tokio::time::Instant::now() + poll > deadline {
+            return false;
+        }
+        tokio::time::sleep(poll).await;
+        poll = (poll * 2).min(Duration::from_millis(5));
+    }
+}
+
 impl Session<'_> {
     pub(super) async fn send(
         &mut self,
@@ -155,19 +182,25 @@ impl Session<'_> {
         // A peer that had already closed before this message did not cut it short.
         let closed_before = {
             let inbox = shared.lock();
-            inbox.eof || inbox.error.is_some()
+            inbox.closed()
         };
         let mut mark = 0;
         let mut cut_short: Option<usize> = None;
         let mut failure: Option<String> = None;
         let mut written = 0usize;
+        // What the peer is known to have read (its receive queue seen empty): a peer that
+        // closes after one read is reported with what it read, not what was in flight.
+        let mut taken: Option<usize> = None;
         for (i, part) in pieces.iter().enumerate() {
             if i > 0 {
                 if !self.faults.write_delay.is_zero() {
                     tokio::time::sleep(self.faults.write_delay).await;
                 }
-                if shared.lock().eof {
-                    cut_short = Some(written).filter(|_| !closed_before);
+                if peer_took_the_last_piece(self.opts.program_pid, c.local, c.peer, &shared, deadline).await {
+                    taken = Some(written);
+                }
+                if shared.lock().closed() {
+                    cut_short = Some(taken.unwrap_or(written)).filter(|_| !closed_before);
                     break;
                 }
             }
@@ -189,7 +222,7 @@ impl Session<'_> {
                         std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
                     );
                     if closed && written > 0 {
-                        cut_short = Some(written).filter(|_| !closed_before);
+                        cut_short = Some(taken.unwrap_or(written)).filter(|_| !closed_before);
                     } else {
                         failure = Some(format!("sending {} bytes on `{conn}` failed: {e}", bytes.len()));
                     }

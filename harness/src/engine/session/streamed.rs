@@ -22,7 +22,7 @@ use crate::scenario::plan::{Action, Expect, Step};
 
 /// Messages larger than this are streamed rather than built whole (sent) or buffered
 /// whole (received raw).
-pub const STREAM_FROM: u64 = 1024 * 1024;
+pub const STREAM_FROM: u64 = 64 * 1024;
 /// The most bytes written in one piece of a streamed message.
 const PIECE: usize = 256 * 1024;
 
@@ -252,7 +252,7 @@ impl Session<'_> {
         // A peer that had already closed before this message did not cut it short.
         let closed_before = {
             let inbox = shared.lock();
-            inbox.eof || inbox.error.is_some()
+            inbox.closed()
         };
         'pieces: loop {
             // A slice of the payload itself: written without a copy.
