@@ -78,9 +78,9 @@ fn assert_client_passes(scenario_path: &str, command: &[&str]) {
     }
 }
 
-/// Grades `curl -sS --max-time 10 ARGS...` with `scenario_path`.
+/// Grades `curl -sS --max-time 60 ARGS...` with `scenario_path`.
 fn assert_curl_passes(scenario_path: &str, args: &[&str]) {
-    let mut command = vec!["curl", "-sS", "--max-time", "10"];
+    let mut command = vec!["curl", "-sS", "--max-time", "60"];
     command.extend_from_slice(args);
     assert_client_passes(scenario_path, &command);
 }

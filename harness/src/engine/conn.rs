@@ -105,6 +105,9 @@ pub struct Conn {
     pub last_send: Option<SendMark>,
     /// Echo, parley as the server: bytes the peer sent that parley has not sent back yet.
     pub unechoed: Vec<u8>,
+    /// The peer let a whole step deadline pass without reading what parley sent: parley
+    /// no longer waits for it to read one message before writing the next.
+    pub reads_late: bool,
 }
 
 /// Where parley's last message stood relative to what had been received: anything that
@@ -194,6 +197,7 @@ impl Conn {
             consumed: 0,
             last_send: None,
             unechoed: Vec::new(),
+            reads_late: false,
         })
     }
 

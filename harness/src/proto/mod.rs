@@ -301,6 +301,19 @@ pub trait Hooks: Send {
         None
     }
 
+    /// parley plays the server and is about to close `conn`, and its next step sends
+    /// `next` on `main`: does that reply belong with the close, so that it goes out just
+    /// before it? (FTP: a 226/250 ending the transfer on data connection `conn`. Which of
+    /// two connections' bytes a client sees first is not something a protocol orders, but
+    /// when the reply goes out after the close, a client that sends its next command on
+    /// the end of file races it: one that never reads the 226 would pass on some runs
+    /// and fail on others. Sent first, the plain run is the same every time; the fault
+    /// `transfer_delay` still sends it late, after the close.)
+    fn send_before_close(&self, conn: &str, next: &[u8]) -> bool {
+        let _ = (conn, next);
+        false
+    }
+
     /// parley plays the server, its first attempt to open `conn` was refused, and its next
     /// step sends `next` on `main`: may it send that now, before it retries? (FTP: yes
     /// for a 125/150 preliminary reply, which a client may wait for before it listens.)

@@ -142,6 +142,9 @@ struct Session<'a> {
     prefetched: Option<Prefetched>,
     /// The peer's answer to a large message parley sent, checked while it was sent.
     pending_stream: Option<streamed::PendingStream>,
+    /// A connection parley closes right after the first piece of the message it writes
+    /// next (`Hooks::send_before_close`: an FTP 226 goes out with the data connection's end).
+    close_after_first_piece: Option<String>,
 }
 
 /// A message received and judged while choosing an alternative of a `one_of`, waiting
@@ -218,6 +221,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         chosen: HashMap::new(),
         prefetched: None,
         pending_stream: None,
+        close_after_first_piece: None,
     };
     session.globals.insert("target".into(), format!("{host}:{port}"));
     // The Host header value: the port only when it is not HTTP's 80 (RFC 2616 §14.23).

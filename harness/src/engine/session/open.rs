@@ -154,6 +154,12 @@ impl Session<'_> {
     /// "about to open data connection"), sends it now — a client may wait for it before
     /// it listens — and marks the step as sent.
     async fn send_ahead(&mut self, step: &Step, conn: &str) -> Result<(), Stop> {
+        self.send_next_early(step, conn, Early::BeforeRetry).await
+    }
+
+    /// Sends parley's next step on `main` now when the protocol says it goes out at this
+    /// moment (`when`: before retrying or before closing `conn`), and marks it as sent.
+    async fn send_next_early(&mut self, step: &Step, conn: &str, when: Early) -> Result<(), Stop> {
         let scenario = self.scenario;
         let Some(next) = scenario.steps.iter().find(|s| s.number == step.number + 1) else {
             return Ok(());
@@ -176,7 +182,11 @@ impl Session<'_> {
         let bytes = payload
             .render(&self.env(next))
             .map_err(|e| self.missing(next, e))?;
-        if !self.inspector.send_before_retry(conn, &bytes) {
+        let now = match when {
+            Early::BeforeRetry => self.inspector.send_before_retry(conn, &bytes),
+            Early::BeforeClose => self.inspector.send_before_close(conn, &bytes),
+        };
+        if !now {
             return Ok(());
         }
         self.send(next, MAIN, send.as_ref(), expect).await?;
@@ -363,6 +373,20 @@ impl Session<'_> {
     }
 
     pub(super) async fn close_mine(&mut self, step: &Step, conn: &str) -> Result<(), Stop> {
+        let serving = self.me == Side::Server;
+        let prompt = self.faults.transfer_delay.is_zero() && self.faults.reply_delay.is_zero();
+        if serving && prompt && conn != MAIN && self.conns.contains_key(conn) {
+            // The reply's first piece, then the close, then its other pieces (each read
+            // before the next): a client reading the data to its end is never kept
+            // waiting on a reply it does not read yet.
+            self.close_after_first_piece = Some(conn.to_string());
+            let sent = self.send_next_early(step, conn, Early::BeforeClose).await;
+            let closed = self.close_after_first_piece.take().is_none();
+            sent?;
+            if closed {
+                return Ok(());
+            }
+        }
         let Some(c) = self.conns.get_mut(conn) else {
             return Err(self.not_open(step, conn));
         };
@@ -510,3 +534,12 @@ const SAMPLE_BYTES: usize = 256;
 /// How many bytes parley reads from a peer that should have closed before it gives up
 /// waiting: enough for the protocol to judge them, bounded against a flood.
 pub const EXTRA_KEPT: usize = 64 * 1024;
+
+/// When a step of parley's may go out ahead of its turn.
+#[derive(Debug, Clone, Copy)]
+enum Early {
+    /// While a data connection is retried (`Hooks::send_before_retry`).
+    BeforeRetry,
+    /// Just before a data connection is closed (`Hooks::send_before_close`).
+    BeforeClose,
+}

@@ -37,27 +37,49 @@ pub fn pad_to(mut bytes: Vec<u8>, min: usize) -> Vec<u8> {
 
 pub(super) use crate::scenario::plan::outgoing;
 
+/// How waiting for the peer to read what parley sent ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Taken {
+    /// Its receive queue was seen empty: it read every byte.
+    All,
+    /// The kernel cannot tell (another host, the socket is gone) or the peer closed.
+    Unknown,
+    /// The deadline passed with bytes still unread.
+    Late,
+}
+
 /// Waits until the peer has read every byte parley sent on the loopback connection
-/// `local` ↔ `peer` (its receive queue is empty), it closed, or `deadline`: each piece of
-/// a split message reaches a separate read of a peer that reads at all, however late the
-/// scheduler runs it. `true` when the kernel showed the queue empty; `false` when it
-/// cannot tell (another host, the socket gone) or the peer closed or the time ran out.
-pub(super) async fn peer_took_the_last_piece(
+/// `local` ↔ `peer` (its receive queue, read from `/proc`, is empty), it closed, or
+/// `deadline`. parley as the server writes each message, and each piece of a split one,
+/// only once the client took what came before: what one `recv()` returns is then the
+/// same on every run, however late the scheduler runs the client.
+///
+/// With `or_read`, the other connection's (local, peer) addresses: waiting also ends when
+/// the peer has read everything parley sent there (a client that reads a data connection
+/// to its end before it reads the replies waits for that end, not for a reply).
+pub(super) async fn peer_took_it(
     pid: Option<i32>,
-    local: std::net::SocketAddr,
-    peer: std::net::SocketAddr,
+    (local, peer): (std::net::SocketAddr, std::net::SocketAddr),
+    or_read: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
     shared: &crate::engine::conn::Shared,
     deadline: tokio::time::Instant,
-) -> bool {
+) -> Taken {
+    let unread = |(local, peer)| crate::engine::procfs::unread_by_peer(pid, local, peer);
     let mut poll = Duration::from_micros(200);
     loop {
-        match crate::engine::procfs::unread_by_peer(pid, local, peer) {
-            Some(0) => return true,
-            None => return false,
+        match unread((local, peer)) {
+            Some(0) => return Taken::All,
+            None => return Taken::Unknown,
             Some(_) => {}
         }
-        if shared.lock().closed() || tokio::time::Instant::now() + poll > deadline {
-            return false;
+        if or_read.is_some_and(|other| unread(other) == Some(0)) {
+            return Taken::All;
+        }
+        if shared.lock().closed() {
+            return Taken::Unknown;
+        }
+        if tokio::time::Instant::now() + poll > deadline {
+            return Taken::Late;
         }
         tokio::time::sleep(poll).await;
         poll = (poll * 2).min(Duration::from_millis(5));
@@ -168,9 +190,24 @@ impl Session<'_> {
         if conn == MAIN {
             self.greeted = true;
         }
+        let pid = self.opts.program_pid;
+        // A connection to close once the first piece is out (see `close_mine`).
+        let mut closing = self.close_after_first_piece.take().and_then(|name| {
+            let other = self.conns.get_mut(&name)?;
+            let addrs = (other.local, other.peer);
+            Some((name, other.take_writer()?, addrs))
+        });
+        let or_read = closing.as_ref().map(|(_, _, addrs)| *addrs);
         let Some(c) = self.conns.get_mut(conn) else {
             return Err(self.not_open(step, conn));
         };
+        let shared = c.shared.clone();
+        // Serving a program: the message before this one is read first (see `peer_took_it`).
+        let waits = serving && pid.is_some();
+        if waits && c.last_send.is_some() && !c.reads_late {
+            c.reads_late =
+                peer_took_it(pid, (c.local, c.peer), or_read, &shared, deadline).await == Taken::Late;
+        }
         // Let the inspector follow the message before it goes out, so that the hooks
         // called while writing (`closed_while_sending`) know what is being written.
         let dir = dir_from(self.me);
@@ -178,7 +215,6 @@ impl Session<'_> {
         self.inspector.inspect(dir, conn, &bytes, &mut ignored);
         // Record before writing: the peer's answer must not appear before what it answers.
         self.recorder.data(conn, party(self.me), &bytes);
-        let shared = c.shared.clone();
         // A peer that had already closed before this message did not cut it short.
         let closed_before = {
             let inbox = shared.lock();
@@ -196,8 +232,12 @@ impl Session<'_> {
                 if !self.faults.write_delay.is_zero() {
                     tokio::time::sleep(self.faults.write_delay).await;
                 }
-                if peer_took_the_last_piece(self.opts.program_pid, c.local, c.peer, &shared, deadline).await {
-                    taken = Some(written);
+                if !c.reads_late {
+                    match peer_took_it(pid, (c.local, c.peer), None, &shared, deadline).await {
+                        Taken::All => taken = Some(written),
+                        Taken::Late => c.reads_late = true,
+                        Taken::Unknown => {}
+                    }
                 }
                 if shared.lock().closed() {
                     cut_short = Some(taken.unwrap_or(written)).filter(|_| !closed_before);
@@ -214,7 +254,15 @@ impl Session<'_> {
                     step.number
                 )));
             };
-            match tokio::time::timeout_at(deadline, tokio::io::AsyncWriteExt::write_all(writer, part)).await {
+            let wrote =
+                tokio::time::timeout_at(deadline, tokio::io::AsyncWriteExt::write_all(writer, part)).await;
+            if let Some((name, mut other, _)) = closing.take() {
+                self.recorder
+                    .push(&name, crate::outcome::EventKind::Close { by: party(self.me) });
+                // A peer that reset the connection makes shutdown fail; the close still happened.
+                let _ = tokio::io::AsyncWriteExt::shutdown(&mut other).await;
+            }
+            match wrote {
                 Ok(Ok(())) => written += part.len(),
                 Ok(Err(e)) => {
                     let closed = matches!(

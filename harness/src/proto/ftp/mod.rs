@@ -629,6 +629,10 @@ impl Hooks for FtpInspector {
     /// A 125/150 may go out while parley still tries to connect: it says the server is
     /// "about to open data connection" (RFC 959 §4.2.2), and a client may wait for it
     /// before it listens (that client is late, F-DATA-2, but it gets its chance).
+    fn send_before_close(&self, conn: &str, next: &[u8]) -> bool {
+        conn != MAIN && matches!(literal_code(next), Some(226 | 250))
+    }
+
     fn send_before_retry(&self, conn: &str, next: &[u8]) -> bool {
         conn != MAIN && matches!(literal_code(next), Some(125 | 150))
     }
