@@ -43,6 +43,13 @@ pub(super) async fn announce(conv: &Arc<Conv>, control: Control, dir: Dir, line:
             announced.target(control.server.ip()),
         )
     };
+    // A PORT/EPRT naming another host than the client's own, or a port below 1024, is
+    // what RFC 2577 §3 tells a server to refuse (the bounce attack): it goes to the server
+    // unchanged, so that the server judges it, and the relay never connects there on the
+    // server's behalf.
+    if announced.by_client() && (target.ip() != control.client.ip() || target.port() < 1024) {
+        return line.to_vec();
+    }
     let listener = match TcpListener::bind(SocketAddr::new(bind_ip, 0)).await {
         Ok(l) => l,
         Err(e) => {
