@@ -2,7 +2,7 @@
 //! still being sent to), checks a message as it arrives instead of buffering it, and
 //! keeps memory flat. A peer that really stops reading is named, with the byte count.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parley::engine::{Endpoint, PlayOptions, play};
 use parley::outcome::{Outcome, Status};
@@ -179,9 +179,7 @@ steps:
   - server: { exact: { repeat: "0123456789abcdef", times: 4194304 } }
 "#,
     );
-    let started = Instant::now();
     let o = against(&scenario, addr).await;
-    let took = started.elapsed();
     let _ = tx.send(());
     assert_eq!(o.status, Status::Failed, "{}", describe(&o));
     assert_eq!(rules(&o), ["S-IO"], "{}", describe(&o));
@@ -191,11 +189,11 @@ steps:
         "{}",
         f.message
     );
+    // The step's own deadline ended it (the test's is only a hang guard).
     assert!(
-        f.message.contains("could not send 67108864 bytes"),
+        f.message
+            .contains("could not send 67108864 bytes on `main` within 2.0 s"),
         "{}",
         f.message
     );
-    // The step's own deadline ended it, not the test's.
-    assert!(took < Duration::from_secs(60), "took {took:?}");
 }
