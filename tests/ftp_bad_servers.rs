@@ -8,12 +8,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use parley::engine::{Endpoint, PlayOptions, play};
 use parley::outcome::{Outcome, Status, Summary};
 use parley::rules::Severity;
-use parley::scenario::Side;
 use parley_mock::MockServer;
-use parley_tests::{bundled, describe, serve_once};
+use parley_tests::{against, bundled, describe, quick, rules, serve_once};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -24,36 +22,9 @@ const STEP: Duration = Duration::from_millis(400);
 /// deadline: so long that waiting it out could not pass for "at once" on any machine.
 const LONG: Duration = Duration::from_secs(60);
 
-fn with_step(step: Duration) -> PlayOptions {
-    PlayOptions {
-        step_timeout: Some(step),
-        ..PlayOptions::default()
-    }
-}
-
-/// Plays `name` as the client against `addr` with the short step deadline.
-async fn against(name: &str, addr: SocketAddr) -> Outcome {
-    against_with(name, addr, STEP).await
-}
-
-/// Plays `name` as the client against `addr` with step deadline `step`. The outer
-/// timeout (twice the longest step deadline) only guards against a hang.
-async fn against_with(name: &str, addr: SocketAddr, step: Duration) -> Outcome {
-    tokio::time::timeout(
-        LONG * 2,
-        play(
-            &bundled(name),
-            Side::Client,
-            Endpoint::Connect(addr.to_string()),
-            &with_step(step),
-        ),
-    )
-    .await
-    .expect("the engine ended within its deadlines")
-}
-
-fn rules(o: &Outcome) -> Vec<&'static str> {
-    o.failed_rules().into_iter().map(|r| r.as_str()).collect()
+/// Plays bundled `name` as the client against `addr` with step deadline `step`.
+async fn play_bundled(name: &str, addr: SocketAddr, step: Duration) -> Outcome {
+    against(&bundled(name), addr, &quick(step)).await
 }
 
 fn message<'o>(o: &'o Outcome, rule: &str) -> &'o str {
@@ -234,7 +205,7 @@ async fn a_reply_with_a_two_digit_code_breaks_f_rpl_1() {
     }
     .start()
     .await;
-    let o = against("ftp/login.yaml", addr).await;
+    let o = play_bundled("ftp/login.yaml", addr, STEP).await;
     assert_eq!(o.status, Status::Failed);
     // The grammar is why the step did not get its 220: one finding, under the rule broken.
     assert_eq!(rules(&o), ["F-RPL-1"], "{}", describe(&o));
@@ -252,7 +223,7 @@ async fn a_reply_with_a_two_digit_code_breaks_f_rpl_1() {
 #[tokio::test]
 async fn a_multiline_reply_that_never_ends_breaks_f_rpl_2_at_the_step_deadline() {
     let addr = say_then_wait(b"220-Welcome.\r\n220-This banner never ends.\r\n").await;
-    let o = against("ftp/login.yaml", addr).await;
+    let o = play_bundled("ftp/login.yaml", addr, STEP).await;
     assert_eq!(rules(&o), ["F-RPL-2"], "{}", describe(&o));
     let m = message(&o, "F-RPL-2");
     assert!(
@@ -277,7 +248,7 @@ async fn a_226_before_the_data_connection_carried_anything_breaks_f_data_5() {
     // The data connection may close just after the 226 arrives (two connections, no
     // order between them), so the step waits for it until its deadline; then the 226
     // that came first is the finding.
-    let o = against("ftp/list-passive.yaml", addr).await;
+    let o = play_bundled("ftp/list-passive.yaml", addr, STEP).await;
     assert_eq!(rules(&o), ["F-DATA-5"], "{}", describe(&o));
     let m = message(&o, "F-DATA-5");
     assert!(
@@ -295,7 +266,7 @@ async fn a_data_connection_that_stalls_fails_its_step_at_the_deadline() {
     }
     .start()
     .await;
-    let o = against("ftp/list-passive.yaml", addr).await;
+    let o = play_bundled("ftp/list-passive.yaml", addr, STEP).await;
     assert_eq!(rules(&o), ["S-EXPECT"], "{}", describe(&o));
     let m = message(&o, "S-EXPECT");
     assert!(
@@ -317,7 +288,7 @@ async fn garbage_on_the_data_connection_fails_the_listing_step_and_warns_about_b
     .start()
     .await;
     // NLST without TYPE I: ASCII type, so the bare LFs are F-DATA-7 too.
-    let o = against("ftp/nlst.yaml", addr).await;
+    let o = play_bundled("ftp/nlst.yaml", addr, STEP).await;
     assert_eq!(rules(&o), ["S-EXPECT"], "{}", describe(&o));
     assert!(
         message(&o, "S-EXPECT").contains("the message does not contain \"readme.txt\""),
@@ -354,7 +325,7 @@ async fn closing_the_control_connection_mid_line_breaks_f_rpl_1() {
     let addr = say_then_close(b"220 fake FTP ser").await;
     // The close is the finding, seen at once: under a step deadline no machine waits out
     // by accident, the message names the close, not the deadline.
-    let o = against_with("ftp/login.yaml", addr, LONG).await;
+    let o = play_bundled("ftp/login.yaml", addr, LONG).await;
     assert_eq!(rules(&o), ["F-RPL-1"], "{}", describe(&o));
     let m = message(&o, "F-RPL-1");
     assert!(
@@ -367,7 +338,7 @@ async fn closing_the_control_connection_mid_line_breaks_f_rpl_1() {
 #[tokio::test]
 async fn closing_the_control_connection_mid_multiline_reply_breaks_f_rpl_2() {
     let addr = say_then_close(b"220-Welcome.\r\n220-more to co").await;
-    let o = against_with("ftp/login.yaml", addr, LONG).await;
+    let o = play_bundled("ftp/login.yaml", addr, LONG).await;
     assert_eq!(rules(&o), ["F-RPL-2"], "{}", describe(&o));
     let m = message(&o, "F-RPL-2");
     assert!(m.starts_with("the server closed `main`"), "{m}");
@@ -383,7 +354,7 @@ async fn a_227_without_its_six_numbers_breaks_f_data_6() {
     }
     .start()
     .await;
-    let o = against("ftp/list-passive.yaml", addr).await;
+    let o = play_bundled("ftp/list-passive.yaml", addr, STEP).await;
     assert_eq!(rules(&o), ["F-DATA-6"], "{}", describe(&o));
     // A check failed (exit 1), not a scenario error: the peer's bytes did not allow the
     // address to be read, and the scenario ended at the step that got them.
@@ -415,7 +386,7 @@ async fn bare_lf_replies_pass_with_f_rpl_5_warnings() {
     })
     .await
     .unwrap();
-    let o = against("ftp/login.yaml", mock.addr()).await;
+    let o = play_bundled("ftp/login.yaml", mock.addr(), STEP).await;
     assert_eq!(o.status, Status::Passed, "{}", describe(&o));
     let warnings: Vec<_> = o.findings.iter().filter(|f| f.rule == "F-RPL-5").collect();
     assert_eq!(warnings.len(), 4, "220, 331, 230, 221: {}", describe(&o));
@@ -446,7 +417,7 @@ async fn the_bundled_mock_passes_every_ftp_scenario_written_seven_bytes_at_a_tim
         "ftp/bounce.yaml",
         "ftp/quit.yaml",
     ] {
-        let o = against(name, mock.addr()).await;
+        let o = play_bundled(name, mock.addr(), STEP).await;
         assert_eq!(o.status, Status::Passed, "{name}: {}", describe(&o));
         assert!(o.findings.is_empty(), "{name}: {}", describe(&o));
     }
@@ -480,7 +451,7 @@ async fn a_550_where_150_was_expected_ends_the_scenario_without_waiting() {
     .start()
     .await;
     // RETR may be refused with 550: the step did not get its 150.
-    let o = against("ftp/retr.yaml", addr).await;
+    let o = play_bundled("ftp/retr.yaml", addr, STEP).await;
     assert_eq!(rules(&o), ["S-EXPECT"], "{}", describe(&o));
     let f = &o.findings[0];
     assert!(
@@ -501,7 +472,7 @@ async fn a_550_where_150_was_expected_ends_the_scenario_without_waiting() {
     }
     .start()
     .await;
-    let o = against("ftp/list-passive.yaml", addr).await;
+    let o = play_bundled("ftp/list-passive.yaml", addr, STEP).await;
     assert_eq!(rules(&o), ["S-EXPECT"], "{}", describe(&o));
     ended_at(&o, 12);
 }
@@ -525,7 +496,7 @@ async fn a_server_without_pasv_fails_under_f_1123_1_with_exit_1() {
         } else {
             addr
         };
-        let o = against(scenario, addr).await;
+        let o = play_bundled(scenario, addr, STEP).await;
         assert_eq!(rules(&o), ["F-1123-1"], "{scenario}: {}", describe(&o));
         assert_eq!(o.status, Status::Failed);
         assert!(o.error.is_none());
@@ -544,7 +515,7 @@ async fn a_malformed_227_is_f_data_6_and_a_failure_not_a_scenario_error(#[case] 
     }
     .start()
     .await;
-    let o = against("ftp/list-passive.yaml", addr).await;
+    let o = play_bundled("ftp/list-passive.yaml", addr, STEP).await;
     assert_eq!(rules(&o), ["F-DATA-6"], "{}", describe(&o));
     assert_eq!(Summary::exit_code(std::slice::from_ref(&o)), 1);
     ended_at(&o, 9);
@@ -560,7 +531,7 @@ async fn a_125_then_550_with_the_data_connection_left_open_fails_the_type_scenar
     }
     .start()
     .await;
-    let o = against("ftp/type.yaml", addr).await;
+    let o = play_bundled("ftp/type.yaml", addr, STEP).await;
     assert_eq!(o.status, Status::Failed, "{}", describe(&o));
     assert!(!o.failed_rules().is_empty());
 }
@@ -573,7 +544,7 @@ async fn a_425_instead_of_connecting_is_not_blamed_as_a_226_without_data() {
     }
     .start()
     .await;
-    let o = against("ftp/list-active.yaml", addr).await;
+    let o = play_bundled("ftp/list-active.yaml", addr, STEP).await;
     // Not F-DATA-5 ("gives 425, never 226"): the server did give 425.
     assert_eq!(rules(&o), ["S-CONNECT"], "{}", describe(&o));
     assert!(
@@ -587,7 +558,7 @@ async fn a_425_instead_of_connecting_is_not_blamed_as_a_226_without_data() {
 #[tokio::test]
 async fn a_single_line_502_to_help_is_not_f_rpl_2_but_f_1123_4() {
     let addr = Fake::default().start().await;
-    let o = against("ftp/multiline.yaml", addr).await;
+    let o = play_bundled("ftp/multiline.yaml", addr, STEP).await;
     // A one-line reply is a legal form; what is wrong is not implementing HELP, which
     // RFC 1123 §4.1.2.13 puts in every server's minimum.
     assert!(o.findings.iter().all(|f| f.rule != "F-RPL-2"), "{}", describe(&o));
@@ -602,7 +573,7 @@ async fn a_server_that_never_sends_226_breaks_no_client_rule() {
     }
     .start()
     .await;
-    let o = against("ftp/list-passive.yaml", addr).await;
+    let o = play_bundled("ftp/list-passive.yaml", addr, STEP).await;
     // F-DATA-4 is what a client breaks; the server under test is told S-EXPECT's fix.
     assert_eq!(rules(&o), ["S-EXPECT"], "{}", describe(&o));
     assert_eq!(o.findings[0].sent_by, Some(parley::outcome::Party::Server));
@@ -640,7 +611,7 @@ async fn refusing_logins(limit: usize) -> SocketAddr {
 
 #[tokio::test]
 async fn a_server_that_closes_after_three_refused_passwords_passes_the_login_limit() {
-    let o = against("ftp/login-limit.yaml", refusing_logins(3).await).await;
+    let o = play_bundled("ftp/login-limit.yaml", refusing_logins(3).await, STEP).await;
     assert_eq!(o.status, Status::Passed, "{}", describe(&o));
     assert!(
         o.findings.iter().all(|f| f.severity == Severity::Note),
@@ -651,7 +622,7 @@ async fn a_server_that_closes_after_three_refused_passwords_passes_the_login_lim
 
 #[tokio::test]
 async fn a_server_that_never_limits_logins_passes_with_an_f_sec_3_warning() {
-    let o = against("ftp/login-limit.yaml", refusing_logins(0).await).await;
+    let o = play_bundled("ftp/login-limit.yaml", refusing_logins(0).await, STEP).await;
     assert_eq!(
         o.status,
         Status::Passed,

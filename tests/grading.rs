@@ -11,7 +11,7 @@ use parley::engine::grade::{GradeOptions, grade_client, run_against_program};
 use parley::engine::{PlayOptions, RunConfig};
 use parley::outcome::{ErrorKind, Outcome, Status};
 use parley::rules::Severity;
-use parley_tests::{bundled as scenario, describe, runtime};
+use parley_tests::{bundled as scenario, describe, rules as errors, runtime};
 use rstest::rstest;
 
 fn program(path: &str) -> String {
@@ -50,11 +50,6 @@ fn grade(scenario_path: &str, program_path: &str, variant: Option<&str>) -> Outc
         v.as_ref().map(|(n, f)| (*n, f)),
         &opts(client_command(program_path)),
     ))
-}
-
-/// Error rules that fired, in order, without duplicates.
-fn errors(o: &Outcome) -> Vec<&'static str> {
-    o.failed_rules().into_iter().map(|r| r.as_str()).collect()
 }
 
 fn has(o: &Outcome, rule: &str, severity: Severity) -> bool {
