@@ -93,7 +93,8 @@ fn a_correct_client_gets_full_marks_plain_and_under_every_variant(
     }
 }
 
-/// A buggy client: the rule that must fire (first), and any consequences it also causes.
+/// A buggy client and exactly the rules it must fire, in order (nothing else: no S-* or
+/// other rule is accepted besides).
 #[rstest]
 #[case::trailing_space("grading/http-get.yaml", "http-get/trailing-space.py", None, &["H-RL-2"])]
 #[case::no_host("grading/http-get.yaml", "http-get/no-host.py", None, &["H-HOST-1"])]
@@ -341,6 +342,9 @@ fn a_program_that_floods_where_it_should_close_is_cut_off_with_one_finding() {
          try:\n    s.sendall(b'x'*50_000_000)\nexcept OSError:\n    pass",
     );
     assert_eq!(o.status, Status::Failed, "{}", describe(&o));
+    // The extra bytes after a head without Content-Length: the rule that says why they
+    // cannot be a body.
+    assert_eq!(errors(&o), ["H-LEN-1"], "{}", describe(&o));
     let errors: Vec<_> = o.findings.iter().filter(|f| f.is_error()).collect();
     assert_eq!(errors.len(), 1, "one finding, not one per read: {}", describe(&o));
     let m = &errors[0].message;
@@ -353,6 +357,25 @@ fn a_program_that_floods_where_it_should_close_is_cut_off_with_one_finding() {
         shown.len() <= 1024,
         "the sample is bounded: {} bytes",
         shown.len()
+    );
+}
+
+#[test]
+fn a_program_that_floods_the_socket_is_cut_off_at_the_buffer_limit_with_s_limit() {
+    // Where its line should be, 20 MB that never become it (the step's regex is unanchored,
+    // so no prefix of the flood rules the line out): parley reads up to its buffer limit,
+    // then stops under S-LIMIT, not at a deadline.
+    let o = grade_inline(
+        "grading/echo-client.yaml",
+        "import socket,sys\ns=socket.create_connection((sys.argv[1], int(sys.argv[2])))\n\
+         try:\n    s.sendall(b'x'*20_000_000)\nexcept OSError:\n    pass\ns.recv(10)",
+    );
+    assert_eq!(o.status, Status::Failed, "{}", describe(&o));
+    assert_eq!(errors(&o), ["S-LIMIT"], "{}", describe(&o));
+    let m = &o.findings[0].message;
+    assert!(
+        m.starts_with("the client sent more than 16 MiB on `main` without completing"),
+        "{m}"
     );
 }
 
