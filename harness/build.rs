@@ -1,5 +1,6 @@
-//! Embeds the bundled scenario suite (`../scenarios/`) and the payload files its scenarios
-//! read (`../fixtures/ftp-commands/`) in the binary: generates
+//! Embeds the bundled scenario suite (`../scenarios/`), the payload files its scenarios
+//! read (`../fixtures/ftp-commands/`) and the trees the bundled mocks serve
+//! (`../fixtures/ftp-root/`, `../fixtures/www/`) in the binary: generates
 //! `$OUT_DIR/bundled_scenarios.rs`, a table of `(path below the repository, include_bytes!)`,
 //! so an installed or copied `parley` plays its suite from any directory. A checkout
 //! without them (a packaged crate) gets an empty table.
@@ -7,7 +8,17 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) {
+/// How a directory is walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// The suite: hidden files (editor and VCS droppings) are left out, links followed.
+    Suite,
+    /// A tree a mock serves, walked as the mock crate's build script walks it (so the
+    /// bundle holds the files the mock serves): hidden files kept, links left out.
+    Served,
+}
+
+fn walk(dir: &Path, rel: &str, how: Walk, out: &mut Vec<(String, PathBuf)>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -15,7 +26,7 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) {
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
+        if how == Walk::Suite && name.starts_with('.') {
             continue;
         }
         let path = entry.path();
@@ -24,25 +35,37 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) {
         } else {
             format!("{rel}/{name}")
         };
-        if path.is_dir() {
-            walk(&path, &rel, out);
-        } else if path.is_file() {
+        let (is_dir, is_file) = match how {
+            Walk::Suite => (path.is_dir(), path.is_file()),
+            // `file_type` does not follow symbolic links.
+            Walk::Served => match entry.file_type() {
+                Ok(kind) => (kind.is_dir(), kind.is_file()),
+                Err(_) => continue,
+            },
+        };
+        if is_dir {
+            walk(&path, &rel, how, out);
+        } else if is_file {
             out.push((rel, path));
         }
     }
 }
 
-/// The directories embedded, below the repository's root. The mocks embed their own
-/// roots (`fixtures/ftp-root`, `fixtures/www`).
-const EMBEDDED: &[&str] = &["scenarios", "fixtures/ftp-commands"];
+/// The directories embedded, below the repository's root, and how each is walked.
+const EMBEDDED: &[(&str, Walk)] = &[
+    ("scenarios", Walk::Suite),
+    ("fixtures/ftp-commands", Walk::Suite),
+    ("fixtures/ftp-root", Walk::Served),
+    ("fixtures/www", Walk::Served),
+];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let mut files = Vec::new();
-    for below in EMBEDDED {
+    for (below, how) in EMBEDDED {
         let dir = manifest.join("..").join(below);
         println!("cargo:rerun-if-changed={}", dir.display());
-        walk(&dir, below, &mut files);
+        walk(&dir, below, *how, &mut files);
     }
     let mut code = String::from("/// The bundled files: path below the repository's root, bytes.\n");
     code.push_str("pub static FILES: &[(&str, &[u8])] = &[\n");

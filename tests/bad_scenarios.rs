@@ -2,6 +2,7 @@
 //! with its own precise diagnostic — `file:line:col`, the offending line, and what is
 //! allowed — never a panic or a silent skip.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use parley::scenario::{self, ScenarioError};
@@ -233,14 +234,44 @@ fn broken_scenario_is_refused_at_its_line_and_column(
     );
 }
 
+/// The scenario files of the corpus directory, by name: every `.yaml` file that is not a
+/// fragment (`_name.yaml`, read only through an include).
+fn corpus_files() -> BTreeSet<String> {
+    let dir = parley_tests::fixtures_dir().join("bad-scenarios");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".yaml") && !name.starts_with('_'))
+        .collect()
+}
+
 #[test]
 fn every_file_of_the_corpus_is_refused() {
     let dir = parley_tests::fixtures_dir().join("bad-scenarios");
     let files = scenario::discover(std::slice::from_ref(&dir)).unwrap();
-    assert!(files.len() >= 12, "the corpus has only {} files", files.len());
+    // Discovery finds every file of the directory, so none escapes the checks below.
+    let found: BTreeSet<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(found, corpus_files());
     for file in files {
         assert!(scenario::load(&file).is_err(), "{} loaded", file.display());
     }
+}
+
+#[test]
+fn every_file_of_the_corpus_has_its_own_case() {
+    // The first argument of each case attribute of the table above is a file; the table
+    // and the directory name the same files, so a new broken file is checked for its
+    // exact place and message, not only for being refused.
+    let source = include_str!("bad_scenarios.rs");
+    let cases: BTreeSet<String> = source
+        .split(concat!("#[case", "::"))
+        .skip(1)
+        .filter_map(|case| case.split('"').nth(1).map(str::to_string))
+        .collect();
+    assert_eq!(cases, corpus_files());
 }
 
 #[test]

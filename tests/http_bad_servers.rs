@@ -5,13 +5,11 @@
 //! rule id — never a panic or a hang.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use parley::engine::{Endpoint, PlayOptions, play};
-use parley::outcome::{Outcome, Status};
+use parley::outcome::{Outcome, Status, StepState};
 use parley::rules::Severity;
-use parley::scenario::Side;
-use parley_tests::inline;
+use parley_tests::{against, inline, quick};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -75,28 +73,29 @@ async fn serve_once(reply: &'static [u8], then: Then) -> SocketAddr {
     addr
 }
 
-/// Plays GET /status/418 against a server sending `reply`; it must end well within the
-/// deadlines.
-async fn against(reply: &'static [u8], then: Then) -> Outcome {
+/// Plays GET /status/418 against a server sending `reply`, then doing `then`.
+async fn answered_with(reply: &'static [u8], then: Then) -> Outcome {
     let addr = serve_once(reply, then).await;
-    let opts = PlayOptions {
-        step_timeout: Some(STEP),
-        ..PlayOptions::default()
-    };
-    let started = Instant::now();
-    let o = tokio::time::timeout(
-        Duration::from_secs(20),
-        play(
-            &inline(GET_418),
-            Side::Client,
-            Endpoint::Connect(addr.to_string()),
-            &opts,
-        ),
-    )
-    .await
-    .expect("the engine ended within its deadlines");
-    // At most one step waits out its deadline.
-    assert!(started.elapsed() < STEP * 4, "took {:?}", started.elapsed());
+    let o = against(&inline(GET_418), addr, &quick(STEP)).await;
+    // The play ends at its first failed step: at most one step fails (and so waits out
+    // its deadline), and none after it runs.
+    let failed: Vec<usize> = o
+        .steps
+        .iter()
+        .filter(|s| s.state == StepState::Failed)
+        .map(|s| s.number)
+        .collect();
+    assert!(failed.len() <= 1, "{:#?}", o.steps);
+    if let Some(&first) = failed.first() {
+        assert!(
+            o.steps
+                .iter()
+                .filter(|s| s.number > first)
+                .all(|s| s.state == StepState::NotRun),
+            "{:#?}",
+            o.steps
+        );
+    }
     o
 }
 
@@ -106,7 +105,7 @@ fn first_error(o: &Outcome) -> &'static str {
 
 #[tokio::test]
 async fn a_status_line_without_reason_phrase_is_h_sl_1() {
-    let o = against(
+    let o = answered_with(
         b"HTTP/1.0 418\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 0\r\n\r\n",
         Then::Close,
     )
@@ -118,14 +117,14 @@ async fn a_status_line_without_reason_phrase_is_h_sl_1() {
 #[tokio::test]
 async fn two_differing_content_lengths_are_h_hd_6() {
     // Framed by the first (5): the message completes and is judged.
-    let o = against(
+    let o = answered_with(
         b"HTTP/1.0 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 5\r\nContent-Length: 10\r\n\r\nhello",
         Then::Close,
     )
     .await;
     assert_eq!(first_error(&o), "H-HD-6", "{:#?}", o.findings);
     // Framed by the first (10): the message never completes; the reason is the same.
-    let o = against(
+    let o = answered_with(
         b"HTTP/1.0 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 10\r\nContent-Length: 5\r\n\r\nhello",
         Then::Close,
     )
@@ -140,7 +139,7 @@ async fn two_differing_content_lengths_are_h_hd_6() {
 
 #[tokio::test]
 async fn a_body_shorter_than_content_length_then_a_close_is_h_len_2() {
-    let o = against(
+    let o = answered_with(
         b"HTTP/1.0 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 31\r\n\r\nI'm a teap",
         Then::Close,
     )
@@ -155,7 +154,7 @@ async fn a_body_shorter_than_content_length_then_a_close_is_h_len_2() {
 
 #[tokio::test]
 async fn bare_lf_lines_are_an_h_rl_6_warning() {
-    let o = against(
+    let o = answered_with(
         b"HTTP/1.0 418 I'm a teapot\nDate: Sun, 06 Nov 1994 08:49:37 GMT\nContent-Length: 5\n\nhello",
         Then::Close,
     )
@@ -167,7 +166,7 @@ async fn bare_lf_lines_are_an_h_rl_6_warning() {
 
 #[tokio::test]
 async fn binary_garbage_then_a_close_is_h_sl_1() {
-    let o = against(b"\x00\xff\x13garbage!!", Then::Close).await;
+    let o = answered_with(b"\x00\xff\x13garbage!!", Then::Close).await;
     assert_eq!(first_error(&o), "H-SL-1", "{:#?}", o.findings);
     assert!(
         o.findings[0]
@@ -180,7 +179,7 @@ async fn binary_garbage_then_a_close_is_h_sl_1() {
 
 #[tokio::test]
 async fn binary_garbage_on_a_connection_left_open_is_h_sl_1() {
-    let o = against(b"\x00\xff\x13garbage!!\r\n\r\n", Then::StayOpen).await;
+    let o = answered_with(b"\x00\xff\x13garbage!!\r\n\r\n", Then::StayOpen).await;
     assert_eq!(first_error(&o), "H-SL-1", "{:#?}", o.findings);
     assert!(
         o.findings[0].message.contains("not an HTTP response"),
@@ -192,13 +191,13 @@ async fn binary_garbage_on_a_connection_left_open_is_h_sl_1() {
 #[tokio::test]
 async fn a_chunked_body_to_an_http10_client_is_h_len_7() {
     let reply = b"HTTP/1.1 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
-    let o = against(reply, Then::Close).await;
+    let o = answered_with(reply, Then::Close).await;
     assert_eq!(o.failed_rules(), ["H-LEN-7"], "{:#?}", o.findings);
 }
 
 #[tokio::test]
 async fn a_close_delimited_body_never_closed_is_h_conn_1() {
-    let o = against(
+    let o = answered_with(
         b"HTTP/1.0 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\nno length",
         Then::StayOpen,
     )
@@ -208,7 +207,7 @@ async fn a_close_delimited_body_never_closed_is_h_conn_1() {
 
 #[tokio::test]
 async fn a_head_that_never_ends_is_h_hd_3() {
-    let o = against(
+    let o = answered_with(
         b"HTTP/1.0 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
         Then::StayOpen,
     )
@@ -218,7 +217,7 @@ async fn a_head_that_never_ends_is_h_hd_3() {
 
 #[tokio::test]
 async fn a_server_that_closes_without_answering_is_s_close() {
-    let o = against(b"", Then::Close).await;
+    let o = answered_with(b"", Then::Close).await;
     assert_eq!(first_error(&o), "S-CLOSE", "{:#?}", o.findings);
     assert!(
         o.findings[0].message.contains("got 0 bytes"),
@@ -229,7 +228,7 @@ async fn a_server_that_closes_without_answering_is_s_close() {
 
 #[tokio::test]
 async fn a_silent_server_fails_the_step_at_its_deadline() {
-    let o = against(b"", Then::StayOpen).await;
+    let o = answered_with(b"", Then::StayOpen).await;
     assert_eq!(first_error(&o), "S-EXPECT", "{:#?}", o.findings);
     assert!(
         o.findings[0].message.starts_with("waited 400 ms"),
@@ -241,14 +240,14 @@ async fn a_silent_server_fails_the_step_at_its_deadline() {
 #[tokio::test]
 async fn a_correct_server_passes_without_findings() {
     let reply = b"HTTP/1.0 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello";
-    let o = against(reply, Then::Close).await;
+    let o = answered_with(reply, Then::Close).await;
     assert_eq!(o.status, Status::Passed, "{:#?}", o.findings);
     assert!(o.findings.is_empty(), "{:#?}", o.findings);
 }
 
 #[tokio::test]
 async fn a_negative_content_length_is_h_len_8_not_a_missing_one() {
-    let o = against(
+    let o = answered_with(
         b"HTTP/1.0 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: -1\r\n\r\nshort",
         Then::StayOpen,
     )
@@ -265,7 +264,7 @@ async fn a_negative_content_length_is_h_len_8_not_a_missing_one() {
 
 #[tokio::test]
 async fn an_overflowing_content_length_is_h_len_8() {
-    let o = against(
+    let o = answered_with(
         b"HTTP/1.0 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 100000000000000000000000\r\n\r\nshort",
         Then::StayOpen,
     )
@@ -275,7 +274,7 @@ async fn an_overflowing_content_length_is_h_len_8() {
 
 #[tokio::test]
 async fn a_server_streaming_where_it_should_close_gives_one_bounded_finding() {
-    let o = against(
+    let o = answered_with(
         b"HTTP/1.0 418 I'm a teapot\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 5\r\n\r\nshort",
         Then::Stream,
     )

@@ -223,10 +223,49 @@ fn var_overrides_a_scenario_variable() {
     assert!(report.contains("overridden by --var\\\\r\\\\n"), "{report}");
 }
 
+/// One scenario's verdict: id, status, its findings' rules and severities, its steps' states.
+type Verdict = (String, String, Vec<(String, String)>, Vec<String>);
+
 #[test]
 fn jobs_1_runs_the_same_suite() {
-    let o = parley(&["run", "scenarios/echo", "--jobs", "1"]);
-    assert_eq!(code(&o), 0, "{}", text(&o));
+    // The same selection, one at a time and four at a time: the same scenarios, each with
+    // the same verdict (status, rules and severities of its findings, steps' states).
+    let dir = tempfile::tempdir().unwrap();
+    let verdicts = |jobs: &str| {
+        let json = dir.path().join(format!("jobs-{jobs}.json"));
+        let o = parley(&[
+            "run",
+            "scenarios/echo",
+            "scenarios/ftp",
+            "--jobs",
+            jobs,
+            "--report",
+            &format!("json={}", json.display()),
+        ]);
+        let report = parley::report::json::parse(&std::fs::read_to_string(&json).unwrap())
+            .unwrap_or_else(|e| panic!("{e}\n{}", text(&o)));
+        let verdicts: Vec<Verdict> = report
+            .outcomes
+            .iter()
+            .map(|o| {
+                (
+                    o.id.clone(),
+                    o.status.as_str().to_string(),
+                    o.findings
+                        .iter()
+                        .map(|f| (f.rule.as_str().to_string(), format!("{:?}", f.severity)))
+                        .collect(),
+                    o.steps.iter().map(|s| s.state.as_str().to_string()).collect(),
+                )
+            })
+            .collect();
+        (code(&o), verdicts)
+    };
+    let (one_code, one) = verdicts("1");
+    let (four_code, four) = verdicts("4");
+    assert_eq!(one_code, four_code);
+    assert!(one.len() > 4, "{one:?}");
+    assert_eq!(one, four);
 }
 
 #[test]

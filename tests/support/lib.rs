@@ -149,3 +149,41 @@ where
     });
     addr
 }
+
+/// How long any play of the tests may take before it counts as a hang: far beyond every
+/// step deadline they set (the longest is 60 s). It only guards against a hang; what a
+/// test checks is the finding, never the time taken.
+pub const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(150);
+
+/// Play options with step deadline `step`, the rest the defaults.
+pub fn quick(step: std::time::Duration) -> parley::engine::PlayOptions {
+    parley::engine::PlayOptions {
+        step_timeout: Some(step),
+        ..parley::engine::PlayOptions::default()
+    }
+}
+
+/// Plays `scenario` as the client against `addr` with `opts`; panics if the play
+/// outlives [`HANG_GUARD`].
+pub async fn against(
+    scenario: &parley::scenario::Scenario,
+    addr: std::net::SocketAddr,
+    opts: &parley::engine::PlayOptions,
+) -> parley::outcome::Outcome {
+    tokio::time::timeout(
+        HANG_GUARD,
+        parley::engine::play(
+            scenario,
+            parley::scenario::Side::Client,
+            parley::engine::Endpoint::Connect(addr.to_string()),
+            opts,
+        ),
+    )
+    .await
+    .expect("the engine ended within its deadlines")
+}
+
+/// The rules of an outcome's errors, in order, without duplicates.
+pub fn rules(o: &parley::outcome::Outcome) -> Vec<&'static str> {
+    o.failed_rules().into_iter().map(|r| r.as_str()).collect()
+}

@@ -55,3 +55,24 @@ pub async fn start(scenario: &Scenario) -> std::io::Result<MockServer> {
         Protocol::Ftp => MockServer::ftp(ftp_config(faults)).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Scenarios read the mocks' trees from parley's own bundle
+    /// ([`crate::scenario::source`]), the mocks serve theirs: two copies of the same
+    /// directories, which must hold the same files.
+    #[test]
+    fn the_bundle_holds_the_trees_the_mocks_serve() {
+        for (prefix, served) in [
+            ("fixtures/ftp-root/", parley_mock::bundled::FTP_ROOT),
+            ("fixtures/www/", parley_mock::bundled::WWW),
+        ] {
+            let bundled: Vec<(String, &[u8])> = crate::scenario::source::bundled_files()
+                .filter_map(|(path, bytes)| path.strip_prefix(prefix).map(|rest| (rest.to_string(), bytes)))
+                .collect();
+            let served: Vec<(String, &[u8])> = served.iter().map(|(p, b)| (p.to_string(), *b)).collect();
+            assert!(!served.is_empty(), "{prefix}");
+            assert_eq!(bundled, served, "{prefix}");
+        }
+    }
+}

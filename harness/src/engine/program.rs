@@ -105,6 +105,14 @@ impl ProgramReport {
     }
 }
 
+/// The process group a child started with `process_group(0)` leads, from its process id
+/// (`None` once it has been reaped). Never 0 or 1, nor what does not fit a pid:
+/// `killpg(0)` signals the caller's own group and `killpg(1)` init's, so an id that is
+/// missing never becomes one of them.
+fn group_of(id: Option<u32>) -> Option<i32> {
+    id.and_then(|id| i32::try_from(id).ok()).filter(|id| *id > 1)
+}
+
 /// A running program.
 #[derive(Debug)]
 pub struct Program {
@@ -168,11 +176,7 @@ impl Program {
             cmd.current_dir(dir);
         }
         let mut child = cmd.spawn()?;
-        // A process group id of 0 would signal parley's own group: never use one.
-        let pid = child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .filter(|id| *id > 1)
+        let pid = group_of(child.id())
             .ok_or_else(|| std::io::Error::other("the program exited before its process id could be read"))?;
         let stdout = Arc::new(Mutex::new(Captured::default()));
         let stderr = Arc::new(Mutex::new(Captured::default()));
@@ -304,6 +308,30 @@ mod tests {
             argv: vec!["sh".into(), "-c".into(), script.into()],
             ..ProgramSpec::default()
         }
+    }
+
+    #[test]
+    fn a_missing_or_reserved_process_id_is_never_a_group_to_signal() {
+        assert_eq!(group_of(None), None, "no id is not group 0");
+        assert_eq!(group_of(Some(0)), None);
+        assert_eq!(group_of(Some(1)), None);
+        assert_eq!(group_of(Some(u32::MAX)), None, "not a pid: would wrap to -1");
+        assert_eq!(group_of(Some(4242)), Some(4242));
+    }
+
+    #[tokio::test]
+    async fn a_program_is_signalled_through_its_own_group() {
+        let p = Program::spawn(&sh("sleep 30")).unwrap();
+        let pid = p.pid();
+        assert!(pid > 1, "{pid}");
+        // Its group is its own, not parley's: signalling it leaves this process alone.
+        assert_ne!(
+            nix::unistd::getpgid(Some(Pid::from_raw(pid))).unwrap(),
+            nix::unistd::getpgrp()
+        );
+        let r = p.terminate(Duration::from_secs(5)).await;
+        assert!(r.stopped, "{r:?}");
+        assert_eq!(r.describe_status(), "killed by signal 15");
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! `/dev/zero`, a socket or a directory is refused before it is opened (a FIFO would
 //! block forever, `/dev/zero` never ends), and so is a file larger than the cap.
 //!
-//! The bundled suite — `scenarios/`, `fixtures/ftp-commands/` and the mocks' `fixtures/ftp-root/` and
-//! `fixtures/www/`, as they were when parley was built — lives under the virtual root
+//! The bundled suite — `scenarios/`, `fixtures/ftp-commands/` and the trees the mocks
+//! serve, `fixtures/ftp-root/` and `fixtures/www/`, as they were when parley was built
+//! (all embedded by `harness/build.rs`) — lives under the virtual root
 //! `bundled:` (`bundled:/scenarios/echo/basic.yaml`), with the layout of the repository,
 //! so the relative paths a bundled scenario uses (`../../fixtures/ftp-root/readme.txt`)
 //! resolve inside the bundle. `parley run` with no paths plays `bundled:/scenarios` when
@@ -25,18 +26,13 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/bundled_scenarios.rs"));
 }
 
-/// Every bundled file: its path below the bundle's root and its bytes.
+/// Every bundled file: its path below the bundle's root and its bytes. The build script
+/// (`harness/build.rs`) embeds them; the mocks' trees are embedded here too, on their
+/// own, so reading scenarios never depends on the mock crate.
 pub fn bundled_files() -> impl Iterator<Item = (String, &'static [u8])> {
-    let scenarios = generated::FILES
+    generated::FILES
         .iter()
-        .map(|(path, bytes)| (path.to_string(), *bytes));
-    let ftp = parley_mock::bundled::FTP_ROOT
-        .iter()
-        .map(|(path, bytes)| (format!("fixtures/ftp-root/{path}"), *bytes));
-    let www = parley_mock::bundled::WWW
-        .iter()
-        .map(|(path, bytes)| (format!("fixtures/www/{path}"), *bytes));
-    scenarios.chain(ftp).chain(www)
+        .map(|(path, bytes)| (path.to_string(), *bytes))
 }
 
 /// `bundled:/scenarios`, the bundled suite.
