@@ -331,7 +331,9 @@ mod tests {
         );
         let r = p.terminate(Duration::from_secs(5)).await;
         assert!(r.stopped, "{r:?}");
-        assert_eq!(r.describe_status(), "killed by signal 15");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(r.status.and_then(|s| s.signal()), Some(15), "{r:?}");
+        assert_eq!(r.describe_status(), "stopped by parley (SIGTERM)");
     }
 
     #[test]

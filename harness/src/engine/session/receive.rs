@@ -465,9 +465,13 @@ impl Session<'_> {
     /// The peer closed data connection `conn` and everything it sent is read: parley
     /// closes its end too, as real clients do (proftpd sends its 226 only once the client
     /// has closed the data connection after the end of file).
+    /// Only an FTP data connection, or one whose messages end with the end of file: a
+    /// named connection of echo or HTTP the peer closed stays parley's to write on or
+    /// close as the scenario says.
     pub(super) async fn close_after_peer(&mut self, conn: &str) {
+        let ftp = self.scenario.protocol == crate::proto::Protocol::Ftp;
         if let Some(c) = self.conns.get_mut(conn) {
-            if c.writer().is_some() {
+            if (ftp || c.framing == crate::proto::Framing::Eof) && c.writer().is_some() {
                 self.recorder.push(
                     conn,
                     EventKind::Close {
