@@ -1,11 +1,27 @@
-//! The HTTP inspector on requests: framing (whole and at a split point taken from the
-//! input), inspection, and the hooks for messages that never end or are followed by more.
+//! The HTTP inspector on requests: framing (whole, at a split point taken from the input,
+//! and as it arrives with a kept scan), inspection, and the hooks for messages that never
+//! end or are followed by more.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use parley::proto::http::HttpInspector;
-use parley::proto::{Codec, Dir, Frame, Hooks};
+use parley::proto::{Codec, Dir, Frame, Hooks, Scan};
 use parley::rules::Profile;
+
+/// Frames `bytes` going `dir` as it arrives, one byte at a time with one kept scan (the
+/// sender closing after the last when `eof`): each answer must be the one framing that
+/// prefix whole gives.
+fn framed_as_it_arrives(i: &HttpInspector, dir: Dir, bytes: &[u8], eof: bool) {
+    let mut scan = Scan::default();
+    for end in 0..=bytes.len() {
+        let closed = eof && end == bytes.len();
+        let resumed = i.frame_resuming(dir, "main", &bytes[..end], closed, &mut scan);
+        assert_eq!(resumed, i.frame(dir, "main", &bytes[..end], closed), "at {end} bytes");
+        if resumed != Frame::Partial {
+            break;
+        }
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&first, bytes)) = data.split_first() else {
@@ -18,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut i = HttpInspector::new(profile);
     i.target("127.0.0.1", 8080);
+    framed_as_it_arrives(&i, Dir::ToServer, bytes, true);
     let split = usize::from(first) % (bytes.len() + 1);
     let _ = i.frame(Dir::ToServer, "main", &bytes[..split], false);
     let mut found = Vec::new();

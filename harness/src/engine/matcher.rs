@@ -2,10 +2,13 @@
 //!
 //! Pure functions over buffered bytes: the same bytes give the same decision however they
 //! arrived, which is what makes verdicts independent of how the peer split its writes.
+//! Framing resumes where the last look stopped ([`Framer::frame`] with a [`Scan`]), so a
+//! message arriving in small pieces is read once (a `regex` matcher excepted: a match may
+//! start anywhere, so it is searched from the start on every look).
 
 use regex::bytes::Regex;
 
-use crate::proto::{Dir, Frame, Framing, Inspector, MessageView, Mismatch, exact_match};
+use crate::proto::{Dir, Frame, Framing, Inspector, MessageView, Mismatch, Scan, exact_match, find_lf};
 use crate::scenario::Expect;
 use crate::scenario::template::{MissingVar, Vars};
 use crate::visible::{visible, visible_truncated};
@@ -142,34 +145,78 @@ pub fn frame(
     buf: &[u8],
     eof: bool,
 ) -> Frame {
-    match framing {
-        Framing::Raw => raw_frame(wanted, buf),
-        Framing::Line => match buf.iter().position(|b| *b == b'\n') {
-            Some(pos) => Frame::Complete(pos + 1),
-            None if eof && !buf.is_empty() => Frame::Complete(buf.len()),
-            None => Frame::Partial,
-        },
-        Framing::Eof => {
-            if eof {
-                Frame::Complete(buf.len())
-            } else {
-                Frame::Partial
-            }
-        }
-        Framing::Protocol => inspector.frame(dir, conn, buf, eof),
+    let framer = Framer {
+        framing,
+        wanted,
+        inspector,
+        dir,
+        conn,
+    };
+    framer.frame(buf, eof, &mut Scan::default())
+}
+
+/// How one step cuts the message it waits for off a connection's buffer.
+#[derive(Clone, Copy)]
+pub struct Framer<'a> {
+    /// The connection's framing.
+    pub framing: Framing,
+    /// The step's expectations (raw framing reads them).
+    pub wanted: &'a Wanted<'a>,
+    /// The protocol (protocol framing).
+    pub inspector: &'a dyn Inspector,
+    /// Which way the message goes.
+    pub dir: Dir,
+    /// The connection.
+    pub conn: &'a str,
+}
+
+impl std::fmt::Debug for Framer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Framer")
+            .field("framing", &self.framing)
+            .field("dir", &self.dir)
+            .field("conn", &self.conn)
+            .finish_non_exhaustive()
     }
 }
 
-fn raw_frame(wanted: &Wanted<'_>, buf: &[u8]) -> Frame {
+impl Framer<'_> {
+    /// Whether `buf` starts with a whole message, resuming where `scan` says the last look
+    /// at a shorter prefix of it stopped (see [`Scan`]); the answer is the one a fresh scan
+    /// gives.
+    pub fn frame(&self, buf: &[u8], eof: bool, scan: &mut Scan) -> Frame {
+        match self.framing {
+            Framing::Raw => raw_frame(self.wanted, buf, scan),
+            Framing::Line => match find_lf(buf, scan) {
+                Some(pos) => Frame::Complete(pos + 1),
+                None if eof && !buf.is_empty() => Frame::Complete(buf.len()),
+                None => Frame::Partial,
+            },
+            Framing::Eof => {
+                if eof {
+                    Frame::Complete(buf.len())
+                } else {
+                    Frame::Partial
+                }
+            }
+            Framing::Protocol => self.inspector.frame_resuming(self.dir, self.conn, buf, eof, scan),
+        }
+    }
+}
+
+fn raw_frame(wanted: &Wanted<'_>, buf: &[u8], scan: &mut Scan) -> Frame {
     if let Some(expected) = wanted.literal.as_ref().or(wanted.exact.as_ref()) {
         if buf.len() >= expected.len() {
-            Frame::Complete(expected.len())
-        } else if !expected.starts_with(buf) {
-            // It already differs: more bytes cannot make it match.
-            Frame::Complete(buf.len())
-        } else {
-            Frame::Partial
+            return Frame::Complete(expected.len());
         }
+        // The bytes before `agreed` were compared already and agree.
+        let agreed = scan.searched(buf.len());
+        if buf[agreed..] != expected[agreed..buf.len()] {
+            // It already differs: more bytes cannot make it match.
+            return Frame::Complete(buf.len());
+        }
+        *scan = Scan::Searched(buf.len());
+        Frame::Partial
     } else if let Some(n) = wanted.len {
         if buf.len() >= n {
             Frame::Complete(n)
@@ -177,9 +224,16 @@ fn raw_frame(wanted: &Wanted<'_>, buf: &[u8]) -> Frame {
             Frame::Partial
         }
     } else if let Some(needle) = &wanted.contains {
-        match find(buf, needle) {
-            Some(pos) => Frame::Complete(pos + needle.len()),
-            None => Frame::Partial,
+        // A match may straddle what was searched and what is new.
+        let from = scan
+            .searched(buf.len())
+            .saturating_sub(needle.len().saturating_sub(1));
+        match find(&buf[from..], needle) {
+            Some(pos) => Frame::Complete(from + pos + needle.len()),
+            None => {
+                *scan = Scan::Searched(buf.len());
+                Frame::Partial
+            }
         }
     } else if let Some(re) = wanted.regex {
         match re.find(buf) {
@@ -385,6 +439,82 @@ mod tests {
         Wanted {
             exact: Some(bytes.to_vec()),
             ..Wanted::default()
+        }
+    }
+
+    /// Frames `data` on `framing` for `w` as it would arrive cut at `cuts` (modulo its
+    /// length, sorted), keeping one scan as the session does, and checks every answer
+    /// against framing that prefix whole.
+    fn check_in_pieces(framing: Framing, w: &Wanted<'_>, data: &[u8], cuts: &[usize]) {
+        let framer = Framer {
+            framing,
+            wanted: w,
+            inspector: &EchoInspector,
+            dir: Dir::ToClient,
+            conn: "main",
+        };
+        let mut ends: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+        ends.push(data.len());
+        ends.sort_unstable();
+        let mut scan = Scan::default();
+        for end in ends {
+            for eof in [false, true] {
+                let got = framer.frame(&data[..end], eof, &mut scan);
+                let whole = frame(
+                    framing,
+                    w,
+                    &EchoInspector,
+                    Dir::ToClient,
+                    "main",
+                    &data[..end],
+                    eof,
+                );
+                assert_eq!(got, whole, "{framing:?} {:?} at {end} bytes", visible(data));
+            }
+        }
+    }
+
+    fn wanted_each_way(expected: &[u8]) -> Vec<(Framing, Wanted<'static>)> {
+        vec![
+            (Framing::Raw, exact(expected)),
+            (
+                Framing::Raw,
+                Wanted {
+                    contains: Some(expected.to_vec()),
+                    ..Wanted::default()
+                },
+            ),
+            (Framing::Line, Wanted::default()),
+        ]
+    }
+
+    #[test]
+    fn raw_and_line_framing_byte_by_byte_with_one_scan_frame_as_each_prefix_does_whole() {
+        let data = b"abcabcabd\r\nabcabd tail";
+        for expected in [
+            &b"abcabd"[..],
+            b"abcabcabd\r\n",
+            b"d",
+            b"x",
+            b"abcabcabd\r\nabcabd tail and more",
+        ] {
+            for (framing, w) in wanted_each_way(expected) {
+                let every_byte: Vec<usize> = (0..data.len()).collect();
+                check_in_pieces(framing, &w, data, &every_byte);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn raw_and_line_framing_in_random_pieces_frame_as_each_prefix_does_whole(
+            data in proptest::collection::vec(proptest::sample::select(&b"ab\n"[..]), 0..60),
+            expected in proptest::collection::vec(proptest::sample::select(&b"ab\n"[..]), 1..6),
+            cuts in proptest::collection::vec(0usize..4096, 0..12),
+        ) {
+            for (framing, w) in wanted_each_way(&expected) {
+                check_in_pieces(framing, &w, &data, &cuts);
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! RFC 862 echo: no framing of its own and no grammar; the checks are behavioural and
 //! live in the scenarios (`rule: ECHO-n`). A message matches a literal only byte for byte.
 
-use super::{Codec, Dir, Frame, Hooks, MessageView, Mismatch, exact_match};
+use super::{Codec, Dir, Frame, Hooks, MessageView, Mismatch, Scan, exact_match};
 use crate::finding::Finding;
 use crate::rules;
 use crate::rules::RuleId;
@@ -11,7 +11,7 @@ use crate::rules::RuleId;
 pub struct EchoInspector;
 
 impl Codec for EchoInspector {
-    fn frame(&self, _dir: Dir, _conn: &str, buf: &[u8], _eof: bool) -> Frame {
+    fn frame_resuming(&self, _dir: Dir, _conn: &str, buf: &[u8], _eof: bool, _scan: &mut Scan) -> Frame {
         // Echo has no messages of its own; a whole buffer is one.
         Frame::Complete(buf.len())
     }

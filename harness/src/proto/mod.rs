@@ -4,6 +4,10 @@
 //! inspector says whether a whole message is there ([`Frame`]), and judges each complete
 //! message against the RFC rules, returning a [`MessageView`] the step matchers read.
 //! Feeding the bytes one at a time or all at once gives the same verdicts.
+//!
+//! Framing is incremental: the caller keeps a [`Scan`] per connection and direction, and
+//! each look at the grown buffer resumes where the last one stopped, so a message that
+//! arrives in many small pieces costs time linear in its size, not quadratic.
 
 pub mod echo;
 pub mod ftp;
@@ -131,6 +135,58 @@ pub enum Frame {
     Complete(usize),
 }
 
+/// Where a framer's last look at a buffer stopped, so that the next look — at the same
+/// bytes with more appended — reads only what it has not read yet (httparse's `Partial`
+/// with an offset, kept by the caller). Sans-I/O: the caller owns it, the framer only
+/// reads and advances it.
+///
+/// A scan belongs to one direction of one connection and to the bytes at the start of
+/// its buffer: pass it again only with the same buffer grown at its end, and start a
+/// fresh one ([`Scan::default`]) whenever bytes are taken from the front (a message was
+/// consumed). A scan holds only what the bytes say, never the end of file or the
+/// protocol's state (which request a response answers): those are read on every look.
+/// Framing with a kept scan gives the same [`Frame`] as framing the whole buffer afresh.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Scan {
+    /// Nothing read yet.
+    #[default]
+    Fresh,
+    /// A framer that looks for one thing (an LF, a needle, the bytes of a literal): the
+    /// first `n` bytes do not hold it (or, for a literal, agree with it).
+    Searched(usize),
+    /// An FTP reply, line by line (959 §4.2).
+    Reply(ftp::reply::ReplyScan),
+    /// An HTTP message: its head, then its body.
+    Http(http::HttpScan),
+}
+
+impl Scan {
+    /// How many leading bytes a single-purpose framer has already searched (0 for a fresh
+    /// scan or one of another kind), capped at `len`, the buffer's length.
+    pub fn searched(&self, len: usize) -> usize {
+        match self {
+            Scan::Searched(n) => (*n).min(len),
+            _ => 0,
+        }
+    }
+}
+
+/// The first LF at or after the bytes `scan` has searched, through which a line ends;
+/// advances `scan` past what it read.
+pub fn find_lf(buf: &[u8], scan: &mut Scan) -> Option<usize> {
+    let from = scan.searched(buf.len());
+    match memchr::memchr(b'\n', &buf[from..]) {
+        Some(i) => {
+            *scan = Scan::Searched(from + i);
+            Some(from + i)
+        }
+        None => {
+            *scan = Scan::Searched(buf.len());
+            None
+        }
+    }
+}
+
 /// What a protocol understood of a message, for matchers and captures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageView {
@@ -182,9 +238,16 @@ pub trait Codec: Send {
     }
 
     /// Is a whole message going `dir` on `conn` at the start of `buf`? `eof` says the
-    /// sender closed. Called many times with a growing `buf`: it reads the state the
-    /// messages inspected so far left (which request a response answers), never changes it.
-    fn frame(&self, dir: Dir, conn: &str, buf: &[u8], eof: bool) -> Frame;
+    /// sender closed. Called many times with a growing `buf`, resuming where `scan` says
+    /// the last look stopped (see [`Scan`]): it reads the state the messages inspected so
+    /// far left (which request a response answers), never changes it. The answer is the
+    /// one [`Codec::frame`] gives for the whole of `buf`.
+    fn frame_resuming(&self, dir: Dir, conn: &str, buf: &[u8], eof: bool, scan: &mut Scan) -> Frame;
+
+    /// [`Codec::frame_resuming`] from the start of `buf`, with a fresh scan.
+    fn frame(&self, dir: Dir, conn: &str, buf: &[u8], eof: bool) -> Frame {
+        self.frame_resuming(dir, conn, buf, eof, &mut Scan::default())
+    }
 
     /// Judges one complete message going `dir` on `conn`. Called for the messages parley
     /// sends too (to keep the state); the engine drops findings about its own bytes.

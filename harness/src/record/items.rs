@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use crate::outcome::{EventKind, Party, Transcript};
-use crate::proto::{Dir, Frame, Inspector, MAIN, MessageView, Protocol};
+use crate::proto::{Dir, Frame, Inspector, MAIN, MessageView, Protocol, Scan};
 use crate::rules::Profile;
 
 /// One thing that happened, as a scenario step sees it.
@@ -63,6 +63,8 @@ fn dir_of(from: Party) -> Dir {
 struct Framer {
     inspector: Box<dyn Inspector>,
     bufs: HashMap<(String, bool), Vec<u8>>,
+    /// Where framing each buffer stopped: the next look resumes there.
+    scans: HashMap<(String, bool), Scan>,
     /// Where the message now buffered on each connection and direction began.
     starts: HashMap<(String, bool), usize>,
     /// The event being read.
@@ -95,13 +97,15 @@ impl Framer {
         let key = Framer::key(conn, from);
         loop {
             let buf = self.bufs.entry(key.clone()).or_default();
-            let Frame::Complete(n) = self.inspector.frame(dir, conn, buf, eof) else {
+            let scan = self.scans.entry(key.clone()).or_default();
+            let Frame::Complete(n) = self.inspector.frame_resuming(dir, conn, buf, eof, scan) else {
                 break;
             };
             if n == 0 {
                 break;
             }
             let bytes: Vec<u8> = buf.drain(..n.min(buf.len())).collect();
+            *scan = Scan::default();
             let rest = !buf.is_empty();
             let view = self.inspector.inspect(dir, conn, &bytes, &mut Vec::new());
             let start = self.starts.get(&key).copied().unwrap_or(self.seq);
@@ -129,6 +133,7 @@ impl Framer {
             return;
         }
         let bytes = std::mem::take(buf);
+        self.scans.remove(&Framer::key(conn, from));
         let start = self
             .starts
             .get(&Framer::key(conn, from))
@@ -167,6 +172,7 @@ fn framed(protocol: Protocol, transcript: &Transcript, relay: Option<SocketAddr>
     let mut f = Framer {
         inspector,
         bufs: HashMap::new(),
+        scans: HashMap::new(),
         starts: HashMap::new(),
         seq: 0,
         out: Vec::new(),

@@ -15,6 +15,9 @@
 //! STOR), a transfer `150` then `226`, or `150` then `425` when the data connection
 //! cannot be opened, 221 on QUIT and then the connection closes.
 //!
+//! `RETR /generated/<N>` sends a generated file of N bytes (`0123456789abcdef` repeated,
+//! up to 64 GiB), written as it is generated, for large transfers in flat memory.
+//!
 //! # Users
 //!
 //! `anonymous` (or `ftp`) with any password, and one configured user

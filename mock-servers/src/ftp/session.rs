@@ -72,6 +72,9 @@ enum Job {
     Send { what: String, bytes: Vec<u8> },
     /// Receive a file and store it at this path.
     Receive(VPath),
+    /// Send a generated file of `len` bytes ([`data::generated_len`]), written as it is
+    /// generated.
+    Generate { what: String, len: u64 },
 }
 
 /// A session on one control connection.
@@ -552,6 +555,10 @@ impl Session {
                 .reply(Code::FILE_UNAVAILABLE, "Outside the served root.")
                 .await;
         };
+        if let Some(len) = data::generated_len(&path) {
+            let what = format!("{} ({len} bytes)", path.display());
+            return self.transfer(Job::Generate { what, len }).await;
+        }
         let read = self.vfs().read(&path);
         let contents = match read {
             Ok(contents) => contents,
@@ -638,7 +645,7 @@ impl Session {
             Repr::Image => "BINARY",
         };
         let what = match &job {
-            Job::Send { what, .. } => what.clone(),
+            Job::Send { what, .. } | Job::Generate { what, .. } => what.clone(),
             Job::Receive(path) => path.display(),
         };
         self.reply(
@@ -661,6 +668,12 @@ impl Session {
                     _ => Err((Code::TRANSFER_ABORTED, "Connection closed; transfer aborted.")),
                 }
             }
+            // The idle timeout bounds each write, not the whole of a large file.
+            Job::Generate { len, .. } => match data::send_generated(stream, len, &config.faults, stall).await
+            {
+                Ok(()) => Ok(()),
+                Err(_) => Err((Code::TRANSFER_ABORTED, "Connection closed; transfer aborted.")),
+            },
             Job::Receive(path) => match tokio::time::timeout(stall, data::receive(stream, config.max_upload))
                 .await
             {

@@ -16,7 +16,7 @@ use crate::engine::conn::BUFFER_LIMIT;
 use crate::finding::Finding;
 use crate::outcome::{EventKind, Party};
 use crate::proto::ftp::rewrite::{LineGate, Piece};
-use crate::proto::{Dir, Frame, Protocol};
+use crate::proto::{Dir, Frame, Protocol, Scan};
 
 /// The four ends of an FTP control connection, for the data connections it announces.
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +79,8 @@ struct Pump {
     dir: Dir,
     /// Bytes not yet cut into a message.
     buf: Vec<u8>,
+    /// Where framing `buf` stopped: the next look resumes there.
+    scan: Scan,
     /// A whole message went this way already.
     framed_one: bool,
     /// More than [`BUFFER_LIMIT`] bytes without a whole message: no longer judged.
@@ -100,6 +102,7 @@ impl Pump {
             from,
             dir,
             buf: Vec::new(),
+            scan: Scan::default(),
             framed_one: false,
             overflow: false,
             total: 0,
@@ -177,6 +180,7 @@ impl Pump {
         if self.buf.len() > BUFFER_LIMIT {
             self.overflow = true;
             self.buf = Vec::new();
+            self.scan = Scan::default();
             self.conv.trouble(format!(
                 "the {} sent more than {} MiB on `{}` without completing a message: the rest is relayed, not checked",
                 self.from.name(),
@@ -193,13 +197,15 @@ impl Pump {
         loop {
             let (msg, found) = {
                 let mut inspector = lock(&self.conv.inspector);
-                let Frame::Complete(n) = inspector.frame(self.dir, &self.conn, &self.buf, eof) else {
+                let framed = inspector.frame_resuming(self.dir, &self.conn, &self.buf, eof, &mut self.scan);
+                let Frame::Complete(n) = framed else {
                     return;
                 };
                 if n == 0 {
                     return;
                 }
                 let msg: Vec<u8> = self.buf.drain(..n.min(self.buf.len())).collect();
+                self.scan = Scan::default();
                 let mut found = Vec::new();
                 inspector.inspect(self.dir, &self.conn, &msg, &mut found);
                 (msg, found)

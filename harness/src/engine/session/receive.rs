@@ -11,7 +11,7 @@ use crate::engine::conn::BUFFER_LIMIT;
 use crate::engine::matcher::{self, Wanted};
 use crate::finding::Finding;
 use crate::outcome::EventKind;
-use crate::proto::{Dir, Frame, MAIN, MessageView};
+use crate::proto::{Dir, Frame, MAIN, MessageView, Scan};
 use crate::rules;
 use crate::rules::RuleId;
 use crate::scenario::Side;
@@ -364,19 +364,21 @@ impl Session<'_> {
         let framing = c.framing;
         let shared = c.shared.clone();
         let last_sent = c.last_sent.clone();
+        // Each look at the buffer resumes where the last one stopped: the reader only
+        // appends to it, and bytes leave its front only when this message is complete.
+        let mut scan = Scan::default();
         loop {
             let mut complete: Option<(Vec<u8>, bool)> = None;
             'locked: {
                 let mut inbox = shared.lock();
-                let decision = matcher::frame(
+                let framer = matcher::Framer {
                     framing,
                     wanted,
-                    self.inspector.as_ref(),
+                    inspector: self.inspector.as_ref(),
                     dir,
                     conn,
-                    &inbox.buf,
-                    inbox.eof,
-                );
+                };
+                let decision = framer.frame(&inbox.buf, inbox.eof, &mut scan);
                 if let Frame::Complete(n) = decision {
                     let n = n.min(inbox.buf.len());
                     let msg: Vec<u8> = inbox.buf.split_to(n).to_vec();

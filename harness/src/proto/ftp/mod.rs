@@ -36,9 +36,9 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 
 use self::command::{Command, parse_command};
-use self::reply::{FtpReply, ReplyCode, ReplyFrame, frame_reply, parse_reply};
+use self::reply::{FtpReply, ReplyCode, ReplyFrame, ReplyScan, frame_reply, frame_reply_from, parse_reply};
 use self::session::Session;
-use super::{Codec, Dir, Frame, Hooks, MAIN, MessageView, Mismatch, OpenFailure, exact_match};
+use super::{Codec, Dir, Frame, Hooks, MAIN, MessageView, Mismatch, OpenFailure, Scan, exact_match};
 use crate::finding::Finding;
 use crate::visible::visible_truncated;
 
@@ -268,7 +268,7 @@ impl Codec for FtpInspector {
     /// server: one command line through its LF. Data connections are framed by the
     /// engine (until the sender closes); if a scenario asks for protocol framing there,
     /// it is the same.
-    fn frame(&self, dir: Dir, conn: &str, buf: &[u8], eof: bool) -> Frame {
+    fn frame_resuming(&self, dir: Dir, conn: &str, buf: &[u8], eof: bool, scan: &mut Scan) -> Frame {
         if conn != MAIN {
             return if eof {
                 Frame::Complete(buf.len())
@@ -277,13 +277,21 @@ impl Codec for FtpInspector {
             };
         }
         match dir {
-            Dir::ToClient => match frame_reply(buf) {
-                ReplyFrame::Complete(n) => Frame::Complete(n),
-                // At the end of file an unfinished reply stays unfinished: the engine
-                // reports it through `incomplete`.
-                ReplyFrame::Partial(_) => Frame::Partial,
-            },
-            Dir::ToServer => match memchr::memchr(b'\n', buf) {
+            Dir::ToClient => {
+                let mut reply = match scan {
+                    Scan::Reply(r) => *r,
+                    _ => ReplyScan::default(),
+                };
+                let framed = frame_reply_from(buf, &mut reply);
+                *scan = Scan::Reply(reply);
+                match framed {
+                    ReplyFrame::Complete(n) => Frame::Complete(n),
+                    // At the end of file an unfinished reply stays unfinished: the engine
+                    // reports it through `incomplete`.
+                    ReplyFrame::Partial(_) => Frame::Partial,
+                }
+            }
+            Dir::ToServer => match crate::proto::find_lf(buf, scan) {
                 Some(p) => Frame::Complete(p + 1),
                 None => Frame::Partial,
             },

@@ -4,7 +4,10 @@
 //!
 //! Framing is a pure function of the buffered bytes: the same bytes give the same answer
 //! however they were split, so a reply read one byte at a time is judged exactly like one
-//! read whole. Which code may answer which command is [`super::table`]'s business.
+//! read whole. It is also incremental ([`frame_reply_from`] with a [`ReplyScan`]): each
+//! look at the grown buffer resumes at the line in progress, so a long multi-line reply
+//! arriving in small pieces is read once. Which code may answer which command is
+//! [`super::table`]'s business.
 
 use crate::rules;
 use std::fmt;
@@ -254,29 +257,66 @@ fn ends_multiline(line: &[u8], code: [u8; 3]) -> bool {
 /// [`parse_reply`]); a multi-line reply ends at the first line that starts with its code
 /// and a space, whatever the lines in between say.
 pub fn frame_reply(buf: &[u8]) -> ReplyFrame {
-    let mut it = lines(buf);
-    let Some(first) = it.next() else {
-        return ReplyFrame::Partial(Pending::FirstLine);
-    };
-    if !first.ends_with(b"\n") {
-        return ReplyFrame::Partial(Pending::FirstLine);
+    frame_reply_from(buf, &mut ReplyScan::default())
+}
+
+/// How far [`frame_reply_from`] has read a reply: the lines before offset `line` are
+/// whole and judged, and `buf[line..searched]` holds no LF. Keep one per reply being received, fresh
+/// for each reply (see [`crate::proto::Scan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReplyScan {
+    /// Where the line in progress starts.
+    line: usize,
+    /// No LF between `line` and this offset.
+    searched: usize,
+    /// What the lines before `line` say.
+    state: ReplyState,
+}
+
+/// What the whole lines read so far say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum ReplyState {
+    /// The first line has not ended.
+    #[default]
+    FirstLine,
+    /// A multi-line reply of `code` with `lines` whole lines, none its last.
+    Multiline { code: [u8; 3], lines: usize },
+    /// The reply is the first `n` bytes.
+    Complete(usize),
+}
+
+/// [`frame_reply`], resuming where `scan` stopped on a shorter prefix of `buf`: only the
+/// bytes after the last LF read are read again, so framing a reply delivered in many
+/// pieces costs time linear in its length. Gives the answer [`frame_reply`] gives for
+/// `buf`.
+pub fn frame_reply_from(buf: &[u8], scan: &mut ReplyScan) -> ReplyFrame {
+    loop {
+        let pending = match scan.state {
+            ReplyState::Complete(n) => return ReplyFrame::Complete(n),
+            ReplyState::FirstLine => Pending::FirstLine,
+            ReplyState::Multiline { code, lines } => Pending::Multiline { code, lines },
+        };
+        let from = scan.searched.max(scan.line).min(buf.len());
+        let Some(lf) = memchr::memchr(b'\n', &buf[from..]).map(|i| from + i) else {
+            scan.searched = buf.len();
+            return ReplyFrame::Partial(pending);
+        };
+        let line = &buf[scan.line..=lf];
+        scan.line = lf + 1;
+        scan.searched = lf + 1;
+        scan.state = match scan.state {
+            ReplyState::FirstLine => match multiline_start(line) {
+                Some(code) => ReplyState::Multiline { code, lines: 1 },
+                None => ReplyState::Complete(lf + 1),
+            },
+            ReplyState::Multiline { code, .. } if ends_multiline(line, code) => ReplyState::Complete(lf + 1),
+            ReplyState::Multiline { code, lines } => ReplyState::Multiline {
+                code,
+                lines: lines + 1,
+            },
+            done @ ReplyState::Complete(_) => done,
+        };
     }
-    let Some(code) = multiline_start(first) else {
-        return ReplyFrame::Complete(first.len());
-    };
-    let mut end = first.len();
-    let mut count = 1;
-    for line in it {
-        if !line.ends_with(b"\n") {
-            break;
-        }
-        end += line.len();
-        count += 1;
-        if ends_multiline(line, code) {
-            return ReplyFrame::Complete(end);
-        }
-    }
-    ReplyFrame::Partial(Pending::Multiline { code, lines: count })
 }
 
 /// The text of a line without its end (CRLF, bare LF, or none).
@@ -521,6 +561,129 @@ mod tests {
     #[case::bare_lf_multi(b"211-a\n211 b\n", ReplyFrame::Complete(12))]
     fn replies_end_where_rfc_959_4_2_says(#[case] buf: &[u8], #[case] want: ReplyFrame) {
         assert_eq!(frame_reply(buf), want);
+    }
+
+    /// The framer as it was before it could resume: every line from the start of `buf`.
+    /// Kept as the reference the incremental framer must agree with.
+    fn reference_frame(buf: &[u8]) -> ReplyFrame {
+        let mut it = lines(buf);
+        let Some(first) = it.next() else {
+            return ReplyFrame::Partial(Pending::FirstLine);
+        };
+        if !first.ends_with(b"\n") {
+            return ReplyFrame::Partial(Pending::FirstLine);
+        }
+        let Some(code) = multiline_start(first) else {
+            return ReplyFrame::Complete(first.len());
+        };
+        let mut end = first.len();
+        let mut count = 1;
+        for line in it {
+            if !line.ends_with(b"\n") {
+                break;
+            }
+            end += line.len();
+            count += 1;
+            if ends_multiline(line, code) {
+                return ReplyFrame::Complete(end);
+            }
+        }
+        ReplyFrame::Partial(Pending::Multiline { code, lines: count })
+    }
+
+    /// Frames `data` as it would arrive cut at `cuts` (any order, any values: they are
+    /// taken modulo its length and sorted), keeping one scan across the pieces as the
+    /// engine does, and checks each answer against the reference framing that prefix whole.
+    fn check_in_pieces(data: &[u8], cuts: &[usize]) {
+        let mut ends: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+        ends.push(data.len());
+        ends.sort_unstable();
+        let mut scan = ReplyScan::default();
+        for end in ends {
+            let got = frame_reply_from(&data[..end], &mut scan);
+            assert_eq!(
+                got,
+                reference_frame(&data[..end]),
+                "{:?} framed in pieces, at {end} bytes",
+                String::from_utf8_lossy(data)
+            );
+            // Looking again at the same bytes changes nothing.
+            assert_eq!(frame_reply_from(&data[..end], &mut scan), got);
+        }
+    }
+
+    const FRAMED: &[&[u8]] = &[
+        b"220 ready\r\n331 x\r\n",
+        b"220 rea",
+        b"211-Features:\r\n PASV\r\n211 End\r\n200 next\r\n",
+        b"211-Features:\r\n PASV\r\n211 En",
+        b"220-a\r\n220-b\r\n220 c\r\n",
+        b"220-a\r\n230 not the end\r\n220 c\r\n",
+        b"211-a\r\n211\r\n",
+        b"211-a\r\n211\r\n211 ",
+        b"hello\n",
+        b"211-a\n211 b\n",
+        b"\n\n211-\n",
+        b"21",
+        b"",
+    ];
+
+    #[test]
+    fn a_reply_framed_byte_by_byte_with_one_scan_frames_as_each_prefix_does_whole() {
+        for data in FRAMED {
+            let every_byte: Vec<usize> = (0..data.len()).collect();
+            check_in_pieces(data, &every_byte);
+            check_in_pieces(data, &[]);
+        }
+    }
+
+    #[test]
+    fn a_long_multiline_reply_in_1_byte_pieces_is_read_once() {
+        // 10 000 lines of a multi-line reply, 1 byte at a time: the scan only moves on, and
+        // the next look starts where this one ended.
+        let mut data = b"211-start\r\n".to_vec();
+        for _ in 0..10_000 {
+            data.extend_from_slice(b" feature\r\n");
+        }
+        data.extend_from_slice(b"211 end\r\n");
+        let mut scan = ReplyScan::default();
+        let mut last = scan;
+        let mut lines = 0;
+        for end in 1..data.len() {
+            lines += usize::from(data[end - 1] == b'\n');
+            let pending = match lines {
+                0 => Pending::FirstLine,
+                _ => Pending::Multiline { code: *b"211", lines },
+            };
+            assert_eq!(
+                frame_reply_from(&data[..end], &mut scan),
+                ReplyFrame::Partial(pending)
+            );
+            assert!(
+                scan.line >= last.line && scan.searched == end,
+                "at {end}: {scan:?}"
+            );
+            last = scan;
+        }
+        assert_eq!(
+            frame_reply_from(&data, &mut scan),
+            ReplyFrame::Complete(data.len())
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_reply_framed_in_random_pieces_frames_as_each_prefix_does_whole(
+            parts in proptest::collection::vec(
+                proptest::sample::select(&[
+                    "211-", "211 ", "211", "220 ", "230-", "\r\n", "\n", "\r", "text", " ", "-", "2",
+                ][..]),
+                0..40,
+            ),
+            cuts in proptest::collection::vec(0usize..4096, 0..12),
+        ) {
+            check_in_pieces(parts.concat().as_bytes(), &cuts);
+        }
     }
 
     #[rstest]

@@ -39,17 +39,58 @@ pub enum HeadEnd {
 /// Where the head that starts `buf` ends. Empty lines before the start line are skipped
 /// and counted as part of the head (RFC 2616 §4.1 asks servers to ignore them).
 pub fn find_end(buf: &[u8]) -> HeadEnd {
-    let start = skip_blank_lines(buf);
-    let mut line_start = start;
-    for lf in memchr::memchr_iter(b'\n', &buf[start..]) {
-        let lf = start + lf;
-        let text = &buf[line_start..lf];
-        if line_start > start && (text.is_empty() || text == b"\r") {
+    find_end_from(buf, &mut HeadScan::default())
+}
+
+/// How far [`find_end_from`] has read a head: the empty lines before `start` are skipped,
+/// the lines from `start` to `line` are whole and none ends the head, and
+/// `buf[line..searched]` holds no LF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HeadScan {
+    /// Where the start line begins (after the empty lines skipped).
+    start: usize,
+    /// Where the line in progress begins.
+    line: usize,
+    /// No LF between `line` and this offset.
+    searched: usize,
+}
+
+impl HeadScan {
+    /// Where the start line begins, after the empty lines before it (as
+    /// [`skip_blank_lines`] counts them) in the bytes read so far.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+}
+
+/// [`find_end`], resuming where `scan` stopped on a shorter prefix of `buf`: only the line
+/// in progress is read further, so a head delivered in many pieces is read once.
+pub fn find_end_from(buf: &[u8], scan: &mut HeadScan) -> HeadEnd {
+    let from = scan.start.min(buf.len());
+    let start = from + skip_blank_lines(&buf[from..]);
+    if start != scan.start {
+        // Only while no line after the empty ones has ended: nothing read is lost.
+        *scan = HeadScan {
+            start,
+            line: start,
+            searched: start,
+        };
+    }
+    loop {
+        let from = scan.searched.max(scan.line).min(buf.len());
+        let Some(lf) = memchr::memchr(b'\n', &buf[from..]).map(|i| from + i) else {
+            scan.searched = buf.len();
+            return HeadEnd::Partial;
+        };
+        let text = &buf[scan.line..lf];
+        if scan.line > start && (text.is_empty() || text == b"\r") {
+            // Found again at once by the next look.
+            scan.searched = lf;
             return HeadEnd::Complete(lf + 1);
         }
-        line_start = lf + 1;
+        scan.line = lf + 1;
+        scan.searched = lf + 1;
     }
-    HeadEnd::Partial
 }
 
 /// How many bytes of empty lines (CRLF or LF) `buf` starts with.
@@ -253,6 +294,76 @@ impl<'a> Head<'a> {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    /// The search as it was before it could resume: every line from the start of `buf`.
+    /// Kept as the reference the incremental search must agree with.
+    fn reference_find_end(buf: &[u8]) -> HeadEnd {
+        let start = skip_blank_lines(buf);
+        let mut line_start = start;
+        for lf in memchr::memchr_iter(b'\n', &buf[start..]) {
+            let lf = start + lf;
+            let text = &buf[line_start..lf];
+            if line_start > start && (text.is_empty() || text == b"\r") {
+                return HeadEnd::Complete(lf + 1);
+            }
+            line_start = lf + 1;
+        }
+        HeadEnd::Partial
+    }
+
+    /// Searches `buf` as it would arrive cut at `cuts` (modulo its length, sorted) with one
+    /// [`HeadScan`], checking each answer against the reference searching that prefix whole.
+    fn check_in_pieces(buf: &[u8], cuts: &[usize]) {
+        let mut ends: Vec<usize> = cuts.iter().map(|c| c % (buf.len() + 1)).collect();
+        ends.push(buf.len());
+        ends.sort_unstable();
+        let mut scan = HeadScan::default();
+        for end in ends {
+            let got = find_end_from(&buf[..end], &mut scan);
+            let shown = String::from_utf8_lossy(buf);
+            assert_eq!(
+                got,
+                reference_find_end(&buf[..end]),
+                "{shown:?} in pieces, at {end} bytes"
+            );
+            assert_eq!(
+                scan.start(),
+                skip_blank_lines(&buf[..end]),
+                "{shown:?} at {end} bytes"
+            );
+            assert_eq!(
+                find_end_from(&buf[..end], &mut scan),
+                got,
+                "a second look at {end} bytes"
+            );
+        }
+    }
+
+    #[rstest]
+    #[case(b"GET / HTTP/1.0\r\nA: b\r\n\r\nbody")]
+    #[case(b"\r\n\r\n\nGET / HTTP/1.0\n\n")]
+    #[case(b"\r\r\nX\r\n\r\n")]
+    #[case(b"\n\r\n\r")]
+    #[case(b"GET / HTTP/1.0\r\nA: b\r\n\r")]
+    #[case(b"")]
+    fn a_head_searched_byte_by_byte_with_one_scan_ends_as_each_prefix_does_whole(#[case] buf: &[u8]) {
+        let every_byte: Vec<usize> = (0..buf.len()).collect();
+        check_in_pieces(buf, &every_byte);
+        check_in_pieces(buf, &[]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_head_searched_in_random_pieces_ends_as_each_prefix_does_whole(
+            parts in proptest::collection::vec(
+                proptest::sample::select(&["GET / HTTP/1.0", "A: b", "\r\n", "\n", "\r", " ", "x"][..]),
+                0..30,
+            ),
+            cuts in proptest::collection::vec(0usize..4096, 0..12),
+        ) {
+            check_in_pieces(parts.concat().as_bytes(), &cuts);
+        }
+    }
 
     #[rstest]
     #[case(b"GET / HTTP/1.0\r\n\r\n", HeadEnd::Complete(18))]

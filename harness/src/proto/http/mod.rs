@@ -65,13 +65,13 @@ mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use body::{Bodiless, BodyFraming, Chunks};
-use head::{Head, HeadEnd};
+use body::{Bodiless, BodyFraming, ChunkScan, Chunks};
+use head::{Head, HeadEnd, HeadScan};
 use headers::ContentLength;
 use request::{Authority, RequestLine, Version};
 use response::{Asked, RequestShape, StatusLine};
 
-use super::{Codec, Dir, Frame, Hooks, MessageView, Mismatch, Verdict};
+use super::{Codec, Dir, Frame, Hooks, MessageView, Mismatch, Scan, Verdict};
 use crate::finding::Finding;
 use crate::rules::Profile;
 use crate::visible::visible_truncated;
@@ -565,10 +565,56 @@ fn after_response(end: &mut ResponseEnd, extra: &[u8]) -> Option<Verdict> {
     }
 }
 
+/// How far an HTTP message has been framed (see [`Scan`]): where its head has been read
+/// to, and once the head has ended, its length, how the bytes say the body is delimited
+/// and how far a chunked body has been read. Which request a response answers is not
+/// kept: it is looked up on every look.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpScan {
+    head: HeadScan,
+    /// The head's length and the body's framing as the head says it (for a response, as
+    /// if it answered a GET).
+    body: Option<(usize, BodyFraming)>,
+    chunks: ChunkScan,
+}
+
 /// Whether `p` (after any empty lines) can still be the start of a status line.
 fn may_be_status_line(p: &[u8]) -> bool {
     let n = p.len().min(5);
     p[..n] == b"HTTP/"[..n]
+}
+
+impl HttpInspector {
+    /// [`Codec::frame_resuming`] with the HTTP part of the scan: the head is read on from
+    /// the line in progress, parsed once it has ended, and a chunked body read on from
+    /// the chunk in progress.
+    fn frame_http(&self, dir: Dir, conn: &str, buf: &[u8], eof: bool, s: &mut HttpScan) -> Frame {
+        let end = head::find_end_from(buf, &mut s.head);
+        if dir == Dir::ToClient && !may_be_status_line(&buf[s.head.start()..]) {
+            // No status line: an HTTP/0.9-style answer, or garbage, runs until the close.
+            return body::frame(buf, 0, BodyFraming::UntilClose, eof);
+        }
+        let HeadEnd::Complete(head_len) = end else {
+            return Frame::Partial;
+        };
+        let (head_len, framing) = *s.body.get_or_insert_with(|| {
+            let head = Head::parse(&buf[..head_len]);
+            let framing = match dir {
+                Dir::ToServer => body::request_framing(&head),
+                Dir::ToClient => {
+                    let code = StatusLine::parse(head.start.text).code();
+                    body::response_framing(&head, code, "GET")
+                }
+            };
+            (head_len, framing)
+        });
+        // What the request asked is read now: it may have been inspected since the last look.
+        let framing = match self.awaited(conn) {
+            Some(a) if dir == Dir::ToClient && a.method == "HEAD" => body::response_framing_for_head(),
+            _ => framing,
+        };
+        body::frame_from(buf, head_len, framing, eof, &mut s.chunks)
+    }
 }
 
 impl Codec for HttpInspector {
@@ -579,24 +625,14 @@ impl Codec for HttpInspector {
         });
     }
 
-    fn frame(&self, dir: Dir, conn: &str, buf: &[u8], eof: bool) -> Frame {
-        if dir == Dir::ToClient && !may_be_status_line(&buf[head::skip_blank_lines(buf)..]) {
-            // No status line: an HTTP/0.9-style answer, or garbage, runs until the close.
-            return body::frame(buf, 0, BodyFraming::UntilClose, eof);
-        }
-        let HeadEnd::Complete(head_len) = head::find_end(buf) else {
-            return Frame::Partial;
+    fn frame_resuming(&self, dir: Dir, conn: &str, buf: &[u8], eof: bool, scan: &mut Scan) -> Frame {
+        let mut s = match std::mem::take(scan) {
+            Scan::Http(s) => s,
+            _ => HttpScan::default(),
         };
-        let head = Head::parse(&buf[..head_len]);
-        let framing = match dir {
-            Dir::ToServer => body::request_framing(&head),
-            Dir::ToClient => {
-                let code = StatusLine::parse(head.start.text).code();
-                let method = self.awaited(conn).map_or("GET", |a| a.method.as_str());
-                body::response_framing(&head, code, method)
-            }
-        };
-        body::frame(buf, head_len, framing, eof)
+        let framed = self.frame_http(dir, conn, buf, eof, &mut s);
+        *scan = Scan::Http(s);
+        framed
     }
 
     fn inspect(&mut self, dir: Dir, conn: &str, msg: &[u8], findings: &mut Vec<Finding>) -> MessageView {

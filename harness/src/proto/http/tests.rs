@@ -867,3 +867,122 @@ fn arbitrary_bytes_never_make_the_parsers_panic() {
         }
     }
 }
+
+/// Frames `data` going `dir` as it would arrive cut at `cuts` (taken modulo its length,
+/// sorted), keeping one scan across the pieces as the engine does, and checks every
+/// answer against framing that prefix whole with a fresh scan. The sender closes after
+/// the last piece when `eof`.
+fn check_in_pieces(i: &HttpInspector, dir: Dir, data: &[u8], cuts: &[usize], eof: bool) {
+    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+    ends.push(data.len());
+    ends.sort_unstable();
+    let mut scan = Scan::default();
+    for end in ends {
+        let closed = eof && end == data.len();
+        let got = i.frame_resuming(dir, "main", &data[..end], closed, &mut scan);
+        assert_eq!(
+            got,
+            i.frame(dir, "main", &data[..end], closed),
+            "{dir:?} {:?} framed in pieces, at {end} bytes",
+            String::from_utf8_lossy(data)
+        );
+        assert_eq!(
+            i.frame_resuming(dir, "main", &data[..end], closed, &mut scan),
+            got,
+            "a second look at {end} bytes"
+        );
+    }
+}
+
+#[test]
+fn every_message_of_the_table_framed_byte_by_byte_with_one_scan_frames_as_each_prefix_does_whole() {
+    for (name, case) in table() {
+        let mut i = inspector(Profile::Http10);
+        if let Some(asked) = case.asked {
+            i.inspect(Dir::ToServer, "main", asked, &mut Vec::new());
+        }
+        let mut msg = case.msg.clone();
+        if !case.until_close {
+            // What follows a message is not part of it, whatever it says.
+            msg.extend_from_slice(b"HTTP/1.0 200 OK\r\n\r\n0\r\n\r\n");
+        }
+        let every_byte: Vec<usize> = (0..msg.len()).collect();
+        for eof in [false, true] {
+            check_in_pieces(&i, case.dir, &msg, &every_byte, eof);
+        }
+        let mut scan = Scan::default();
+        for k in 1..=case.msg.len() {
+            let _ = i.frame_resuming(case.dir, "main", &case.msg[..k], false, &mut scan);
+        }
+        let last = i.frame_resuming(case.dir, "main", &case.msg, case.until_close, &mut scan);
+        assert_eq!(last, Frame::Complete(case.msg.len()), "{name}");
+    }
+}
+
+#[test]
+fn a_head_request_inspected_between_two_looks_at_its_response_frames_it_without_a_body() {
+    let mut i = inspector(Profile::Http10);
+    let msg = b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n";
+    let mut scan = Scan::default();
+    // No request is known yet: a response with Content-Length 5 waits for its body.
+    assert_eq!(
+        i.frame_resuming(Dir::ToClient, "main", msg, false, &mut scan),
+        Frame::Partial
+    );
+    i.inspect(Dir::ToServer, "main", HEAD, &mut Vec::new());
+    assert_eq!(
+        i.frame_resuming(Dir::ToClient, "main", msg, false, &mut scan),
+        Frame::Complete(msg.len())
+    );
+}
+
+#[test]
+fn a_chunked_body_of_many_chunks_in_1_byte_pieces_is_framed_as_it_is_whole() {
+    let mut data =
+        b"POST /post HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for n in 1..300usize {
+        data.extend_from_slice(format!("{n:x};ext=1\r\n").as_bytes());
+        data.extend(std::iter::repeat_n(b'x', n));
+        data.extend_from_slice(if n % 2 == 0 { b"\r\n" } else { b"\n" });
+    }
+    data.extend_from_slice(b"0\r\nX-Trailer: 1\r\n\r\n");
+    let i = inspector(Profile::Http10);
+    let mut scan = Scan::default();
+    for k in 1..data.len() {
+        assert_eq!(
+            i.frame_resuming(Dir::ToServer, "main", &data[..k], false, &mut scan),
+            Frame::Partial,
+            "at {k}"
+        );
+    }
+    assert_eq!(
+        i.frame_resuming(Dir::ToServer, "main", &data, false, &mut scan),
+        Frame::Complete(data.len())
+    );
+}
+
+proptest::proptest! {
+    #[test]
+    fn a_message_framed_in_random_pieces_frames_as_each_prefix_does_whole(
+        parts in proptest::collection::vec(
+            proptest::sample::select(&[
+                "HTTP/1.0 200 OK", "HTTP/1.1 204 No Content", "GET / HTTP/1.0", "\r\n", "\n", "\r", " ", ":",
+                "Content-Length: 3", "Content-Length: x", "Transfer-Encoding: chunked", "3", "0", "a;b",
+                "abc", "H", "HT", "\r\n\r\n",
+            ][..]),
+            0..30,
+        ),
+        cuts in proptest::collection::vec(0usize..4096, 0..12),
+        asked in 0usize..3,
+        eof: bool,
+    ) {
+        let data = parts.concat();
+        let mut i = inspector(Profile::Strict11);
+        if let Some(asked) = [None, Some(GET), Some(HEAD)][asked] {
+            i.inspect(Dir::ToServer, "main", asked, &mut Vec::new());
+        }
+        for dir in [Dir::ToServer, Dir::ToClient] {
+            check_in_pieces(&i, dir, data.as_bytes(), &cuts, eof);
+        }
+    }
+}
