@@ -137,3 +137,22 @@ fn the_exit_codes_are_in_the_help() {
         assert!(out.contains(line), "{line}: {out}");
     }
 }
+
+/// A server that closes a named echo connection early is a failed check (exit 1), not
+/// parley failing: parley keeps its own end of `a` until the scenario closes it.
+#[test]
+fn a_server_closing_a_named_connection_early_fails_the_step_that_needed_it() {
+    let o = parley(&[
+        "run",
+        "scenarios/echo/concurrent.yaml",
+        "--",
+        "python3",
+        "fixtures/programs/echo-server/truncates-1024.py",
+        "{port}",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("ECHO-4 error"), "{t}");
+    assert!(t.contains("on `a`"), "{t}");
+    assert!(!t.contains("parley already closed"), "{t}");
+}
