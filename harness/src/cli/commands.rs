@@ -335,7 +335,7 @@ fn refuse_unplayable(files: &[PathBuf], filters: &[String], me: scenario::Side, 
 
 fn run(args: RunArgs) -> Result<u8, Usage> {
     let started = std::time::SystemTime::now();
-    check_filters(&args.filters)?;
+    check_filters(&args.common.filters)?;
     if !args.command.is_empty() && args.paths.is_empty() {
         return Err(Usage(format!(
             "say which scenarios to play against the server program, e.g. \
@@ -365,36 +365,44 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         ));
     }
     let (play, jobs) = play_options(
-        args.vars_file.as_deref(),
-        &args.vars,
-        args.timeout.as_deref(),
-        args.startup_timeout.as_deref(),
-        args.jobs,
+        args.common.vars_file.as_deref(),
+        &args.common.vars,
+        args.common.timeout.as_deref(),
+        args.common.startup_timeout.as_deref(),
+        args.common.jobs,
     )?;
-    if !args.vars.is_empty() {
-        known_vars(&args.vars, &engine::load_all(&files, &args.filters))?;
+    if !args.common.vars.is_empty() {
+        known_vars(&args.common.vars, &engine::load_all(&files, &args.common.filters))?;
     }
-    let reports = report_targets(&args.reports, REPORT_FORMATS)?;
+    let reports = report_targets(&args.common.reports, REPORT_FORMATS)?;
     let human = Human::for_reports(&reports);
     let config = RunConfig {
         targets,
         jobs,
-        filters: args.filters,
+        filters: args.common.filters,
         play,
         server_program: (!args.command.is_empty()).then_some(args.command),
-        fail_fast: args.fail_fast,
+        fail_fast: args.common.fail_fast,
     };
     if config.server_program.is_some() {
-        if let Some(code) =
-            refuse_unplayable(&files, &config.filters, scenario::Side::Client, color(args.color))
-        {
+        if let Some(code) = refuse_unplayable(
+            &files,
+            &config.filters,
+            scenario::Side::Client,
+            color(args.common.color),
+        ) {
             return Ok(code);
         }
     }
     if config.server_program.is_some() {
         isolation_note(&config.play)?;
     }
-    let snapshots = snapshot_options(args.snapshot.as_deref(), &args.redact, args.accept, "run")?;
+    let snapshots = snapshot_options(
+        args.common.snapshot.as_deref(),
+        &args.common.redact,
+        args.common.accept,
+        "run",
+    )?;
     let rt = runtime()?;
     let round = std::time::Instant::now();
     let mut outcomes = rt.block_on(engine::run(&files, &config));
@@ -427,7 +435,11 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         }
         None => None,
     };
-    let opts = human_options(human.color(args.color), args.verbose, args.quiet);
+    let opts = human_options(
+        human.color(args.common.color),
+        args.common.verbose,
+        args.common.quiet,
+    );
     let against = if let Some(cmd) = &config.server_program {
         format!(
             "the server program `{}` (a fresh one per scenario)",
@@ -508,25 +520,25 @@ fn progress(total: usize) -> Option<indicatif::ProgressBar> {
 
 fn grade(args: GradeArgs) -> Result<u8, Usage> {
     let started = std::time::SystemTime::now();
-    check_filters(&args.filters)?;
+    check_filters(&args.common.filters)?;
     let files = scenario::discover(&args.scenarios).map_err(|e| Usage(e.to_string()))?;
     if files.is_empty() {
         return Err(Usage("no scenario files (*.yaml) in the paths given".into()));
     }
     let (mut play, jobs) = play_options(
-        args.vars_file.as_deref(),
-        &args.vars,
-        args.timeout.as_deref(),
-        args.startup_timeout.as_deref(),
-        args.jobs,
+        args.common.vars_file.as_deref(),
+        &args.common.vars,
+        args.common.timeout.as_deref(),
+        args.common.startup_timeout.as_deref(),
+        args.common.jobs,
     )?;
-    let reports = report_targets(&args.reports, REPORT_FORMATS)?;
+    let reports = report_targets(&args.common.reports, REPORT_FORMATS)?;
     let human = Human::for_reports(&reports);
     if let Some(path) = &args.rubric {
         match scenario::rubric::load(path) {
             Ok(rubric) => play.rubric = Some(Arc::new(rubric)),
             Err(e) => {
-                say_err!("{}", e.render(color(args.color)));
+                say_err!("{}", e.render(color(args.common.color)));
                 return Ok(2);
             }
         }
@@ -582,8 +594,8 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
     // Scenario files are loaded once; an invalid one is reported and graded as an error.
     let mut scenarios: Vec<Scenario> = Vec::new();
     let mut invalid: Vec<Outcome> = Vec::new();
-    let loaded = engine::load_all(&files, &args.filters);
-    known_vars(&args.vars, &loaded)?;
+    let loaded = engine::load_all(&files, &args.common.filters);
+    known_vars(&args.common.vars, &loaded)?;
     for item in loaded {
         match item {
             Ok(s) => scenarios.push(s),
@@ -593,21 +605,26 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
     if scenarios.is_empty() && invalid.is_empty() {
         return Err(Usage(format!(
             "no scenario matches the filter(s) {}",
-            args.filters.join(", ")
+            args.common.filters.join(", ")
         )));
     }
     // A scenario parley cannot play as the server is refused before any program starts.
     let mut unplayable = 0;
     for s in &scenarios {
         if let Err(e) = s.playable_as(scenario::Side::Server) {
-            say_err!("{}", e.render(color(args.color)));
+            say_err!("{}", e.render(color(args.common.color)));
             unplayable += 1;
         }
     }
     if unplayable > 0 {
         return Ok(2);
     }
-    let snapshots = snapshot_options(args.snapshot.as_deref(), &args.redact, args.accept, "grade")?;
+    let snapshots = snapshot_options(
+        args.common.snapshot.as_deref(),
+        &args.common.redact,
+        args.common.accept,
+        "grade",
+    )?;
     let runs: usize = scenarios
         .iter()
         .map(|s| batch::runs(s, !args.no_variants).len())
@@ -627,7 +644,7 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
         &base,
         !args.no_variants,
         jobs,
-        args.fail_fast,
+        args.common.fail_fast,
         move |o: &Outcome| {
             if let Some(bar) = &tick {
                 bar.inc(1);
@@ -652,7 +669,11 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
         }
         None => None,
     };
-    let opts = human_options(human.color(args.color), args.verbose, args.quiet);
+    let opts = human_options(
+        human.color(args.common.color),
+        args.common.verbose,
+        args.common.quiet,
+    );
     human.raw(&report::human::grade_report(&outcomes, &opts, single));
     if let Some((dir, checked)) = &snapshotted {
         human.raw(&report::snapshot::summary(checked, dir, opts.color, opts.quiet));
