@@ -13,7 +13,6 @@ use parley::engine::{self, PlayOptions, RunConfig};
 use parley::outcome::{Outcome, Summary};
 use parley::proto::Protocol;
 use parley::report::{self, ColorChoice, human::HumanOptions};
-use parley::rules;
 use parley::scenario::{self, Scenario, duration};
 
 use super::args::{
@@ -719,7 +718,6 @@ fn manpage() -> Result<u8, Usage> {
 }
 
 fn serve(args: ServeArgs) -> Result<u8, Usage> {
-    use parley::engine::relay::RelayEvent;
     let protocol = Protocol::from_name(&args.protocol)
         .ok_or_else(|| Usage(format!("unknown protocol `{}`", args.protocol)))?;
     let faults = parley::serve::faults(protocol, &args.faults).map_err(Usage)?;
@@ -729,11 +727,6 @@ fn serve(args: ServeArgs) -> Result<u8, Usage> {
         Protocol::Ftp => 2121,
     });
     let color = color(args.color);
-    let fault_list = if args.faults.is_empty() {
-        "none".to_string()
-    } else {
-        args.faults.join(", ")
-    };
     runtime()?.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let stop = tokio_util::sync::CancellationToken::new();
@@ -743,17 +736,14 @@ fn serve(args: ServeArgs) -> Result<u8, Usage> {
         loop {
             tokio::select! {
                 _ = &mut ctrl_c => {
-                    say!("stopping");
+                    say!("{}", report::serve::STOPPING);
                     stop.cancel();
                     break;
                 }
                 event = rx.recv() => match event {
                     None => break,
-                    Some(RelayEvent::Ready { addr }) => say!(
-                        "parley serve {protocol}: listening on {addr} (faults: {fault_list}); Ctrl-C stops it"
-                    ),
                     Some(event) => {
-                        for line in report::live::lines(&event, color) {
+                        for line in report::serve::event_lines(&event, protocol, &args.faults, color) {
                             say!("{line}");
                         }
                     }
@@ -1016,28 +1006,12 @@ fn list(args: PathsArgs) -> Result<u8, Usage> {
 }
 
 fn explain(args: ExplainArgs) -> Result<u8, Usage> {
-    if args.list {
-        let all: Vec<&rules::Rule> = rules::RULES.iter().collect();
-        say_raw!("{}", report::human::rule_list(&all));
-        return Ok(0);
-    }
-    let id = args.rule.unwrap_or_default();
-    if let Some(r) = rules::lookup(&id) {
-        say_raw!("{}", report::human::explain_rule(r));
-        return Ok(0);
-    }
-    // A prefix (`F-SEC`, `h-rl-`) lists the rules it starts.
-    let prefix = id.to_ascii_uppercase();
-    let matching: Vec<&rules::Rule> = rules::RULES
-        .iter()
-        .filter(|r| !prefix.is_empty() && r.code.starts_with(&prefix))
-        .collect();
-    if matching.is_empty() {
-        return Err(Usage(format!(
-            "unknown rule `{id}`; `parley explain --list` lists every rule"
-        )));
-    }
-    say_raw!("{}", report::human::rule_list(&matching));
+    let text = if args.list {
+        report::explain::list()
+    } else {
+        report::explain::explain(&args.rule.unwrap_or_default()).map_err(Usage)?
+    };
+    say_raw!("{text}");
     Ok(0)
 }
 

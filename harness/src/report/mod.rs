@@ -6,6 +6,7 @@
 //! return strings; only `main.rs` writes them anywhere.
 
 pub mod diff;
+pub mod explain;
 pub mod grades;
 pub mod html;
 pub mod human;
@@ -13,6 +14,7 @@ pub mod json;
 pub mod junit;
 pub mod live;
 pub mod merge;
+pub mod serve;
 pub mod snapshot;
 pub mod transcript;
 
