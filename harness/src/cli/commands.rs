@@ -439,22 +439,7 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         args.common.verbose,
         args.common.quiet,
     );
-    let against = if let Some(cmd) = &config.server_program {
-        format!(
-            "the server program `{}` (a fresh one per scenario)",
-            cmd.join(" ")
-        )
-    } else if config.targets.is_empty() {
-        "the bundled mock servers".to_string()
-    } else {
-        config
-            .targets
-            .iter()
-            .map(|(p, a)| format!("{p}={a}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-            + " (bundled mocks for the other protocols)"
-    };
+    let against = report::human::run_against(config.server_program.as_deref(), &config.targets);
     if !opts.quiet {
         human.line(&report::human::run_header(outcomes.len(), &against));
     }
@@ -804,28 +789,16 @@ fn record(args: RecordArgs) -> Result<u8, Usage> {
         tokio::pin!(ctrl_c);
         let term = sigterm();
         tokio::pin!(term);
-        let show = |event: RelayEvent| match event {
-            RelayEvent::Ready { addr } => match &command {
-                Some(cmd) => say!(
-                    "parley record {protocol}: relaying {addr} -> {upstream}; starting `{}`",
-                    cmd.join(" ")
-                ),
-                None => say!(
-                    "parley record {protocol}: relaying {addr} -> {upstream}; point the client at {addr} \
-                     (the recording ends when its connections have closed; Ctrl-C ends it now)"
-                ),
-            },
-            event => {
-                for line in report::live::lines(&event, color) {
-                    say!("{line}");
-                }
+        let show = |event: RelayEvent| {
+            for line in report::record::event_lines(&event, protocol, &upstream, command.as_deref(), color) {
+                say!("{line}");
             }
         };
         let result = loop {
             tokio::select! {
                 done = &mut recording => break done,
                 _ = &mut ctrl_c, if !stop.is_cancelled() => {
-                    say!("stopping: writing what was recorded so far");
+                    say!("{}", report::record::STOPPING);
                     stop.cancel();
                 }
                 _ = &mut term, if !stop.is_cancelled() => stop.cancel(),
@@ -847,7 +820,7 @@ fn record(args: RecordArgs) -> Result<u8, Usage> {
         Err(e) => return Err(Usage(format!("the recording failed: {e}"))),
     };
     if let Some(p) = &recording.program {
-        say!("client: {} — {}", p.command, p.status);
+        say!("{}", report::record::client_ended(&p.command, &p.status));
     }
     let conversation = &recording.conversation;
     let carried = conversation
@@ -863,7 +836,7 @@ fn record(args: RecordArgs) -> Result<u8, Usage> {
         } else {
             "nothing went by".to_string()
         };
-        say_err!("error: nothing to write to {}: {why}", args.output.display());
+        say_err!("{}", report::record::nothing_to_write(&args.output, &why));
         let unreachable = conversation.trouble.iter().any(|t| t.starts_with("cannot reach"));
         return Ok(if unreachable { 3 } else { 1 });
     }
@@ -913,25 +886,24 @@ fn record(args: RecordArgs) -> Result<u8, Usage> {
     // What parley writes, parley must read: a file that does not load is a parley bug.
     if let Err(e) = scenario::load(&args.output) {
         say_err!("{}", e.render(color));
-        say_err!("error: parley wrote a scenario it cannot read back; please report this");
+        say_err!("{}", report::record::UNREADABLE);
         return Ok(1);
     }
-    let interrupted = if recording.interrupted {
-        " (stopped early: what was seen so far)"
-    } else {
-        ""
-    };
     let client = template
         .as_deref()
         .filter(|c| !c.chars().any(char::is_control))
         .unwrap_or("CLIENT {host} {port}");
-    let file = args.output.display();
     say!(
-        "wrote {file}: {} steps{interrupted}; it plays both ways:",
-        written.steps
+        "{}",
+        report::record::written(
+            &args.output,
+            written.steps,
+            recording.interrupted,
+            protocol,
+            &recording.upstream,
+            client
+        )
     );
-    say!("  parley run {file} --target {protocol}={}", recording.upstream);
-    say!("  parley grade {file} --no-variants -- {client}");
     Ok(0)
 }
 
@@ -947,14 +919,14 @@ fn check(args: PathsArgs) -> Result<u8, Usage> {
             Ok(scenario::Checked::Scenario(s)) if !engine::selected(&args.filters, &s.id, &s.tags) => {
                 checked -= 1
             }
-            Ok(scenario::Checked::Scenario(s)) => say!(
-                "ok    {} ({}, {} steps)",
-                file.display(),
-                s.protocol,
-                s.steps.len()
-            ),
+            Ok(scenario::Checked::Scenario(s)) => {
+                say!(
+                    "{}",
+                    report::human::check_ok(file, &s.protocol.to_string(), s.steps.len())
+                )
+            }
             Ok(scenario::Checked::Fragment(f)) => {
-                say!("ok    {} (fragment, {} steps)", file.display(), f.steps)
+                say!("{}", report::human::check_ok(file, "fragment", f.steps))
             }
             Err(e) => {
                 bad += 1;
@@ -968,10 +940,7 @@ fn check(args: PathsArgs) -> Result<u8, Usage> {
             args.filters.join(", ")
         )));
     }
-    say!(
-        "\n{checked} file(s) checked: {} valid, {bad} invalid",
-        checked - bad
-    );
+    say!("\n{}", report::human::check_summary(checked, bad));
     Ok(if bad > 0 { 2 } else { 0 })
 }
 

@@ -374,6 +374,29 @@ pub fn summary_line(outcomes: &[Outcome], opts: &HumanOptions) -> String {
     )
 }
 
+/// What `parley run` plays against, for [`run_header`]: the server program started per
+/// scenario, else the `--target`s (bundled mocks for the other protocols), else the mocks.
+pub fn run_against(
+    server_program: Option<&[String]>,
+    targets: &std::collections::BTreeMap<crate::proto::Protocol, String>,
+) -> String {
+    if let Some(cmd) = server_program {
+        format!(
+            "the server program `{}` (a fresh one per scenario)",
+            cmd.join(" ")
+        )
+    } else if targets.is_empty() {
+        "the bundled mock servers".to_string()
+    } else {
+        targets
+            .iter()
+            .map(|(p, a)| format!("{p}={a}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+            + " (bundled mocks for the other protocols)"
+    }
+}
+
 /// The first line of `parley run`: the version, how many scenarios, against what.
 pub fn run_header(scenarios: usize, against: &str) -> String {
     format!(
@@ -450,6 +473,19 @@ pub fn scenario_list(scenarios: &[crate::scenario::Scenario]) -> String {
         })
         .collect();
     columns(&rows, &[2])
+}
+
+/// `parley check`: the line of a valid file, `kind` its protocol or `fragment`.
+pub fn check_ok(file: &std::path::Path, kind: &str, steps: usize) -> String {
+    format!("ok    {} ({kind}, {steps} steps)", file.display())
+}
+
+/// `parley check`: the closing count of files checked, `bad` of them invalid.
+pub fn check_summary(checked: usize, bad: usize) -> String {
+    format!(
+        "{checked} file(s) checked: {} valid, {bad} invalid",
+        checked - bad
+    )
 }
 
 /// What `parley grade` prints. One program (`single`): the full report, then its grade

@@ -14,6 +14,7 @@ pub mod json;
 pub mod junit;
 pub mod live;
 pub mod merge;
+pub mod record;
 pub mod serve;
 pub mod snapshot;
 pub mod transcript;
