@@ -1,7 +1,8 @@
 //! Renders outcomes: human text for terminals and logs, a versioned JSON document (and
 //! reads it back, to merge shards), JUnit XML for CI viewers, a CSV gradebook, a
 //! self-contained HTML page with sequence diagrams, and normalized transcripts for snapshots
-//! (with their diffs). Rendering is apart from the
+//! (with their diffs), and the text of the other commands (`explain`, `check`, the live
+//! lines of `serve` and `record`). Rendering is apart from the
 //! engine: these functions take finished [`Outcome`](crate::outcome::Outcome)s and
 //! return strings; only `main.rs` writes them anywhere.
 
