@@ -20,7 +20,7 @@ const STEP: Duration = Duration::from_millis(400);
 #[tokio::test]
 async fn bundled_echo_scenarios_pass_against_the_mock_written_byte_by_byte() {
     let config = EchoConfig {
-        faults: parley_mock::faults::Faults {
+        faults: parley_mock::faults::MockFaults {
             split_writes: std::num::NonZeroUsize::new(1),
             ..Default::default()
         },
@@ -231,7 +231,7 @@ async fn verdicts_do_not_depend_on_how_the_server_splits_its_writes() {
             if let Some(b) = answer.get_mut(3) {
                 *b = b'X';
             }
-            let faults = parley_mock::faults::Faults {
+            let faults = parley_mock::faults::MockFaults {
                 split_writes: split,
                 ..Default::default()
             };

@@ -397,7 +397,7 @@ async fn bare_lf_replies_pass_with_f_rpl_5_warnings() {
 #[tokio::test]
 async fn the_bundled_mock_passes_every_ftp_scenario_written_seven_bytes_at_a_time() {
     let config = parley_mock::ftp::FtpConfig {
-        faults: parley_mock::faults::Faults {
+        faults: parley_mock::faults::MockFaults {
             split_writes: std::num::NonZeroUsize::new(7),
             ..Default::default()
         },

@@ -9,7 +9,8 @@
 //! - [`engine`]: plays a plan over tokio sockets, as client or server, with deadlines;
 //! - [`outcome`]: what a run produced (status, findings, transcript);
 //! - [`report`]: renders outcomes as human text, JSON, JUnit, CSV and HTML, and reads JSON
-//!   reports back for `parley merge` (the engine never prints);
+//!   reports back for `parley merge`, and every other command's text (the engine and the
+//!   CLI's argument handling never format output);
 //! - [`filter`]: `--filter` expressions (`tag:security and not ftp::bounce`);
 //! - [`secrets`]: secret variables masked in every outcome;
 //! - [`serve`]: a bundled mock in the foreground behind the engine's relay, which reports every exchange;

@@ -1,7 +1,7 @@
 //! RFC 862 echo server: every octet received is sent back, in order, until the client
 //! closes; any number of clients at once.
 //!
-//! Besides the write [`Faults`], the config has knobs that make the server deliberately
+//! Besides the write [`MockFaults`], the config has knobs that make the server deliberately
 //! *wrong* in the ways student servers are wrong, so parley's own tests can check that
 //! the right rule fires (ECHO-2 for truncation, ECHO-3 for closing first, ECHO-4 for
 //! serving one client at a time).
@@ -14,13 +14,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 
 use crate::CancellationToken;
-use crate::faults::{Faults, write_shaped};
+use crate::faults::{MockFaults, write_shaped};
 
 /// Echo server configuration.
 #[derive(Debug, Clone, Default)]
 pub struct EchoConfig {
     /// How replies are written.
-    pub faults: Faults,
+    pub faults: MockFaults,
     /// Wrong on purpose: close the connection after echoing the first read (breaks ECHO-3).
     pub close_after_first_read: bool,
     /// Wrong on purpose: echo at most this many octets in all, then close (breaks ECHO-2).
@@ -106,9 +106,9 @@ mod tests {
     #[tokio::test]
     async fn echo_split_writes_still_return_everything() {
         let config = EchoConfig {
-            faults: Faults {
+            faults: MockFaults {
                 split_writes: NonZeroUsize::new(1),
-                ..Faults::default()
+                ..MockFaults::default()
             },
             ..EchoConfig::default()
         };

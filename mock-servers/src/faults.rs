@@ -10,7 +10,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// How a server writes what it sends.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Faults {
+pub struct MockFaults {
     /// Write every reply in pieces of at most this many bytes (`1` = a byte per write).
     pub split_writes: Option<NonZeroUsize>,
     /// Pause between two pieces of a split write.
@@ -19,15 +19,15 @@ pub struct Faults {
     pub reply_delay: Duration,
 }
 
-impl Faults {
+impl MockFaults {
     /// True when the knobs change nothing.
     pub fn is_plain(&self) -> bool {
-        *self == Faults::default()
+        *self == MockFaults::default()
     }
 }
 
 /// Writes `bytes` to `w` as the fault knobs say, and flushes.
-pub async fn write_shaped<W>(w: &mut W, bytes: &[u8], faults: &Faults) -> std::io::Result<()>
+pub async fn write_shaped<W>(w: &mut W, bytes: &[u8], faults: &MockFaults) -> std::io::Result<()>
 where
     W: AsyncWrite + Unpin,
 {

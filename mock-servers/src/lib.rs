@@ -7,7 +7,7 @@
 //! The mock servers share **no parsing code** with the `parley` checker: a bug in one must
 //! not hide a bug in the other. They are deliberately plain, and every deliberately
 //! awkward behaviour (split writes, delays, early closes, ...) is a named knob in
-//! [`faults::Faults`] or in a server's own config.
+//! [`faults::MockFaults`] or in a server's own config.
 
 pub mod bundled;
 pub mod echo;

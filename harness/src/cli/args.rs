@@ -164,6 +164,25 @@ pub struct RunArgs {
     /// (repeatable), e.g. `ftp=127.0.0.1:2121` or `http=httpbin.org:80`.
     #[arg(long = "target", value_name = "PROTO=HOST:PORT")]
     pub targets: Vec<String>,
+    /// The options `run` shares with `grade`.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Play the selection N rounds back to back (a soak) and report every scenario whose
+    /// verdict (status and failed rules) is not the same in every round, with the rounds
+    /// where it changed; exit 1 if one did. The report shows the first round.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000), conflicts_with = "snapshot")]
+    pub repeat: u32,
+    /// A server program to start for each scenario instead of a mock or target; `{port}`
+    /// (and `{host}`) are filled in: `parley run scenarios/echo -- python3 server.py {port}`.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// The options `run` and `grade` share (flattened into both, so they are defined once).
+///
+/// The help speaks of scenarios, as `run` does; `grade` rewords what differs.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
     /// Run only the scenarios this expression selects (repeatable; any may match):
     /// words match ids (`large`), `tag:NAME` tags; combine with `not`, `and`, `or` and
     /// parentheses, e.g. `tag:security and not ftp::bounce`.
@@ -216,19 +235,11 @@ pub struct RunArgs {
     /// running finish, the rest are reported as not run.
     #[arg(long)]
     pub fail_fast: bool,
-    /// Play the selection N rounds back to back (a soak) and report every scenario whose
-    /// verdict (status and failed rules) is not the same in every round, with the rounds
-    /// where it changed; exit 1 if one did. The report shows the first round.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000), conflicts_with = "snapshot")]
-    pub repeat: u32,
-    /// A server program to start for each scenario instead of a mock or target; `{port}`
-    /// (and `{host}`) are filled in: `parley run scenarios/echo -- python3 server.py {port}`.
-    #[arg(last = true, value_name = "CMD")]
-    pub command: Vec<String>,
 }
 
 /// Options of `grade`.
 #[derive(Debug, Args)]
+#[command(mut_args(reword_for_grade))]
 pub struct GradeArgs {
     /// Scenario files or directories (parley plays their server side).
     #[arg(required = true)]
@@ -249,61 +260,34 @@ pub struct GradeArgs {
     /// rules become checks worth those points in every scenario of their protocol.
     #[arg(long, value_name = "FILE")]
     pub rubric: Option<PathBuf>,
-    /// Run only the scenarios this expression selects (repeatable; any may match):
-    /// words match ids (`large`), `tag:NAME` tags; combine with `not`, `and`, `or` and
-    /// parentheses, e.g. `tag:security and not ftp::bounce`.
-    #[arg(long = "filter", value_name = "EXPR")]
-    pub filters: Vec<String>,
-    /// Runs at once [default: number of cores]
-    #[arg(long, short = 'j', value_name = "N")]
-    pub jobs: Option<usize>,
-    /// Set a scenario variable (repeatable).
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
-    /// Set scenario variables from a YAML file of `name: value` pairs (`--var` wins).
-    #[arg(long, value_name = "FILE")]
-    pub vars_file: Option<PathBuf>,
-    /// Default deadline of each step, instead of the scenario's (e.g. `2s`, `500ms`).
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
-    /// How long a program may take to start and connect [default: the scenario's
-    /// `program: { startup }`, else 30s].
-    #[arg(long, value_name = "DURATION")]
-    pub startup_timeout: Option<String>,
-    /// Also write a report (repeatable): `json`, `junit`, `csv` or `html`, to FILE or to
-    /// stdout with `-` (then the human report goes to stderr).
-    #[arg(long = "report", value_name = "FORMAT=FILE")]
-    pub reports: Vec<String>,
-    /// Colour the output.
-    #[arg(long, value_enum, default_value_t = Color::Auto)]
-    pub color: Color,
-    /// `-v`: show warnings and notes of passing runs too; `-vv`: also the whole
-    /// transcript of every run.
-    #[arg(long, short = 'v', action = clap::ArgAction::Count, conflicts_with = "quiet")]
-    pub verbose: u8,
-    /// Print only the failures and the summary line.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-    /// Keep a normalized transcript of each scenario (and variant, and submission) in DIR,
-    /// one insta `.snap` file each: the first run records them, later runs fail under
-    /// S-SNAPSHOT with a diff where the conversation changed (the new one waits in a
-    /// `.snap.new` for `parley review DIR`).
-    #[arg(long, value_name = "DIR")]
-    pub snapshot: Option<PathBuf>,
-    /// With --snapshot: store the new snapshots over the old ones instead of failing.
-    #[arg(long, requires = "snapshot")]
-    pub accept: bool,
-    /// With --snapshot: also replace what REGEX matches in the snapshot text by TEXT
-    /// (repeatable; after the scenario's `redact:`); `\=` is an `=` in REGEX.
-    #[arg(long = "redact", value_name = "REGEX=TEXT", requires = "snapshot")]
-    pub redact: Vec<String>,
-    /// Stop starting runs after the first one that does not pass; those already
-    /// running finish, the rest are reported as not run.
-    #[arg(long)]
-    pub fail_fast: bool,
+    /// The options `grade` shares with `run`.
+    #[command(flatten)]
+    pub common: CommonArgs,
     /// The program to grade and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// The help of the shared options as `grade` words it: runs where `run` says scenarios.
+/// (`mut_args` rewords them in place, so their order in help and completions stays.)
+fn reword_for_grade(arg: clap::Arg) -> clap::Arg {
+    let help = match arg.get_id().as_str() {
+        "jobs" => "Runs at once [default: number of cores]",
+        "vars" => "Set a scenario variable (repeatable)",
+        "startup_timeout" => {
+            "How long a program may take to start and connect [default: the scenario's \
+             `program: { startup }`, else 30s]"
+        }
+        "verbose" => {
+            "`-v`: show warnings and notes of passing runs too; `-vv`: also the whole transcript of every run"
+        }
+        "fail_fast" => {
+            "Stop starting runs after the first one that does not pass; those already running finish, \
+             the rest are reported as not run"
+        }
+        _ => return arg,
+    };
+    arg.help(help)
 }
 
 /// Options of `serve`.

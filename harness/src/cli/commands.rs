@@ -13,7 +13,6 @@ use parley::engine::{self, PlayOptions, RunConfig};
 use parley::outcome::{Outcome, Summary};
 use parley::proto::Protocol;
 use parley::report::{self, ColorChoice, human::HumanOptions};
-use parley::rules;
 use parley::scenario::{self, Scenario, duration};
 
 use super::args::{
@@ -335,7 +334,7 @@ fn refuse_unplayable(files: &[PathBuf], filters: &[String], me: scenario::Side, 
 
 fn run(args: RunArgs) -> Result<u8, Usage> {
     let started = std::time::SystemTime::now();
-    check_filters(&args.filters)?;
+    check_filters(&args.common.filters)?;
     if !args.command.is_empty() && args.paths.is_empty() {
         return Err(Usage(format!(
             "say which scenarios to play against the server program, e.g. \
@@ -365,36 +364,44 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         ));
     }
     let (play, jobs) = play_options(
-        args.vars_file.as_deref(),
-        &args.vars,
-        args.timeout.as_deref(),
-        args.startup_timeout.as_deref(),
-        args.jobs,
+        args.common.vars_file.as_deref(),
+        &args.common.vars,
+        args.common.timeout.as_deref(),
+        args.common.startup_timeout.as_deref(),
+        args.common.jobs,
     )?;
-    if !args.vars.is_empty() {
-        known_vars(&args.vars, &engine::load_all(&files, &args.filters))?;
+    if !args.common.vars.is_empty() {
+        known_vars(&args.common.vars, &engine::load_all(&files, &args.common.filters))?;
     }
-    let reports = report_targets(&args.reports, REPORT_FORMATS)?;
+    let reports = report_targets(&args.common.reports, REPORT_FORMATS)?;
     let human = Human::for_reports(&reports);
     let config = RunConfig {
         targets,
         jobs,
-        filters: args.filters,
+        filters: args.common.filters,
         play,
         server_program: (!args.command.is_empty()).then_some(args.command),
-        fail_fast: args.fail_fast,
+        fail_fast: args.common.fail_fast,
     };
     if config.server_program.is_some() {
-        if let Some(code) =
-            refuse_unplayable(&files, &config.filters, scenario::Side::Client, color(args.color))
-        {
+        if let Some(code) = refuse_unplayable(
+            &files,
+            &config.filters,
+            scenario::Side::Client,
+            color(args.common.color),
+        ) {
             return Ok(code);
         }
     }
     if config.server_program.is_some() {
         isolation_note(&config.play)?;
     }
-    let snapshots = snapshot_options(args.snapshot.as_deref(), &args.redact, args.accept, "run")?;
+    let snapshots = snapshot_options(
+        args.common.snapshot.as_deref(),
+        &args.common.redact,
+        args.common.accept,
+        "run",
+    )?;
     let rt = runtime()?;
     let round = std::time::Instant::now();
     let mut outcomes = rt.block_on(engine::run(&files, &config));
@@ -427,23 +434,12 @@ fn run(args: RunArgs) -> Result<u8, Usage> {
         }
         None => None,
     };
-    let opts = human_options(human.color(args.color), args.verbose, args.quiet);
-    let against = if let Some(cmd) = &config.server_program {
-        format!(
-            "the server program `{}` (a fresh one per scenario)",
-            cmd.join(" ")
-        )
-    } else if config.targets.is_empty() {
-        "the bundled mock servers".to_string()
-    } else {
-        config
-            .targets
-            .iter()
-            .map(|(p, a)| format!("{p}={a}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-            + " (bundled mocks for the other protocols)"
-    };
+    let opts = human_options(
+        human.color(args.common.color),
+        args.common.verbose,
+        args.common.quiet,
+    );
+    let against = report::human::run_against(config.server_program.as_deref(), &config.targets);
     if !opts.quiet {
         human.line(&report::human::run_header(outcomes.len(), &against));
     }
@@ -508,25 +504,25 @@ fn progress(total: usize) -> Option<indicatif::ProgressBar> {
 
 fn grade(args: GradeArgs) -> Result<u8, Usage> {
     let started = std::time::SystemTime::now();
-    check_filters(&args.filters)?;
+    check_filters(&args.common.filters)?;
     let files = scenario::discover(&args.scenarios).map_err(|e| Usage(e.to_string()))?;
     if files.is_empty() {
         return Err(Usage("no scenario files (*.yaml) in the paths given".into()));
     }
     let (mut play, jobs) = play_options(
-        args.vars_file.as_deref(),
-        &args.vars,
-        args.timeout.as_deref(),
-        args.startup_timeout.as_deref(),
-        args.jobs,
+        args.common.vars_file.as_deref(),
+        &args.common.vars,
+        args.common.timeout.as_deref(),
+        args.common.startup_timeout.as_deref(),
+        args.common.jobs,
     )?;
-    let reports = report_targets(&args.reports, REPORT_FORMATS)?;
+    let reports = report_targets(&args.common.reports, REPORT_FORMATS)?;
     let human = Human::for_reports(&reports);
     if let Some(path) = &args.rubric {
         match scenario::rubric::load(path) {
             Ok(rubric) => play.rubric = Some(Arc::new(rubric)),
             Err(e) => {
-                say_err!("{}", e.render(color(args.color)));
+                say_err!("{}", e.render(color(args.common.color)));
                 return Ok(2);
             }
         }
@@ -582,8 +578,8 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
     // Scenario files are loaded once; an invalid one is reported and graded as an error.
     let mut scenarios: Vec<Scenario> = Vec::new();
     let mut invalid: Vec<Outcome> = Vec::new();
-    let loaded = engine::load_all(&files, &args.filters);
-    known_vars(&args.vars, &loaded)?;
+    let loaded = engine::load_all(&files, &args.common.filters);
+    known_vars(&args.common.vars, &loaded)?;
     for item in loaded {
         match item {
             Ok(s) => scenarios.push(s),
@@ -593,21 +589,26 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
     if scenarios.is_empty() && invalid.is_empty() {
         return Err(Usage(format!(
             "no scenario matches the filter(s) {}",
-            args.filters.join(", ")
+            args.common.filters.join(", ")
         )));
     }
     // A scenario parley cannot play as the server is refused before any program starts.
     let mut unplayable = 0;
     for s in &scenarios {
         if let Err(e) = s.playable_as(scenario::Side::Server) {
-            say_err!("{}", e.render(color(args.color)));
+            say_err!("{}", e.render(color(args.common.color)));
             unplayable += 1;
         }
     }
     if unplayable > 0 {
         return Ok(2);
     }
-    let snapshots = snapshot_options(args.snapshot.as_deref(), &args.redact, args.accept, "grade")?;
+    let snapshots = snapshot_options(
+        args.common.snapshot.as_deref(),
+        &args.common.redact,
+        args.common.accept,
+        "grade",
+    )?;
     let runs: usize = scenarios
         .iter()
         .map(|s| batch::runs(s, !args.no_variants).len())
@@ -627,7 +628,7 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
         &base,
         !args.no_variants,
         jobs,
-        args.fail_fast,
+        args.common.fail_fast,
         move |o: &Outcome| {
             if let Some(bar) = &tick {
                 bar.inc(1);
@@ -652,7 +653,11 @@ fn grade(args: GradeArgs) -> Result<u8, Usage> {
         }
         None => None,
     };
-    let opts = human_options(human.color(args.color), args.verbose, args.quiet);
+    let opts = human_options(
+        human.color(args.common.color),
+        args.common.verbose,
+        args.common.quiet,
+    );
     human.raw(&report::human::grade_report(&outcomes, &opts, single));
     if let Some((dir, checked)) = &snapshotted {
         human.raw(&report::snapshot::summary(checked, dir, opts.color, opts.quiet));
@@ -698,7 +703,6 @@ fn manpage() -> Result<u8, Usage> {
 }
 
 fn serve(args: ServeArgs) -> Result<u8, Usage> {
-    use parley::engine::relay::RelayEvent;
     let protocol = Protocol::from_name(&args.protocol)
         .ok_or_else(|| Usage(format!("unknown protocol `{}`", args.protocol)))?;
     let faults = parley::serve::faults(protocol, &args.faults).map_err(Usage)?;
@@ -708,11 +712,6 @@ fn serve(args: ServeArgs) -> Result<u8, Usage> {
         Protocol::Ftp => 2121,
     });
     let color = color(args.color);
-    let fault_list = if args.faults.is_empty() {
-        "none".to_string()
-    } else {
-        args.faults.join(", ")
-    };
     runtime()?.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let stop = tokio_util::sync::CancellationToken::new();
@@ -722,17 +721,14 @@ fn serve(args: ServeArgs) -> Result<u8, Usage> {
         loop {
             tokio::select! {
                 _ = &mut ctrl_c => {
-                    say!("stopping");
+                    say!("{}", report::serve::STOPPING);
                     stop.cancel();
                     break;
                 }
                 event = rx.recv() => match event {
                     None => break,
-                    Some(RelayEvent::Ready { addr }) => say!(
-                        "parley serve {protocol}: listening on {addr} (faults: {fault_list}); Ctrl-C stops it"
-                    ),
                     Some(event) => {
-                        for line in report::live::lines(&event, color) {
+                        for line in report::serve::event_lines(&event, protocol, &args.faults, color) {
                             say!("{line}");
                         }
                     }
@@ -793,28 +789,16 @@ fn record(args: RecordArgs) -> Result<u8, Usage> {
         tokio::pin!(ctrl_c);
         let term = sigterm();
         tokio::pin!(term);
-        let show = |event: RelayEvent| match event {
-            RelayEvent::Ready { addr } => match &command {
-                Some(cmd) => say!(
-                    "parley record {protocol}: relaying {addr} -> {upstream}; starting `{}`",
-                    cmd.join(" ")
-                ),
-                None => say!(
-                    "parley record {protocol}: relaying {addr} -> {upstream}; point the client at {addr} \
-                     (the recording ends when its connections have closed; Ctrl-C ends it now)"
-                ),
-            },
-            event => {
-                for line in report::live::lines(&event, color) {
-                    say!("{line}");
-                }
+        let show = |event: RelayEvent| {
+            for line in report::record::event_lines(&event, protocol, &upstream, command.as_deref(), color) {
+                say!("{line}");
             }
         };
         let result = loop {
             tokio::select! {
                 done = &mut recording => break done,
                 _ = &mut ctrl_c, if !stop.is_cancelled() => {
-                    say!("stopping: writing what was recorded so far");
+                    say!("{}", report::record::STOPPING);
                     stop.cancel();
                 }
                 _ = &mut term, if !stop.is_cancelled() => stop.cancel(),
@@ -836,7 +820,7 @@ fn record(args: RecordArgs) -> Result<u8, Usage> {
         Err(e) => return Err(Usage(format!("the recording failed: {e}"))),
     };
     if let Some(p) = &recording.program {
-        say!("client: {} — {}", p.command, p.status);
+        say!("{}", report::record::client_ended(&p.command, &p.status));
     }
     let conversation = &recording.conversation;
     let carried = conversation
@@ -852,7 +836,7 @@ fn record(args: RecordArgs) -> Result<u8, Usage> {
         } else {
             "nothing went by".to_string()
         };
-        say_err!("error: nothing to write to {}: {why}", args.output.display());
+        say_err!("{}", report::record::nothing_to_write(&args.output, &why));
         let unreachable = conversation.trouble.iter().any(|t| t.starts_with("cannot reach"));
         return Ok(if unreachable { 3 } else { 1 });
     }
@@ -902,25 +886,24 @@ fn record(args: RecordArgs) -> Result<u8, Usage> {
     // What parley writes, parley must read: a file that does not load is a parley bug.
     if let Err(e) = scenario::load(&args.output) {
         say_err!("{}", e.render(color));
-        say_err!("error: parley wrote a scenario it cannot read back; please report this");
+        say_err!("{}", report::record::UNREADABLE);
         return Ok(1);
     }
-    let interrupted = if recording.interrupted {
-        " (stopped early: what was seen so far)"
-    } else {
-        ""
-    };
     let client = template
         .as_deref()
         .filter(|c| !c.chars().any(char::is_control))
         .unwrap_or("CLIENT {host} {port}");
-    let file = args.output.display();
     say!(
-        "wrote {file}: {} steps{interrupted}; it plays both ways:",
-        written.steps
+        "{}",
+        report::record::written(
+            &args.output,
+            written.steps,
+            recording.interrupted,
+            protocol,
+            &recording.upstream,
+            client
+        )
     );
-    say!("  parley run {file} --target {protocol}={}", recording.upstream);
-    say!("  parley grade {file} --no-variants -- {client}");
     Ok(0)
 }
 
@@ -936,14 +919,14 @@ fn check(args: PathsArgs) -> Result<u8, Usage> {
             Ok(scenario::Checked::Scenario(s)) if !engine::selected(&args.filters, &s.id, &s.tags) => {
                 checked -= 1
             }
-            Ok(scenario::Checked::Scenario(s)) => say!(
-                "ok    {} ({}, {} steps)",
-                file.display(),
-                s.protocol,
-                s.steps.len()
-            ),
+            Ok(scenario::Checked::Scenario(s)) => {
+                say!(
+                    "{}",
+                    report::human::check_ok(file, &s.protocol.to_string(), s.steps.len())
+                )
+            }
             Ok(scenario::Checked::Fragment(f)) => {
-                say!("ok    {} (fragment, {} steps)", file.display(), f.steps)
+                say!("{}", report::human::check_ok(file, "fragment", f.steps))
             }
             Err(e) => {
                 bad += 1;
@@ -957,10 +940,7 @@ fn check(args: PathsArgs) -> Result<u8, Usage> {
             args.filters.join(", ")
         )));
     }
-    say!(
-        "\n{checked} file(s) checked: {} valid, {bad} invalid",
-        checked - bad
-    );
+    say!("\n{}", report::human::check_summary(checked, bad));
     Ok(if bad > 0 { 2 } else { 0 })
 }
 
@@ -995,28 +975,12 @@ fn list(args: PathsArgs) -> Result<u8, Usage> {
 }
 
 fn explain(args: ExplainArgs) -> Result<u8, Usage> {
-    if args.list {
-        let all: Vec<&rules::Rule> = rules::RULES.iter().collect();
-        say_raw!("{}", report::human::rule_list(&all));
-        return Ok(0);
-    }
-    let id = args.rule.unwrap_or_default();
-    if let Some(r) = rules::lookup(&id) {
-        say_raw!("{}", report::human::explain_rule(r));
-        return Ok(0);
-    }
-    // A prefix (`F-SEC`, `h-rl-`) lists the rules it starts.
-    let prefix = id.to_ascii_uppercase();
-    let matching: Vec<&rules::Rule> = rules::RULES
-        .iter()
-        .filter(|r| !prefix.is_empty() && r.code.starts_with(&prefix))
-        .collect();
-    if matching.is_empty() {
-        return Err(Usage(format!(
-            "unknown rule `{id}`; `parley explain --list` lists every rule"
-        )));
-    }
-    say_raw!("{}", report::human::rule_list(&matching));
+    let text = if args.list {
+        report::explain::list()
+    } else {
+        report::explain::explain(&args.rule.unwrap_or_default()).map_err(Usage)?
+    };
+    say_raw!("{text}");
     Ok(0)
 }
 

@@ -8,8 +8,8 @@ use crate::scenario::Scenario;
 use crate::scenario::plan::Faults;
 
 /// The write knobs of `faults` in the mock servers' terms.
-pub fn mock_faults(faults: &Faults) -> parley_mock::faults::Faults {
-    parley_mock::faults::Faults {
+pub fn mock_faults(faults: &Faults) -> parley_mock::faults::MockFaults {
+    parley_mock::faults::MockFaults {
         split_writes: faults.split_writes,
         write_delay: faults.write_delay,
         reply_delay: faults.reply_delay,

@@ -374,6 +374,29 @@ pub fn summary_line(outcomes: &[Outcome], opts: &HumanOptions) -> String {
     )
 }
 
+/// What `parley run` plays against, for [`run_header`]: the server program started per
+/// scenario, else the `--target`s (bundled mocks for the other protocols), else the mocks.
+pub fn run_against(
+    server_program: Option<&[String]>,
+    targets: &std::collections::BTreeMap<crate::proto::Protocol, String>,
+) -> String {
+    if let Some(cmd) = server_program {
+        format!(
+            "the server program `{}` (a fresh one per scenario)",
+            cmd.join(" ")
+        )
+    } else if targets.is_empty() {
+        "the bundled mock servers".to_string()
+    } else {
+        targets
+            .iter()
+            .map(|(p, a)| format!("{p}={a}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+            + " (bundled mocks for the other protocols)"
+    }
+}
+
 /// The first line of `parley run`: the version, how many scenarios, against what.
 pub fn run_header(scenarios: usize, against: &str) -> String {
     format!(
@@ -452,54 +475,17 @@ pub fn scenario_list(scenarios: &[crate::scenario::Scenario]) -> String {
     columns(&rows, &[2])
 }
 
-/// `parley explain --list` (or a prefix): one aligned line per rule — id, severity,
-/// section, summary.
-pub fn rule_list(rules: &[&crate::rules::Rule]) -> String {
-    let rows: Vec<Vec<String>> = rules
-        .iter()
-        .map(|r| {
-            vec![
-                r.code.to_string(),
-                r.severity.to_string(),
-                r.section.to_string(),
-                r.summary.to_string(),
-            ]
-        })
-        .collect();
-    columns(&rows, &[])
+/// `parley check`: the line of a valid file, `kind` its protocol or `fragment`.
+pub fn check_ok(file: &std::path::Path, kind: &str, steps: usize) -> String {
+    format!("ok    {} ({kind}, {steps} steps)", file.display())
 }
 
-/// `parley explain ID`: the rule, its severity, what the client and server change, and
-/// how parley checks it.
-pub fn explain_rule(r: &crate::rules::Rule) -> String {
-    use crate::rules::Check;
-    let mut out = String::new();
-    let _ = writeln!(out, "{} — {}", r.code, r.section);
-    let severity = match r.strict_severity {
-        Some(strict) => format!("{} (http10), {} (strict11)", r.severity, strict),
-        None => r.severity.to_string(),
-    };
-    let _ = writeln!(out, "severity: {severity}");
-    let _ = writeln!(out, "rule:     {}", r.summary);
-    if !r.client.is_empty() {
-        let _ = writeln!(out, "client:   {}", r.client);
-    }
-    if !r.server.is_empty() {
-        let _ = writeln!(out, "server:   {}", r.server);
-    }
-    let how = if !r.is_checked() {
-        "not checked yet: no check emits it and no bundled scenario names it".to_string()
-    } else {
-        match r.check {
-            Check::Bytes => {
-                "checked on the bytes of every message, whatever the scenario's matchers say".to_string()
-            }
-            Check::Scenario => "checked by the scenario steps that name it (`rule:`): the peer's behaviour, not the bytes alone".to_string(),
-            Check::Behaviour(how) => format!("cannot be judged from the bytes alone: {how}"),
-        }
-    };
-    let _ = writeln!(out, "checked:  {how}");
-    out
+/// `parley check`: the closing count of files checked, `bad` of them invalid.
+pub fn check_summary(checked: usize, bad: usize) -> String {
+    format!(
+        "{checked} file(s) checked: {} valid, {bad} invalid",
+        checked - bad
+    )
 }
 
 /// What `parley grade` prints. One program (`single`): the full report, then its grade

@@ -1,11 +1,13 @@
 //! Renders outcomes: human text for terminals and logs, a versioned JSON document (and
 //! reads it back, to merge shards), JUnit XML for CI viewers, a CSV gradebook, a
 //! self-contained HTML page with sequence diagrams, and normalized transcripts for snapshots
-//! (with their diffs). Rendering is apart from the
+//! (with their diffs), and the text of the other commands (`explain`, `check`, the live
+//! lines of `serve` and `record`). Rendering is apart from the
 //! engine: these functions take finished [`Outcome`](crate::outcome::Outcome)s and
 //! return strings; only `main.rs` writes them anywhere.
 
 pub mod diff;
+pub mod explain;
 pub mod grades;
 pub mod html;
 pub mod human;
@@ -13,6 +15,8 @@ pub mod json;
 pub mod junit;
 pub mod live;
 pub mod merge;
+pub mod record;
+pub mod serve;
 pub mod snapshot;
 pub mod transcript;
 

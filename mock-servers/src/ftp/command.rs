@@ -18,7 +18,7 @@ pub(super) fn flood_limit(max_line: usize) -> usize {
 
 /// What the framer produced.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Frame {
+pub(super) enum CommandFrame {
     /// A complete line without its end-of-line (CRLF, or a bare LF from lax clients).
     Line(Vec<u8>),
     /// A line longer than the limit ended; its bytes were dropped.
@@ -55,7 +55,7 @@ impl LineFramer {
     }
 
     /// The next frame, or `None` when more bytes are needed.
-    pub(super) fn next_frame(&mut self) -> Option<Frame> {
+    pub(super) fn next_frame(&mut self) -> Option<CommandFrame> {
         let lf = self.buf[self.scanned..].iter().position(|b| *b == b'\n');
         if let Some(dropped) = self.discarding {
             return match lf {
@@ -63,7 +63,7 @@ impl LineFramer {
                     self.buf.drain(..=self.scanned + i);
                     self.scanned = 0;
                     self.discarding = None;
-                    Some(Frame::TooLong)
+                    Some(CommandFrame::TooLong)
                 }
                 None => {
                     let dropped = dropped + self.buf.len();
@@ -71,7 +71,7 @@ impl LineFramer {
                     self.scanned = 0;
                     if dropped > flood_limit(self.max_line) {
                         self.discarding = None;
-                        Some(Frame::Flood)
+                        Some(CommandFrame::Flood)
                     } else {
                         self.discarding = Some(dropped);
                         None
@@ -88,9 +88,9 @@ impl LineFramer {
                     line.pop();
                 }
                 if line.len() > self.max_line {
-                    Some(Frame::TooLong)
+                    Some(CommandFrame::TooLong)
                 } else {
-                    Some(Frame::Line(line))
+                    Some(CommandFrame::Line(line))
                 }
             }
             // The line may still end in CR, which does not count against the limit.
@@ -438,7 +438,7 @@ fn parse_list(arg: Option<String>) -> ListArgs {
 pub(super) mod tests {
     use super::*;
 
-    fn frames(framer: &mut LineFramer) -> Vec<Frame> {
+    fn frames(framer: &mut LineFramer) -> Vec<CommandFrame> {
         std::iter::from_fn(|| framer.next_frame()).collect()
     }
 
@@ -458,9 +458,9 @@ pub(super) mod tests {
         assert_eq!(
             all_at_once,
             vec![
-                Frame::Line(b"USER alice".to_vec()),
-                Frame::Line(b"PASS x".to_vec()),
-                Frame::Line(b"NOOP".to_vec())
+                CommandFrame::Line(b"USER alice".to_vec()),
+                CommandFrame::Line(b"PASS x".to_vec()),
+                CommandFrame::Line(b"NOOP".to_vec())
             ]
         );
     }
@@ -473,7 +473,7 @@ pub(super) mod tests {
         f.push(b"0123\r\nNOOP\r\n");
         assert_eq!(
             frames(&mut f),
-            vec![Frame::TooLong, Frame::Line(b"NOOP".to_vec())]
+            vec![CommandFrame::TooLong, CommandFrame::Line(b"NOOP".to_vec())]
         );
     }
 
@@ -483,7 +483,7 @@ pub(super) mod tests {
         f.push(b"NOOP\r");
         assert_eq!(f.next_frame(), None);
         f.push(b"\n");
-        assert_eq!(f.next_frame(), Some(Frame::Line(b"NOOP".to_vec())));
+        assert_eq!(f.next_frame(), Some(CommandFrame::Line(b"NOOP".to_vec())));
     }
 
     #[test]
@@ -498,7 +498,7 @@ pub(super) mod tests {
                 break;
             }
         }
-        assert_eq!(got, Some(Frame::Flood));
+        assert_eq!(got, Some(CommandFrame::Flood));
         assert!(f.buf.capacity() <= 2 * 4096 + 64, "the framer does not hoard");
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::faults::{Faults, write_shaped};
+use crate::faults::{MockFaults, write_shaped};
 
 /// How the next transfer's data connection is made.
 #[derive(Debug, Default)]
@@ -90,7 +90,7 @@ impl DataPlan {
 
 /// Sends `bytes` shaped by `faults`, then closes the connection: in stream mode the close
 /// is the end of file (959 §3.4.1).
-pub(super) async fn send(mut stream: TcpStream, bytes: &[u8], faults: &Faults) -> io::Result<()> {
+pub(super) async fn send(mut stream: TcpStream, bytes: &[u8], faults: &MockFaults) -> io::Result<()> {
     write_shaped(&mut stream, bytes, faults).await?;
     stream.shutdown().await
 }
@@ -123,7 +123,7 @@ pub(super) fn generated_len(path: &super::vfs::VPath) -> Option<u64> {
 pub(super) async fn send_generated(
     mut stream: TcpStream,
     len: u64,
-    faults: &Faults,
+    faults: &MockFaults,
     stall: Duration,
 ) -> io::Result<()> {
     let piece = GENERATED_UNIT.repeat(GENERATED_PIECE / GENERATED_UNIT.len());

@@ -63,7 +63,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::CancellationToken;
-use crate::faults::Faults;
+use crate::faults::MockFaults;
 
 /// FTP mock configuration. `FtpConfig::default()` is a well-behaved server on the bundled
 /// tree; each other field is a knob a scenario may turn.
@@ -71,7 +71,7 @@ use crate::faults::Faults;
 pub struct FtpConfig {
     /// How replies (and data-connection bytes) are written: split writes, delays.
     /// Default: plain.
-    pub faults: Faults,
+    pub faults: MockFaults,
     /// The directory whose tree is served, read into memory at start. Default `None`:
     /// the tree built into the crate ([`crate::bundled::FTP_ROOT`], the repository's
     /// `fixtures/ftp-root` at build time). A root that cannot be read is served as an
@@ -112,7 +112,7 @@ pub struct FtpConfig {
 impl Default for FtpConfig {
     fn default() -> FtpConfig {
         FtpConfig {
-            faults: Faults::default(),
+            faults: MockFaults::default(),
             root: None,
             user: "alice".to_string(),
             password: "wonderland".to_string(),

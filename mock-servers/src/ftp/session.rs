@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Duration, Instant};
 
 use super::Shared;
-use super::command::{self, Command, EpsvArg, Frame, LineFramer, ListArgs, Repr};
+use super::command::{self, Command, CommandFrame, EpsvArg, LineFramer, ListArgs, Repr};
 use super::data::{self, DataPlan, Received, same_host};
 use super::reply::{Code, Reply, quote_path};
 use super::vfs::{FsError, VPath, Vfs, long_line};
@@ -77,9 +77,9 @@ enum Job {
     Generate { what: String, len: u64 },
 }
 
-/// A session on one control connection.
+/// The mock server's side of one control connection.
 #[derive(Debug)]
-struct Session {
+struct MockSession {
     stream: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
@@ -110,7 +110,7 @@ pub(super) async fn serve(
         return;
     };
     let max_line = shared.config.max_line;
-    let mut session = Session {
+    let mut session = MockSession {
         stream,
         peer,
         local,
@@ -139,7 +139,7 @@ pub(super) async fn serve(
     }
 }
 
-impl Session {
+impl MockSession {
     fn vfs(&self) -> MutexGuard<'_, Vfs> {
         // A panic elsewhere cannot leave the tree half-changed: every change is one insert
         // or remove. So a poisoned lock is still a usable tree.
@@ -195,9 +195,9 @@ impl Session {
         let mut buf = [0u8; 4096];
         loop {
             match self.framer.next_frame() {
-                Some(Frame::Line(line)) => return Input::Line(line),
-                Some(Frame::TooLong) => return Input::TooLong,
-                Some(Frame::Flood) => return Input::Flood,
+                Some(CommandFrame::Line(line)) => return Input::Line(line),
+                Some(CommandFrame::TooLong) => return Input::TooLong,
+                Some(CommandFrame::Flood) => return Input::Flood,
                 None => {}
             }
             match tokio::time::timeout_at(deadline, self.stream.read(&mut buf)).await {

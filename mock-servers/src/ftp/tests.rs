@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use super::FtpConfig;
 use crate::MockServer;
-use crate::faults::Faults;
+use crate::faults::MockFaults;
 
 /// The longest any single wait in these tests may take.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -627,9 +627,9 @@ async fn bare_lf_replies_end_in_lf_only() {
 #[tokio::test]
 async fn byte_at_a_time_replies_and_commands_still_parse() {
     let s = server(FtpConfig {
-        faults: Faults {
+        faults: MockFaults {
             split_writes: NonZeroUsize::new(1),
-            ..Faults::default()
+            ..MockFaults::default()
         },
         multiline_greeting: true,
         ..FtpConfig::default()

@@ -51,13 +51,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::CancellationToken;
-use crate::faults::Faults;
+use crate::faults::MockFaults;
 
 /// HTTP mock configuration. Every field is a plain knob with a documented default.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// How responses are written (split into pieces, delays). Default: plain.
-    pub faults: Faults,
+    pub faults: MockFaults,
     /// Send responses without Content-Length: the body ends when the server closes, and
     /// the connection closes after every response. Default: false.
     pub no_content_length: bool,
@@ -94,7 +94,7 @@ pub struct HttpConfig {
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
-            faults: Faults::default(),
+            faults: MockFaults::default(),
             no_content_length: false,
             close_delay: Duration::ZERO,
             www_root: None,

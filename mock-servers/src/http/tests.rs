@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::{HttpConfig, fixture_www_root};
 use crate::MockServer;
-use crate::faults::Faults;
+use crate::faults::MockFaults;
 
 /// No test may take longer than this.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -795,9 +795,9 @@ async fn split_writes_and_close_delimited_bodies_carry_the_same_bytes() {
     within(async {
         let plain = MockServer::http(HttpConfig::default()).await.unwrap();
         let split = MockServer::http(HttpConfig {
-            faults: Faults {
+            faults: MockFaults {
                 split_writes: NonZeroUsize::new(7),
-                ..Faults::default()
+                ..MockFaults::default()
             },
             ..HttpConfig::default()
         })
@@ -805,9 +805,9 @@ async fn split_writes_and_close_delimited_bodies_carry_the_same_bytes() {
         .unwrap();
         let unframed = MockServer::http(HttpConfig {
             no_content_length: true,
-            faults: Faults {
+            faults: MockFaults {
                 split_writes: NonZeroUsize::new(1000),
-                ..Faults::default()
+                ..MockFaults::default()
             },
             ..HttpConfig::default()
         })

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use crate::scenario::plan::Scope;
+use crate::scenario::plan::{BUILTIN_VARS, LISTEN_VARS, Scope};
 use crate::scenario::template::Vars;
 
 /// Lookup order: `--var`, the include's values, the scenario's variables and captures,
@@ -44,10 +44,34 @@ pub(super) fn split_host_port(addr: &str) -> (String, String) {
     }
 }
 
+/// The variables every scenario has (`plan::BUILTIN_VARS`, named from that array) for a
+/// target at `host` and `port`, with `http_date` at `now`.
+pub(super) fn builtin_vars(
+    host: &str,
+    port: &str,
+    now: std::time::SystemTime,
+) -> [(&'static str, String); BUILTIN_VARS.len()] {
+    let [host_var, port_var, target_var, authority_var, http_date_var] = BUILTIN_VARS;
+    // The Host header value: the port only when it is not HTTP's 80 (RFC 2616 §14.23).
+    let authority = if port == "80" || port.is_empty() {
+        host.to_string()
+    } else {
+        format!("{host}:{port}")
+    };
+    [
+        (host_var, host.to_string()),
+        (port_var, port.to_string()),
+        (target_var, format!("{host}:{port}")),
+        (authority_var, authority),
+        (http_date_var, httpdate::fmt_http_date(now)),
+    ]
+}
+
 /// The variables a `listen` at `addr` sets, after the connection's name and a dot
-/// (see `plan::LISTEN_VARS`): `host`, `port`, `addr`, `port_args` (FTP PORT form, high
-/// byte first) and `eprt_args` (RFC 2428 form).
-pub fn listen_vars(addr: SocketAddr) -> Vec<(&'static str, String)> {
+/// (`plan::LISTEN_VARS`, named from that array): `host`, `port`, `addr`, `port_args` (FTP
+/// PORT form, high byte first) and `eprt_args` (RFC 2428 form).
+pub fn listen_vars(addr: SocketAddr) -> [(&'static str, String); LISTEN_VARS.len()] {
+    let [host_var, port_var, addr_var, port_args_var, eprt_args_var] = LISTEN_VARS;
     let host = addr.ip().to_string();
     let port = addr.port();
     let port_args = match addr.ip() {
@@ -66,12 +90,12 @@ pub fn listen_vars(addr: SocketAddr) -> Vec<(&'static str, String)> {
         std::net::IpAddr::V6(_) => String::new(),
     };
     let family = if addr.is_ipv4() { 1 } else { 2 };
-    vec![
-        ("host", host.clone()),
-        ("port", port.to_string()),
-        ("addr", addr.to_string()),
-        ("port_args", port_args),
-        ("eprt_args", format!("|{family}|{host}|{port}|")),
+    [
+        (host_var, host.clone()),
+        (port_var, port.to_string()),
+        (addr_var, addr.to_string()),
+        (port_args_var, port_args),
+        (eprt_args_var, format!("|{family}|{host}|{port}|")),
     ]
 }
 
@@ -103,6 +127,39 @@ mod tests {
         assert_eq!(vars["port_args"], "127,0,0,1,155,171");
         assert_eq!(vars["eprt_args"], "|1|127.0.0.1|39851|");
         assert_eq!(vars["addr"], "127.0.0.1:39851");
+    }
+
+    #[test]
+    fn listen_vars_set_exactly_the_names_the_checker_knows() {
+        for addr in ["127.0.0.1:2121", "[::1]:2121"] {
+            let names: Vec<&str> = listen_vars(addr.parse().unwrap())
+                .iter()
+                .map(|(n, _)| *n)
+                .collect();
+            assert_eq!(names, LISTEN_VARS, "{addr}");
+        }
+    }
+
+    #[test]
+    fn builtin_vars_set_exactly_the_names_the_checker_knows() {
+        let vars = builtin_vars("10.0.0.1", "8080", std::time::UNIX_EPOCH);
+        let names: Vec<&str> = vars.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, BUILTIN_VARS);
+        let vars: BTreeMap<_, _> = vars.into_iter().collect();
+        assert_eq!(vars["host"], "10.0.0.1");
+        assert_eq!(vars["port"], "8080");
+        assert_eq!(vars["target"], "10.0.0.1:8080");
+        assert_eq!(vars["authority"], "10.0.0.1:8080");
+        assert_eq!(vars["http_date"], "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    #[test]
+    fn builtin_authority_leaves_out_http_port_80() {
+        let vars: BTreeMap<_, _> = builtin_vars("example.org", "80", std::time::UNIX_EPOCH)
+            .into_iter()
+            .collect();
+        assert_eq!(vars["authority"], "example.org");
+        assert_eq!(vars["target"], "example.org:80");
     }
 
     #[test]

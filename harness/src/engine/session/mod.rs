@@ -223,21 +223,9 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         pending_stream: None,
         close_after_first_piece: None,
     };
-    session.globals.insert("target".into(), format!("{host}:{port}"));
-    // The Host header value: the port only when it is not HTTP's 80 (RFC 2616 §14.23).
-    let authority = if port == "80" || port.is_empty() {
-        host.clone()
-    } else {
-        format!("{host}:{port}")
-    };
-    session.globals.insert("authority".into(), authority);
-    session.globals.insert(
-        "http_date".into(),
-        httpdate::fmt_http_date(std::time::SystemTime::now()),
-    );
-
-    session.globals.insert("host".into(), host);
-    session.globals.insert("port".into(), port);
+    for (name, value) in env::builtin_vars(&host, &port, std::time::SystemTime::now()) {
+        session.globals.insert(name.into(), value);
+    }
     if let Ok(p) = session.globals["port"].parse::<u16>() {
         session.inspector.target(&session.globals["host"], p);
     }

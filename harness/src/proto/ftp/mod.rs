@@ -37,7 +37,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use self::command::{Command, parse_command};
 use self::reply::{FtpReply, ReplyCode, ReplyFrame, ReplyScan, frame_reply, frame_reply_from, parse_reply};
-use self::session::Session;
+use self::session::ControlState;
 use super::{Codec, Dir, Frame, Hooks, MAIN, MessageView, Mismatch, OpenFailure, Scan, exact_match};
 use crate::finding::Finding;
 use crate::visible::visible_truncated;
@@ -78,7 +78,7 @@ enum Channel {
 /// Judges one FTP conversation: control connection (`main`) and data connections.
 #[derive(Debug, Default)]
 pub struct FtpInspector {
-    session: Session,
+    session: ControlState,
     /// The host the client was given (229 replies carry only a port, RFC 2428 §3).
     target_host: Option<String>,
     /// The last PORT or EPRT, as sent (for F-DATA-1's arithmetic).
@@ -98,7 +98,7 @@ impl FtpInspector {
     }
 
     /// The session state (for tests and tools).
-    pub fn session(&self) -> &Session {
+    pub fn session(&self) -> &ControlState {
         &self.session
     }
 

@@ -91,9 +91,10 @@ pub fn is_transfer(keyword: &str) -> bool {
     )
 }
 
-/// The state both directions of one FTP conversation share.
+/// The checker's model of one FTP control connection: the state both directions of the
+/// conversation share (not the engine's `engine::session::Session`, nor the mock's).
 #[derive(Debug, Clone)]
-pub struct Session {
+pub struct ControlState {
     phase: Phase,
     awaiting: VecDeque<Awaiting>,
     data: DataSetup,
@@ -107,16 +108,16 @@ pub struct Session {
     probed_user: Option<(String, ReplyCode)>,
 }
 
-impl Default for Session {
-    fn default() -> Session {
-        Session::new()
+impl Default for ControlState {
+    fn default() -> ControlState {
+        ControlState::new()
     }
 }
 
-impl Session {
+impl ControlState {
     /// A session that has just connected.
-    pub fn new() -> Session {
-        Session {
+    pub fn new() -> ControlState {
+        ControlState {
             phase: Phase::Greeting,
             awaiting: VecDeque::new(),
             data: DataSetup::Unset,
@@ -532,8 +533,8 @@ mod tests {
     use crate::proto::ftp::reply::parse_reply;
 
     /// Plays `script` ("C:" commands, "S:" replies) and returns the rules fired.
-    fn play(script: &[&str]) -> (Session, Vec<&'static str>) {
-        let mut s = Session::new();
+    fn play(script: &[&str]) -> (ControlState, Vec<&'static str>) {
+        let mut s = ControlState::new();
         let mut fired = Vec::new();
         for line in script {
             let (who, text) = line.split_at(2);
@@ -607,7 +608,7 @@ mod tests {
     #[test]
     fn a_server_accepting_pass_without_user_breaks_f_seq_2() {
         // The client's PASS is F-SEQ-2 too; the server's 230 is its own F-SEQ-2.
-        let mut s = Session::new();
+        let mut s = ControlState::new();
         s.on_reply(&parse_reply(b"220 hi\r\n").reply.unwrap());
         s.on_command(parse_command(b"PASS x\r\n").command.as_ref());
         let v = s.on_reply(&parse_reply(b"230 ok\r\n").reply.unwrap());
@@ -629,7 +630,7 @@ mod tests {
 
     #[test]
     fn a_server_starting_a_transfer_before_login_breaks_f_seq_3() {
-        let mut s = Session::new();
+        let mut s = ControlState::new();
         s.on_reply(&parse_reply(b"220 hi\r\n").reply.unwrap());
         s.on_command(parse_command(b"PASV\r\n").command.as_ref());
         s.on_reply(&parse_reply(b"227 (127,0,0,1,1,2)\r\n").reply.unwrap());
@@ -803,7 +804,7 @@ mod tests {
 
     #[test]
     fn a_garbled_reply_still_answers_what_was_waiting() {
-        let mut s = Session::new();
+        let mut s = ControlState::new();
         s.on_unreadable_reply();
         assert_eq!(s.phase(), Phase::NeedUser);
         s.on_command(parse_command(b"USER a\r\n").command.as_ref());

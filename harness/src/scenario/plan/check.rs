@@ -448,7 +448,11 @@ enum State {
 }
 
 /// Variables a `listen` step sets, after the connection's name and a dot.
-pub const LISTEN_VARS: &[&str] = &["host", "port", "addr", "port_args", "eprt_args"];
+///
+/// The one list of their names: the engine destructures this array to name what it sets
+/// (`engine::session::env::listen_vars`), so a name added here does not compile until the
+/// engine gives it a value.
+pub const LISTEN_VARS: [&str; 5] = ["host", "port", "addr", "port_args", "eprt_args"];
 
 impl Scenario {
     /// Whether parley can play `me`'s side of this scenario: every message of that side

@@ -18,8 +18,13 @@ pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default deadline of a whole scenario.
 pub const DEFAULT_SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
 pub use super::super::limits::MAX_INCLUDE_DEPTH;
-/// Variables every scenario has: the target's address.
-pub const BUILTIN_VARS: &[&str] = &["host", "port", "target", "authority", "http_date"];
+/// Variables every scenario has: the target's address (`host`, `port`, `target` is
+/// `host:port`, `authority` the Host header value) and `http_date` (when the play began).
+///
+/// The one list of their names: the checker accepts these, and the engine destructures
+/// this array to name what it sets (`engine::session::env::builtin_vars`), so a name added
+/// here does not compile until the engine gives it a value.
+pub const BUILTIN_VARS: [&str; 5] = ["host", "port", "target", "authority", "http_date"];
 
 /// A scenario, checked and ready to play.
 #[derive(Debug, Clone)]
