@@ -113,6 +113,14 @@ fn group_of(id: Option<u32>) -> Option<i32> {
     id.and_then(|id| i32::try_from(id).ok()).filter(|id| *id > 1)
 }
 
+/// Sends `signal` to process group `pgid` (a program's, [`Program::pid`]); never to a
+/// group id of 0 or 1 (parley's own group, every process).
+pub fn signal_group(pgid: i32, signal: Signal) {
+    if pgid > 1 {
+        let _ = killpg(Pid::from_raw(pgid), signal);
+    }
+}
+
 /// A running program.
 #[derive(Debug)]
 pub struct Program {
@@ -270,9 +278,7 @@ impl Program {
 
     /// Sends `signal` to the program's process group.
     fn signal(&self, signal: Signal) {
-        if self.pgid > 1 {
-            let _ = killpg(Pid::from_raw(self.pgid), signal);
-        }
+        signal_group(self.pgid, signal);
     }
 
     /// Kills what is left of the group and collects the output.

@@ -354,7 +354,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         _ if failed_step || session.findings.iter().any(Finding::is_error) => (Status::Failed, None),
         _ => (Status::Passed, None),
     };
-    Outcome {
+    let outcome = Outcome {
         id: scenario.id.clone(),
         name: scenario.name.clone(),
         file: scenario.file.clone(),
@@ -371,7 +371,16 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         program: None,
         rule_points: rule_points(scenario, opts),
         program_checks: Vec::new(),
+    };
+    // Serving a program whose conversation failed while it was still connected: it is
+    // stopped before parley's connections close (they close when `session` is dropped,
+    // below), so whether it first reacts to that close (prints, exits) is no race.
+    if let (Side::Server, Some(pid), false) = (me, opts.program_pid, outcome.status == Status::Passed) {
+        if !crate::engine::sandbox::program_left(&outcome) {
+            crate::engine::program::signal_group(pid, nix::sys::signal::Signal::SIGTERM);
+        }
     }
+    outcome
 }
 
 /// How long the program under test of `scenario` may take to start, under `opts`.
