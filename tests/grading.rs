@@ -705,17 +705,19 @@ fn a_client_whose_port_names_a_privileged_port_is_refused() {
 /// piece unread (a reset), is graded as the one that closes at once.
 #[test]
 fn a_late_closing_one_recv_client_gets_the_same_grade_as_a_prompt_one() {
-    let split = grade(
-        "grading/echo-client.yaml",
-        "echo-client/late-close.py",
-        Some("byte-at-a-time"),
-    );
+    assert_split_echo_cut_after_one_byte("echo-client/late-close.py");
+}
+
+/// `program` graded under the split echo closes after one read: S-CLOSE, and only it,
+/// having received 1 of the 5 bytes.
+fn assert_split_echo_cut_after_one_byte(program: &str) {
+    let split = grade("grading/echo-client.yaml", program, Some("byte-at-a-time"));
     assert_eq!(split.status, Status::Failed, "{}", describe(&split));
     assert_eq!(errors(&split), ["S-CLOSE"], "{}", describe(&split));
     assert!(
         split.findings[0]
             .message
-            .contains("after receiving 1 of the 5 bytes parley was sending"),
+            .contains("after receiving 1 of the 5 bytes parley was sending: it took what one read returned"),
         "{}",
         describe(&split)
     );
@@ -735,21 +737,8 @@ fn the_course_echo_client_passes_plain_and_fails_when_the_echo_comes_in_pieces()
         "{}",
         describe(&plain)
     );
-    let split = grade(
-        "grading/echo-client.yaml",
-        "echo-client/course.py",
-        Some("byte-at-a-time"),
-    );
-    assert_eq!(split.status, Status::Failed, "{}", describe(&split));
     // It closes after the first byte of the echo: one read taken for the whole message.
-    assert_eq!(errors(&split), ["S-CLOSE"], "{}", describe(&split));
-    assert!(
-        split.findings[0]
-            .message
-            .contains("after receiving 1 of the 5 bytes parley was sending: it took what one read returned"),
-        "{}",
-        describe(&split)
-    );
+    assert_split_echo_cut_after_one_byte("echo-client/course.py");
 }
 
 /// The alternative of the `one_of` group that the run took, by its steps' states.
