@@ -198,6 +198,7 @@ fn run_server(scenario_path: &str, program_path: &str) -> Outcome {
 #[case::good("echo-server/good.py", &[("echo/basic.yaml", None), ("echo/large.yaml", None), ("echo/binary.yaml", None), ("echo/concurrent.yaml", None)])]
 #[case::closes_after_one("echo-server/closes-after-one.py", &[("echo/basic.yaml", Some("ECHO-3"))])]
 #[case::truncates_1024("echo-server/truncates-1024.py", &[("echo/large.yaml", Some("ECHO-2"))])]
+#[case::uppercases("echo-server/uppercases.py", &[("echo/basic.yaml", Some("ECHO-1")), ("echo/binary.yaml", Some("ECHO-1"))])]
 #[case::one_at_a_time("echo-server/one-at-a-time.py", &[("echo/concurrent.yaml", Some("ECHO-4")), ("echo/basic.yaml", None), ("echo/large.yaml", None)])]
 fn echo_servers_are_graded_by_the_echo_scenarios(
     #[case] program_path: &str,

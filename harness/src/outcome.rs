@@ -306,6 +306,9 @@ pub struct ProgramSummary {
     pub stdout_bytes: usize,
     /// The last lines of its stderr.
     pub stderr_tail: String,
+    /// The start of its stdout, where that is what it said (a server program that wrote
+    /// nothing to stderr); empty otherwise.
+    pub stdout_head: String,
     /// parley had to stop it.
     pub stopped: bool,
 }

@@ -42,6 +42,7 @@ impl Outcome {
         if let Some(p) = &mut self.program {
             secrets.mask_string(&mut p.command);
             secrets.mask_string(&mut p.stderr_tail);
+            secrets.mask_string(&mut p.stdout_head);
         }
     }
 }

@@ -8,8 +8,6 @@
 //! reports the relay's address as the one the client used. Nothing here prints: events go
 //! to a channel and `report::live` renders them.
 
-use std::time::Duration;
-
 use parley_mock::MockServer;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedSender;
@@ -29,6 +27,9 @@ pub struct FaultPreset {
     pub protocol: Option<Protocol>,
     /// What it does.
     pub help: &'static str,
+    /// The scenario `faults:` knobs it sets, as a YAML flow mapping: the one source of
+    /// what the name means (docs/scenarios.md's table is checked against it).
+    pub knobs: &'static str,
 }
 
 /// Every `--fault` name.
@@ -37,82 +38,78 @@ pub const FAULTS: &[FaultPreset] = &[
         name: "byte-at-a-time",
         protocol: None,
         help: "every reply is written one byte per write",
+        knobs: "{ split_writes: 1 }",
     },
     FaultPreset {
         name: "split",
         protocol: None,
         help: "replies are written in 16-byte pieces 100 ms apart",
+        knobs: "{ split_writes: 16, write_delay: 100ms }",
     },
     FaultPreset {
         name: "slow",
         protocol: None,
         help: "every reply comes 500 ms late",
+        knobs: "{ reply_delay: 500ms }",
     },
     FaultPreset {
         name: "no-content-length",
         protocol: Some(Protocol::Http),
         help: "bodies without Content-Length, ended by the close",
+        knobs: "{ no_content_length: true }",
     },
     FaultPreset {
         name: "close-delay",
         protocol: Some(Protocol::Http),
         help: "the server waits 1 s after a response before closing",
+        knobs: "{ close_delay: 1s }",
     },
     FaultPreset {
         name: "multiline-greeting",
         protocol: Some(Protocol::Ftp),
         help: "the 220 greeting is a multi-line reply",
+        knobs: "{ multiline_greeting: true }",
     },
     FaultPreset {
         name: "bare-lf",
         protocol: Some(Protocol::Ftp),
         help: "reply lines end in LF, not CRLF",
+        knobs: "{ bare_lf: true }",
     },
     FaultPreset {
         name: "delay-226",
         protocol: Some(Protocol::Ftp),
         help: "the 226 after a transfer comes 1 s late",
+        knobs: "{ transfer_delay: 1s }",
     },
     FaultPreset {
         name: "refuse-data",
         protocol: Some(Protocol::Ftp),
         help: "data connections are never opened (425)",
+        knobs: "{ refuse_data: true }",
     },
 ];
 
-/// Turns `--fault` names into knobs; an unknown or unfitting name is an error that lists
-/// the allowed ones.
+/// Turns `--fault` names into knobs (each preset's [`FaultPreset::knobs`], checked as
+/// a scenario's `faults:` would be; a later name wins on a knob two of them set); an
+/// unknown or unfitting name is an error that lists the allowed ones.
 pub fn faults(protocol: Protocol, names: &[String]) -> Result<Faults, String> {
-    let mut f = Faults::default();
+    let allowed: Vec<&FaultPreset> = FAULTS
+        .iter()
+        .filter(|p| p.protocol.is_none_or(|pr| pr == protocol))
+        .collect();
+    let mut knobs = Vec::new();
     for name in names {
-        let allowed: Vec<&str> = FAULTS
-            .iter()
-            .filter(|p| p.protocol.is_none_or(|pr| pr == protocol))
-            .map(|p| p.name)
-            .collect();
-        if !allowed.contains(&name.as_str()) {
+        let Some(preset) = allowed.iter().find(|p| p.name == name.as_str()) else {
+            let names: Vec<&str> = allowed.iter().map(|p| p.name).collect();
             return Err(format!(
                 "unknown fault `{name}` for {protocol}; choose from: {}",
-                allowed.join(", ")
+                names.join(", ")
             ));
-        }
-        match name.as_str() {
-            "byte-at-a-time" => f.split_writes = std::num::NonZeroUsize::new(1),
-            "split" => {
-                f.split_writes = std::num::NonZeroUsize::new(16);
-                f.write_delay = Duration::from_millis(100);
-            }
-            "slow" => f.reply_delay = Duration::from_millis(500),
-            "no-content-length" => f.no_content_length = true,
-            "close-delay" => f.close_delay = Duration::from_secs(1),
-            "multiline-greeting" => f.multiline_greeting = true,
-            "bare-lf" => f.bare_lf = true,
-            "delay-226" => f.transfer_delay = Duration::from_secs(1),
-            "refuse-data" => f.refuse_data = true,
-            _ => {}
-        }
+        };
+        knobs.push(preset.knobs);
     }
-    Ok(f)
+    crate::scenario::plan::faults_from_yaml(protocol, &knobs)
 }
 
 /// Runs the mock for `protocol` with `faults`, and the engine's relay in front of it on
@@ -168,6 +165,45 @@ mod tests {
             err.contains("choose from: byte-at-a-time, split, slow, no-content-length, close-delay"),
             "{err}"
         );
+    }
+
+    /// Every preset's knobs are valid scenario `faults:` for each protocol it names, the
+    /// knobs are what they say (split = 16-byte pieces 100 ms apart), and a later name
+    /// wins on a knob two of them set.
+    #[test]
+    fn every_fault_name_stands_for_valid_scenario_knobs() {
+        for p in FAULTS {
+            for protocol in [Protocol::Echo, Protocol::Http, Protocol::Ftp] {
+                if p.protocol.is_none_or(|pr| pr == protocol) {
+                    let f = faults(protocol, &[p.name.into()]);
+                    assert!(f.is_ok(), "{} for {protocol}: {f:?}", p.name);
+                    assert_ne!(f.unwrap(), Faults::default(), "{} sets nothing", p.name);
+                }
+            }
+        }
+        let split = faults(Protocol::Echo, &["split".into()]).unwrap();
+        assert_eq!(split.split_writes, std::num::NonZeroUsize::new(16));
+        assert_eq!(split.write_delay, std::time::Duration::from_millis(100));
+        let both = faults(Protocol::Echo, &["split".into(), "byte-at-a-time".into()]).unwrap();
+        assert_eq!(both.split_writes, std::num::NonZeroUsize::new(1));
+        assert_eq!(both.write_delay, std::time::Duration::from_millis(100));
+        assert_eq!(
+            faults(Protocol::Ftp, &["delay-226".into()])
+                .unwrap()
+                .transfer_delay,
+            std::time::Duration::from_secs(1)
+        );
+    }
+
+    /// docs/scenarios.md's table of `--fault` names gives each name with its knobs as
+    /// they are here.
+    #[test]
+    fn the_fault_name_table_in_the_docs_is_the_presets() {
+        let docs = include_str!("../../docs/scenarios.md");
+        for p in FAULTS {
+            let row = format!("| `{}` | `{}` |", p.name, p.knobs);
+            assert!(docs.contains(&row), "docs/scenarios.md lacks the row {row}");
+        }
     }
 
     use crate::outcome::{EventKind, Party};

@@ -317,6 +317,30 @@ fn schema_output_matches_the_checked_in_schema() {
     assert_eq!(printed["title"], "parley scenario (v1)");
 }
 
+/// The rule catalogue a reader finds in the repository is the one `parley explain`
+/// prints: every rule, rendered from the same table.
+#[test]
+fn docs_rules_md_is_the_catalogue_parley_explain_prints() {
+    let o = parley(&["explain", "--markdown"]);
+    assert_eq!(code(&o), 0);
+    let printed = text(&o);
+    let file = root().join("docs/rules.md");
+    let on_disk = std::fs::read_to_string(&file).expect("docs/rules.md is there");
+    assert!(
+        printed == on_disk,
+        "docs/rules.md is stale: run `cargo run -- explain --markdown > docs/rules.md`"
+    );
+    let list = text(&parley(&["explain", "--list"]));
+    let ids: Vec<&str> = list.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(ids.len() > 80, "{list}");
+    for id in ids {
+        assert!(
+            printed.contains(&format!("\n| {id} | ")),
+            "{id} is missing from docs/rules.md"
+        );
+    }
+}
+
 #[test]
 fn color_always_uses_ansi_and_never_does_not() {
     let o = parley(&["run", "scenarios/echo/basic.yaml", "--color", "always"]);
@@ -872,6 +896,30 @@ fn quiet_prints_only_failures_and_the_summary_line() {
     );
     assert!(out.contains("5 scenario(s): 4 passed, 1 failed"), "{out}");
     assert_eq!(code(&parley(&["run", "-q", "-v"])), 2, "-q and -v conflict");
+}
+
+/// A scenario that could not be played is an error, not a failure, and the summary line
+/// says so: a run with only errors does not end "some failed".
+#[test]
+fn the_summary_line_counts_errors_as_errors() {
+    let o = parley(&[
+        "run",
+        "scenarios/echo/basic.yaml",
+        "--color",
+        "never",
+        "--",
+        "python3",
+        "-c",
+        "import sys; sys.exit(1)",
+        "{port}",
+    ]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 3, "{out}");
+    assert!(
+        out.contains("1 scenario(s): 0 passed, 0 failed, 1 error — some could not be played"),
+        "{out}"
+    );
+    assert!(!out.contains("some failed"), "{out}");
 }
 
 #[test]

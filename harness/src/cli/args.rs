@@ -75,7 +75,8 @@ pub enum Command {
         parley serve http --port 8080 --fault split\n  \
         parley serve ftp --fault multiline-greeting --fault delay-226\n\n\
         Faults: byte-at-a-time, split, slow (all); no-content-length, close-delay (http);\n\
-        multiline-greeting, bare-lf, delay-226, refuse-data (ftp).")]
+        multiline-greeting, bare-lf, delay-226, refuse-data (ftp).\n\
+        Each stands for scenario `faults:` knobs: the table in docs/scenarios.md.")]
     Serve(ServeArgs),
     /// Record a real conversation between a client and a server as a scenario that plays
     /// back both ways: parley relays between them, checks every message as it passes, and
@@ -119,7 +120,7 @@ pub enum Command {
     List(PathsArgs),
     /// Explain a rule: its RFC section, what it requires and how parley checks it.
     #[command(
-        after_help = "Examples:\n  parley explain F-CMD-3\n  parley explain F-SEC\n  parley explain --list"
+        after_help = "Examples:\n  parley explain F-CMD-3\n  parley explain F-SEC\n  parley explain --list\n  parley explain --markdown > docs/rules.md"
     )]
     Explain(ExplainArgs),
     /// Print the JSON Schema of scenario files (for editor completion).
@@ -379,11 +380,14 @@ pub struct PathsArgs {
 pub struct ExplainArgs {
     /// The rule id, e.g. `ECHO-2` or `F-CMD-3` (any case), or the start of ids
     /// (`F-SEC`) to list the rules that match.
-    #[arg(required_unless_present = "list")]
+    #[arg(required_unless_present_any = ["list", "markdown"])]
     pub rule: Option<String>,
     /// List every rule, one per line.
     #[arg(long)]
     pub list: bool,
+    /// Print the whole catalogue as Markdown (the page checked in as docs/rules.md).
+    #[arg(long, conflicts_with_all = ["list", "rule"])]
+    pub markdown: bool,
 }
 
 /// Options of `schema`.

@@ -975,7 +975,9 @@ fn list(args: PathsArgs) -> Result<u8, Usage> {
 }
 
 fn explain(args: ExplainArgs) -> Result<u8, Usage> {
-    let text = if args.list {
+    let text = if args.markdown {
+        report::explain::markdown()
+    } else if args.list {
         report::explain::list()
     } else {
         report::explain::explain(&args.rule.unwrap_or_default()).map_err(Usage)?

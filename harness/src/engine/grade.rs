@@ -45,6 +45,7 @@ fn summary(command: &[String], r: &ProgramReport) -> ProgramSummary {
         stdout_bytes: r.stdout_total,
         stderr_tail: r.stderr_tail(8),
         stopped: r.stopped,
+        ..ProgramSummary::default()
     }
 }
 
@@ -422,7 +423,7 @@ async fn run_in(place: Place, scenario: &Scenario, opts: &GradeOptions) -> Outco
     let report = program.terminate(STOP_GRACE).await;
     let mut summary = summary(&argv, &report);
     if summary.stderr_tail.is_empty() && report.stdout_total > 0 {
-        summary.stderr_tail = format!("(stdout) {}", visible_truncated(&report.stdout, 300));
+        summary.stdout_head = visible_truncated(&report.stdout, 300);
     }
     outcome.program = Some(summary);
     settle_place(place, &mut outcome, &report).await;

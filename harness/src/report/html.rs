@@ -609,6 +609,13 @@ fn run(out: &mut String, i: usize, o: &Outcome) {
                 escape(&p.stderr_tail)
             );
         }
+        if !p.stdout_head.is_empty() {
+            let _ = write!(
+                out,
+                "<details class=\"stderr\"><summary>its stdout (first bytes)</summary><pre>{}</pre></details>",
+                escape(&p.stdout_head)
+            );
+        }
         out.push('\n');
     }
     diagram(out, i, o);

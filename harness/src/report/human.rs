@@ -235,9 +235,9 @@ pub fn details(o: &Outcome, opts: &HumanOptions) -> String {
                 prog.command,
                 prog.status
             );
-            if !prog.stderr_tail.is_empty() {
-                for line in prog.stderr_tail.lines() {
-                    let _ = writeln!(out, "        {} {line}", p.dim("stderr|"));
+            for (label, text) in [("stderr|", &prog.stderr_tail), ("stdout|", &prog.stdout_head)] {
+                for line in text.lines() {
+                    let _ = writeln!(out, "        {} {line}", p.dim(label));
                 }
             }
         }
@@ -320,6 +320,12 @@ fn finding(f: &Finding, p: &Paint) -> String {
         (Some(e), Some(a)) if f.rule == crate::rules::S_SNAPSHOT => {
             out.push_str(&super::snapshot::finding_diff(e, a, "        ", p.color));
         }
+        // Long payloads: where they part, not two screens of bytes.
+        (Some(e), Some(a)) if e.len() + a.len() > super::diff::LONG => {
+            for line in super::diff::first_difference(e, a).unwrap_or_default() {
+                let _ = writeln!(out, "        {line}");
+            }
+        }
         (Some(e), Some(a)) => match unified(e, a) {
             Some(lines) if lines.len() > 2 || e.len() + a.len() > 60 => {
                 let _ = writeln!(out, "        {}", p.dim("--- expected  +++ actual"));
@@ -354,18 +360,22 @@ pub fn summary_line(outcomes: &[Outcome], opts: &HumanOptions) -> String {
     let p = Paint { color: opts.color };
     let s = Summary::of(outcomes);
     let total: Duration = outcomes.iter().map(|o| o.duration).max().unwrap_or_default();
-    let verdict = if s.failed + s.errors == 0 {
-        p.green("all passed")
-    } else {
-        p.red("some failed")
+    // An error is a scenario that could not be played (a program that never listened, a
+    // file that cannot be read): it is not called a failure.
+    let verdict = match (s.failed, s.errors) {
+        (0, 0) => p.green("all passed"),
+        (_, 0) => p.red("some failed"),
+        (0, _) => p.red("some could not be played"),
+        _ => p.red("some failed, some could not be played"),
     };
+    let errors = if s.errors == 1 { "error" } else { "errors" };
     let not_run = if s.not_run > 0 {
         format!(", {} not run", s.not_run)
     } else {
         String::new()
     };
     format!(
-        "\n{} scenario(s): {} passed, {} failed, {} errors{not_run} — {verdict} (slowest {})\n",
+        "\n{} scenario(s): {} passed, {} failed, {} {errors}{not_run} — {verdict} (slowest {})\n",
         outcomes.len(),
         s.passed,
         s.failed,

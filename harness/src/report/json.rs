@@ -91,6 +91,8 @@ struct ProgramJson<'a> {
     exit_code: Option<i32>,
     stdout_bytes: usize,
     stderr_tail: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    stdout_head: &'a str,
     stopped: bool,
 }
 
@@ -194,6 +196,7 @@ fn scenario(o: &Outcome) -> ScenarioJson<'_> {
             exit_code: p.exit_code,
             stdout_bytes: p.stdout_bytes,
             stderr_tail: &p.stderr_tail,
+            stdout_head: &p.stdout_head,
             stopped: p.stopped,
         }),
         points: PointsJson { earned, total },
@@ -361,6 +364,8 @@ struct ProgramIn {
     stdout_bytes: usize,
     #[serde(default)]
     stderr_tail: String,
+    #[serde(default)]
+    stdout_head: String,
     #[serde(default)]
     stopped: bool,
 }
@@ -610,6 +615,7 @@ fn outcome(s: ScenarioIn) -> Result<Outcome, ReadError> {
             exit_code: p.exit_code,
             stdout_bytes: p.stdout_bytes,
             stderr_tail: p.stderr_tail.clone(),
+            stdout_head: p.stdout_head.clone(),
             stopped: p.stopped,
         }),
         rule_points,
@@ -691,6 +697,7 @@ mod tests {
             stdout_bytes: 3,
             stderr_tail: "oops".into(),
             stopped: false,
+            ..ProgramSummary::default()
         });
         o.transcript.events = vec![
             Event {

@@ -138,6 +138,7 @@ pub async fn record(
         stdout_bytes: report.stdout_total,
         stderr_tail: report.stderr_tail(8),
         stopped: report.stopped,
+        ..ProgramSummary::default()
     };
     Ok(Recording {
         protocol: opts.protocol,

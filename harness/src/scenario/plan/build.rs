@@ -371,6 +371,21 @@ pub(crate) fn build_fragment(
     })
 }
 
+/// Fault knobs given as YAML flow mappings (`{ split_writes: 16, write_delay: 100ms }`,
+/// what `parley serve --fault NAME` stands for), merged in order (a later mapping wins
+/// on a knob it repeats) and checked as a scenario's `faults:` is.
+pub(crate) fn faults_from_yaml(protocol: Protocol, mappings: &[&str]) -> Result<Faults, String> {
+    let mut merged = serde_yaml::Mapping::new();
+    for text in mappings {
+        let one: serde_yaml::Mapping =
+            serde_yaml::from_str(text).map_err(|e| format!("fault knobs `{text}`: {e}"))?;
+        merged.extend(one);
+    }
+    let doc: FaultsDoc = serde_yaml::from_value(serde_yaml::Value::Mapping(merged))
+        .map_err(|e| format!("fault knobs: {e}"))?;
+    faults(protocol, doc).map_err(|(_, message)| message)
+}
+
 /// Checks the knobs against the protocol; an error names the offending key.
 fn faults(protocol: Protocol, doc: FaultsDoc) -> Result<Faults, (&'static str, String)> {
     let only = |key: &'static str, set: bool, wants: Protocol| -> Result<(), (&'static str, String)> {

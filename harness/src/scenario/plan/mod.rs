@@ -12,6 +12,6 @@ mod check;
 mod model;
 
 pub use build::FragmentSummary;
-pub(crate) use build::{build, build_fragment, read_yaml};
+pub(crate) use build::{build, build_fragment, faults_from_yaml, read_yaml};
 pub use check::LISTEN_VARS;
 pub use model::*;
