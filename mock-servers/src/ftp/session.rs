@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, MutexGuard};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::{Duration, Instant};
 
 use super::Shared;
@@ -462,7 +462,7 @@ impl MockSession {
     /// closed again at once, so a client that connects is refused.
     async fn listen(&mut self, ip: IpAddr) -> std::io::Result<u16> {
         self.data = DataPlan::Unset;
-        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+        let listener = crate::bind_any_port(ip).await?;
         let port = listener.local_addr()?.port();
         self.data = if self.shared.config.refuse_data {
             DataPlan::Refused

@@ -50,7 +50,7 @@ pub(super) async fn announce(conv: &Arc<Conv>, control: Control, dir: Dir, line:
     if announced.by_client() && (target.ip() != control.client.ip() || target.port() < 1024) {
         return line.to_vec();
     }
-    let listener = match TcpListener::bind(SocketAddr::new(bind_ip, 0)).await {
+    let listener = match parley_mock::bind_any_port(bind_ip).await {
         Ok(l) => l,
         Err(e) => {
             conv.trouble(format!(

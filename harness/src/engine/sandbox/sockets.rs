@@ -33,6 +33,10 @@ pub struct HostSockets;
 
 impl SocketFactory for HostSockets {
     fn bind(&self, addr: SocketAddr) -> SocketFuture<'_, TcpListener> {
+        // Port 0: a port picked by parley, not a walk past every TIME_WAIT port.
+        if addr.port() == 0 {
+            return Box::pin(parley_mock::bind_any_port(addr.ip()));
+        }
         Box::pin(TcpListener::bind(addr))
     }
 
