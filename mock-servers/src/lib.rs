@@ -123,8 +123,8 @@ pub async fn bind_loopback() -> io::Result<TcpListener> {
 /// the ports `connect()` takes for itself are left to it.
 pub const PICKED_PORTS: std::ops::Range<u16> = 20_000..32_768;
 
-/// Binds a listener on `ip` on a free port that this process picks itself, walking
-/// [`PICKED_PORTS`] from a per-process random start, and falls back on the kernel's
+/// Binds a listener on `ip` on a free port that this process picks itself, an even port
+/// of [`PICKED_PORTS`] drawn at random, and falls back on the kernel's
 /// choice (port 0) when 64 ports in a row are taken.
 ///
 /// Why not port 0: the kernel looks for a port no socket holds, and every connection
@@ -136,20 +136,26 @@ pub const PICKED_PORTS: std::ops::Range<u16> = 20_000..32_768;
 /// tokio sets) shares its port with TIME_WAIT sockets at no cost, and a port that a
 /// live listener holds is refused with `AddrInUse`, so the next one is tried.
 pub async fn bind_any_port(ip: std::net::IpAddr) -> io::Result<TcpListener> {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
-    let span = u32::from(PICKED_PORTS.end - PICKED_PORTS.start);
-    if NEXT.load(Ordering::Relaxed) == u32::MAX {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    if STATE.load(Ordering::Relaxed) == 0 {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let seed = std::process::id().wrapping_mul(2_654_435_761) ^ nanos;
-        let _ = NEXT.compare_exchange(u32::MAX, seed % span, Ordering::Relaxed, Ordering::Relaxed);
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        let seed = (u64::from(std::process::id()) << 32) ^ nanos | 1;
+        let _ = STATE.compare_exchange(0, seed, Ordering::Relaxed, Ordering::Relaxed);
     }
+    // Even ports only, in a random order (splitmix64): two listeners never get ports one
+    // apart, so a PASV port never follows the previous one (what F-SEC-5 notes in a
+    // server that counts up), and nothing can be predicted from the last port.
+    let evens = u64::from(PICKED_PORTS.end - PICKED_PORTS.start) / 2;
     for _ in 0..64 {
-        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % span;
-        let port = PICKED_PORTS.start + offset as u16;
+        let mut z = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let port = PICKED_PORTS.start + 2 * (z % evens) as u16;
         match TcpListener::bind((ip, port)).await {
             Ok(listener) => return Ok(listener),
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
@@ -207,6 +213,7 @@ mod tests {
             let l = bind_loopback().await.expect("binds");
             let port = l.local_addr().unwrap().port();
             assert!(PICKED_PORTS.contains(&port), "{port}");
+            assert_eq!(port % 2, 0, "{port}: ports one apart would read as counted up");
             assert!(ports.insert(port), "{port} given twice");
             held.push(l);
         }
