@@ -75,19 +75,18 @@ pub fn first_difference(expected: &str, actual: &str) -> Option<Vec<String>> {
             format!("{n} bytes")
         }
     };
-    if common == e.len().min(a.len()) && (common < e_all.min(a_all) || e_all == a_all) {
-        // Identical as far as both are shown: the difference (if any) lies past it.
-        if e_all == a_all && e.len() == a.len() {
-            return None;
-        }
-        if common < e_all.min(a_all) {
-            return Some(vec![format!(
-                "the first {} agree (all that is kept of them); expected {} in all, got {}",
-                size(common),
-                size(e_all),
-                size(a_all)
-            )]);
-        }
+    // Identical as far as both are shown: the same, or different past what is kept.
+    let shown_agree = common == e.len().min(a.len());
+    if shown_agree && e_all == a_all && e.len() == a.len() {
+        return None;
+    }
+    if shown_agree && common < e_all.min(a_all) {
+        return Some(vec![format!(
+            "the first {} agree (all that is kept of them); expected {} in all, got {}",
+            size(common),
+            size(e_all),
+            size(a_all)
+        )]);
     }
     let from = common.saturating_sub(WINDOW);
     let window = |bytes: &[u8], all: usize| -> String {

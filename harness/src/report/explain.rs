@@ -48,17 +48,21 @@ pub fn rule_list(rules: &[&Rule]) -> String {
     columns(&rows, &[])
 }
 
+/// A rule's severity, with both profiles' where they differ.
+fn severity(r: &Rule) -> String {
+    match r.strict_severity {
+        Some(strict) => format!("{} (http10), {} (strict11)", r.severity, strict),
+        None => r.severity.to_string(),
+    }
+}
+
 /// `parley explain ID`: the rule, its severity, what the client and server change, and
 /// how parley checks it.
 pub fn explain_rule(r: &Rule) -> String {
     use rules::Check;
     let mut out = String::new();
     let _ = writeln!(out, "{} — {}", r.code, r.section);
-    let severity = match r.strict_severity {
-        Some(strict) => format!("{} (http10), {} (strict11)", r.severity, strict),
-        None => r.severity.to_string(),
-    };
-    let _ = writeln!(out, "severity: {severity}");
+    let _ = writeln!(out, "severity: {}", severity(r));
     let _ = writeln!(out, "rule:     {}", r.summary);
     if !r.client.is_empty() {
         let _ = writeln!(out, "client:   {}", r.client);
@@ -118,10 +122,6 @@ pub fn markdown() -> String {
             "\n## {title}\n\n| id | severity | section | rule | a client changes | a server changes | checked |\n|---|---|---|---|---|---|---|\n"
         );
         for r in rules::RULES.iter().filter(|r| r.code.starts_with(prefix)) {
-            let severity = match r.strict_severity {
-                Some(strict) => format!("{} (http10), {} (strict11)", r.severity, strict),
-                None => r.severity.to_string(),
-            };
             let checked = if !r.is_checked() {
                 "not yet"
             } else {
@@ -133,8 +133,9 @@ pub fn markdown() -> String {
             };
             let _ = writeln!(
                 out,
-                "| {} | {severity} | {} | {} | {} | {} | {checked} |",
+                "| {} | {} | {} | {} | {} | {} | {checked} |",
                 r.code,
+                severity(r),
                 cell(r.section),
                 cell(r.summary),
                 cell(r.client),
