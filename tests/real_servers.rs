@@ -37,6 +37,21 @@ fn main() {
             origin_scenarios_pass_against_python_http_server,
         ),
         peer_test(
+            "a_64_mib_file_streams_from_nginx_and_python_http_server",
+            &[NGINX, PYTHON3],
+            a_64_mib_file_streams_from_nginx_and_python_http_server,
+        ),
+        peer_test(
+            "a_server_sending_a_large_file_with_one_send_is_h_len_2",
+            &[PYTHON3],
+            a_server_sending_a_large_file_with_one_send_is_h_len_2,
+        ),
+        peer_test(
+            "the_readme_shows_what_a_chrooted_vsftpd_gets_for_the_security_scenarios",
+            &[VSFTPD],
+            the_readme_shows_what_a_chrooted_vsftpd_gets_for_the_security_scenarios,
+        ),
+        peer_test(
             "core_ftp_scenarios_pass_against_vsftpd",
             &[VSFTPD],
             core_ftp_scenarios_pass_against_vsftpd,
@@ -116,6 +131,107 @@ fn origin_scenarios_pass_against_python_http_server() {
     // It answers in HTTP/1.0 itself: no H-SL-3 note.
     let get = by_id(&outcomes, "http::origin::get-file");
     assert!(!has_note(get, "H-SL-3"), "{}", describe_verbose(get));
+}
+
+/// A document root holding `big.bin`: 64 MiB of `0123456789abcdef` repeated.
+fn big_file_root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("big.bin"), b"0123456789abcdef".repeat(4 << 20)).expect("writes big.bin");
+    dir
+}
+
+/// Plays `fixtures/large/http-get-64mib-file.yaml` against `peer`.
+fn get_big_file(peer: &Peer) -> Outcome {
+    let file = parley_tests::fixtures_dir().join("large/http-get-64mib-file.yaml");
+    let config = RunConfig {
+        targets: BTreeMap::from([(Protocol::Http, peer.addr.to_string())]),
+        ..RunConfig::default()
+    };
+    let mut outcomes = runtime().block_on(engine::run(&[file], &config));
+    assert_eq!(outcomes.len(), 1);
+    outcomes.remove(0)
+}
+
+/// A body too large to buffer is checked as it streams, and a correct server passes
+/// with it: nginx (sendfile) and Python's http.server (shutil.copyfileobj).
+fn a_64_mib_file_streams_from_nginx_and_python_http_server() {
+    let root = big_file_root();
+    for peer in [peers::nginx(root.path()), peers::python_http_server(root.path())] {
+        let o = get_big_file(&peer);
+        assert_all_pass(&peer, std::slice::from_ref(&o));
+    }
+}
+
+/// `fixtures/servers/one_send_httpd.py` writes its response with one `send()` whose count
+/// it ignores: 64 MiB are cut wherever the socket buffer filled, under a Content-Length
+/// of the whole file. That is H-LEN-2, and nothing else.
+fn a_server_sending_a_large_file_with_one_send_is_h_len_2() {
+    let root = big_file_root();
+    let peer = peers::fixture_server("one_send_httpd.py", "one_send_httpd.py", root.path(), &[]);
+    let o = get_big_file(&peer);
+    assert_eq!(o.status, Status::Failed, "{}", describe_verbose(&o));
+    let rules: Vec<&str> = o.failed_rules().iter().map(|r| r.as_str()).collect();
+    assert_eq!(rules, ["H-LEN-2"], "{}", describe_verbose(&o));
+    let f = &o.findings[0];
+    assert!(
+        f.message
+            .ends_with("of 67108864 body bytes: Content-Length is larger than the body sent"),
+        "{}",
+        f.message
+    );
+    assert!(f.message.starts_with("the server closed `main`"), "{}", f.message);
+}
+
+/// The first ```text block of README.md after the line containing `after`.
+fn readme_block(after: &str) -> String {
+    let readme = std::fs::read_to_string(parley_tests::scenarios_dir().parent().unwrap().join("README.md"))
+        .expect("README.md");
+    let start = readme
+        .find(after)
+        .unwrap_or_else(|| panic!("README.md has no {after:?}"));
+    let rest = &readme[start..];
+    let open = rest.find("```text\n").expect("a text block follows") + "```text\n".len();
+    let close = rest[open..].find("```").expect("the block ends") + open;
+    rest[open..close].to_string()
+}
+
+/// Printed output with what varies between runs blanked: times (and the alignment before
+/// them) and the peer's port.
+fn normalized(text: &str, addr: std::net::SocketAddr) -> String {
+    let times = regex::Regex::new(r" +[0-9]+(\.[0-9]+)? ?(ms|s|µs)\b").unwrap();
+    let root = format!("{}/", parley_tests::scenarios_dir().parent().unwrap().display());
+    let text = text
+        .replace(&addr.to_string(), "127.0.0.1:2121")
+        .replace(&root, "");
+    times.replace_all(&text, " [time]").into_owned()
+}
+
+/// The README shows the output of `parley run scenarios/ftp --target ftp=... --filter
+/// tag:security` against vsftpd as the Debian package runs it: this is that command's
+/// output against that vsftpd, line for line (times and port aside), so a change of the
+/// verdicts, the messages or the layout fails here until the README shows it.
+fn the_readme_shows_what_a_chrooted_vsftpd_gets_for_the_security_scenarios() {
+    let peer = peers::vsftpd_with(&peers::fixture("ftp-root"), "", true);
+    let targets = BTreeMap::from([(Protocol::Ftp, peer.addr.to_string())]);
+    let config = RunConfig {
+        targets: targets.clone(),
+        filters: vec!["tag:security".to_string()],
+        ..RunConfig::default()
+    };
+    let outcomes = runtime().block_on(engine::run(&files(&["ftp"]), &config));
+    let opts = parley::report::human::HumanOptions::default();
+    let against = parley::report::human::run_against(None, &targets);
+    let printed = format!(
+        "{}\n{}",
+        parley::report::human::run_header(outcomes.len(), &against),
+        parley::report::human::render(&outcomes, &opts)
+    );
+    let shown = readme_block("vsftpd 3.0 run as the Debian package runs it");
+    assert_eq!(
+        normalized(&printed, peer.addr).trim_end(),
+        normalized(&shown, peer.addr).trim_end(),
+        "README.md shows another output than vsftpd gives (left: this run)"
+    );
 }
 
 /// The FTP scenarios that must pass unchanged against every real server.

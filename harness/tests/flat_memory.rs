@@ -1,7 +1,8 @@
 //! Memory stays flat whatever moves: a 1 GiB echo (a generated `repeat`, checked as it
-//! comes back, its transcript cut to head and tail) and a 1 GiB FTP RETR (the bundled
+//! comes back, its transcript cut to head and tail), a 1 GiB FTP RETR (the bundled
 //! mock generates the file as it writes it; parley checks the data connection as it
-//! streams in) each run in under 64 MiB of resident memory. The only children this test
+//! streams in) and a 1 GiB HTTP body (the same, after a head judged alone) each run in
+//! under 64 MiB of resident memory. The only children this test
 //! binary starts are those parley runs, so the peak resident size of its children is the
 //! largest parley's.
 
@@ -74,6 +75,33 @@ fn a_gigabyte_ftp_retr_from_the_mock_passes_in_under_64_mib_of_resident_memory()
     assert!(
         peak_mib < 64.0,
         "parley peaked at {peak_mib:.1} MiB retrieving 1 GiB"
+    );
+    assert!(peak_mib > 1.0, "the child's usage was measured ({peak_mib} MiB)");
+}
+
+#[test]
+fn a_gigabyte_http_body_from_the_mock_passes_in_under_64_mib_of_resident_memory() {
+    let (code, json, text) = run("fixtures/large/http-get-1gib.yaml");
+    assert_eq!(code, Some(0), "{text}");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("the report is JSON");
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["status"], "passed", "{text}");
+    // The head and the whole gigabyte of body came, a few hundred KiB of it kept.
+    let carried: u64 = scenario["transcript"]
+        .as_array()
+        .expect("a transcript")
+        .iter()
+        .filter(|e| e["from"] == "server")
+        .filter_map(|e| e["len"].as_u64())
+        .sum();
+    assert!(
+        carried > 1 << 30 && carried < (1 << 30) + 512,
+        "{carried}: {text}"
+    );
+    let peak_mib = children_peak_mib();
+    assert!(
+        peak_mib < 64.0,
+        "parley peaked at {peak_mib:.1} MiB receiving a 1 GiB body"
     );
     assert!(peak_mib > 1.0, "the child's usage was measured ({peak_mib} MiB)");
 }

@@ -363,6 +363,7 @@ fn vsftpd_with_ascii_download_enable_changes_exactly_the_ascii_transfer() {
     let dir = tempfile::tempdir().unwrap();
     let target = format!("ftp={}", server.addr());
     let upgraded = vsftpd_conf(&server, "ascii_download_enable=YES\n");
+    let snap_dir = path(dir.path()).to_string();
     // The security scenarios are left out: vsftpd fails two of them (docs/matrix.md), and
     // the story needs a clean first run.
     let ftp = scenario_count("scenarios/ftp") - security_count("scenarios/ftp");
@@ -409,8 +410,41 @@ fn vsftpd_with_ascii_download_enable_changes_exactly_the_ascii_transfer() {
             assert!(out.contains(r#"+[data] S> "Hello, FTP!\r\n""#), "{out}");
             assert!(out.contains("@@ -"), "{out}");
             assert!(out.contains("changed  ftp::type"), "{out}");
+            // README.md shows this run's output, its passing lines left out: line for
+            // line, times aside.
+            let shown = readme_block("restart it, and\nrun the same command:");
+            let printed: String = out
+                .lines()
+                .skip_while(|l| !l.starts_with("FAIL"))
+                .filter(|l| !l.starts_with("ok    "))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+                .replace(&snap_dir, "snapshots/vsftpd");
+            assert_eq!(
+                without_times(&printed).trim_end(),
+                without_times(&shown).trim_end(),
+                "README.md shows another output than vsftpd gives (left: this run)"
+            );
         },
     );
+}
+
+/// The first ```text block of README.md after `after`.
+fn readme_block(after: &str) -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find(after)
+        .unwrap_or_else(|| panic!("README.md has no {after:?}"));
+    let rest = &readme[start..];
+    let open = rest.find("```text\n").expect("a text block follows") + "```text\n".len();
+    let close = rest[open..].find("```").expect("the block ends") + open;
+    rest[open..close].to_string()
+}
+
+/// `text` with its times (and the alignment before them) blanked.
+fn without_times(text: &str) -> String {
+    let times = regex::Regex::new(r" +[0-9]+(\.[0-9]+)? ?(ms|s|µs)\b").unwrap();
+    times.replace_all(text, " [time]").into_owned()
 }
 
 #[test]

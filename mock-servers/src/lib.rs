@@ -13,6 +13,7 @@ pub mod bundled;
 pub mod echo;
 pub mod faults;
 pub mod ftp;
+pub mod generated;
 pub mod http;
 
 use std::future::Future;

@@ -51,6 +51,10 @@ pub struct Wanted<'a> {
 impl<'a> Wanted<'a> {
     /// Fills in `expect`'s variables.
     pub fn render(expect: &'a Expect, vars: &dyn Vars) -> Result<Wanted<'a>, MissingVar> {
+        Wanted::render_with(expect, vars, true)
+    }
+
+    fn render_with(expect: &'a Expect, vars: &dyn Vars, body: bool) -> Result<Wanted<'a>, MissingVar> {
         let payload = |p: &Option<crate::scenario::payload::Payload>| -> Result<Option<Vec<u8>>, MissingVar> {
             p.as_ref().map(|p| p.render(vars)).transpose()
         };
@@ -70,7 +74,7 @@ impl<'a> Wanted<'a> {
                 .iter()
                 .map(|(n, t)| Ok((n.as_str(), t.render(vars)?)))
                 .collect::<Result<_, MissingVar>>()?,
-            body: payload(&expect.body)?,
+            body: if body { payload(&expect.body)? } else { None },
             json: expect.json.as_ref().map(|j| render_json(j, vars)).transpose()?,
             json_at: expect
                 .json_at
@@ -79,6 +83,21 @@ impl<'a> Wanted<'a> {
                 .collect::<Result<_, MissingVar>>()?,
             body_len: expect.body_len,
         })
+    }
+
+    /// [`Self::render`] without the `body:` matcher, rendered only once the message is
+    /// known to be buffered whole ([`Self::render_body`]): a body that streams is
+    /// compared as it arrives, and its expectation may be far larger than memory.
+    pub fn render_all_but_body(expect: &'a Expect, vars: &dyn Vars) -> Result<Wanted<'a>, MissingVar> {
+        Wanted::render_with(expect, vars, false)
+    }
+
+    /// Renders the `body:` matcher left out by [`Self::render_all_but_body`].
+    pub fn render_body(&mut self, expect: &Expect, vars: &dyn Vars) -> Result<(), MissingVar> {
+        if self.body.is_none() {
+            self.body = expect.body.as_ref().map(|p| p.render(vars)).transpose()?;
+        }
+        Ok(())
     }
 
     /// What the step waits for, in words, for timeout messages.

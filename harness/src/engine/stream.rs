@@ -46,6 +46,12 @@ pub enum StreamEnd {
 pub struct StreamMatch {
     wanted: StreamWanted,
     end: StreamEnd,
+    /// The message is this many bytes, whatever the expectation says (its framing, e.g.
+    /// an HTTP body's Content-Length, said so): it is read to its end even after a
+    /// difference, so that the next message starts where it should.
+    framed: Option<u64>,
+    /// What the findings call the message ("message", "body").
+    noun: &'static str,
     cursor: StreamCursor,
     scratch: Vec<u8>,
     /// Bytes taken so far.
@@ -72,6 +78,8 @@ impl StreamMatch {
         StreamMatch {
             wanted,
             end,
+            framed: None,
+            noun: "message",
             cursor: StreamCursor::default(),
             scratch: Vec::new(),
             consumed: 0,
@@ -84,6 +92,24 @@ impl StreamMatch {
             tail: Vec::new(),
             done: false,
         }
+    }
+
+    /// A match of `wanted` on a message of exactly `len` bytes, as its framing says;
+    /// findings call it `noun`.
+    pub fn framed(wanted: StreamWanted, len: u64, noun: &'static str) -> StreamMatch {
+        let mut m = StreamMatch::new(wanted, StreamEnd::Expected);
+        m.framed = Some(len);
+        m.noun = noun;
+        m.done = len == 0;
+        m
+    }
+
+    /// Where the message ends, when that is known: its framing's length, else the
+    /// expected bytes' or the expected length.
+    fn limit(&self) -> Option<u64> {
+        self.framed
+            .or_else(|| self.wanted.exact.as_ref().map(ByteStream::len))
+            .or(self.wanted.len)
     }
 
     /// Whether the message is complete (for [`StreamEnd::Expected`]).
@@ -99,12 +125,7 @@ impl StreamMatch {
         if self.end == StreamEnd::Eof {
             return available;
         }
-        let limit = match (&self.wanted.exact, self.wanted.len) {
-            (Some(e), _) => Some(e.len()),
-            (None, Some(n)) => Some(n),
-            _ => None,
-        };
-        match limit {
+        match self.limit() {
             Some(n) => (n.saturating_sub(self.consumed)).min(available as u64) as usize,
             None => available,
         }
@@ -137,6 +158,7 @@ impl StreamMatch {
                 if let Some(at) = self.search(&needle, data) {
                     self.contains_at = Some(at);
                     let only_needle = self.end == StreamEnd::Expected
+                        && self.framed.is_none()
                         && self.wanted.exact.is_none()
                         && self.wanted.len.is_none();
                     if only_needle {
@@ -166,7 +188,7 @@ impl StreamMatch {
                     let mut actual = before;
                     actual.extend_from_slice(&data[i..(i + WINDOW).min(data.len())]);
                     self.first_difference = Some((self.consumed + i as u64, expected, actual));
-                    if self.end == StreamEnd::Expected {
+                    if self.end == StreamEnd::Expected && self.framed.is_none() {
                         self.done = true;
                     }
                 }
@@ -174,15 +196,8 @@ impl StreamMatch {
         }
         self.remember(data);
         self.consumed += data.len() as u64;
-        if self.end == StreamEnd::Expected && !self.done {
-            let limit = match (&self.wanted.exact, self.wanted.len) {
-                (Some(e), _) => Some(e.len()),
-                (None, Some(n)) => Some(n),
-                _ => None,
-            };
-            if limit.is_some_and(|n| self.consumed >= n) {
-                self.done = true;
-            }
+        if self.end == StreamEnd::Expected && !self.done && self.limit().is_some_and(|n| self.consumed >= n) {
+            self.done = true;
         }
         data.len()
     }
@@ -232,6 +247,11 @@ impl StreamMatch {
         keep(&mut self.carry, needle.saturating_sub(1));
     }
 
+    /// The last bytes taken (at most [`WINDOW`]).
+    pub fn last(&self) -> &[u8] {
+        &self.recent
+    }
+
     /// The message's bytes as far as a report keeps them: the head, and the tail when
     /// the message was longer.
     pub fn sample(&self) -> Vec<u8> {
@@ -274,7 +294,7 @@ impl StreamMatch {
                 out.push(Mismatch {
                     expected: format!("{n} bytes"),
                     actual: format!("{} bytes", self.consumed),
-                    message: format!("the message is {} bytes long, not {n}", self.consumed),
+                    message: format!("the {} is {} bytes long, not {n}", self.noun, self.consumed),
                 });
             }
         }
@@ -284,7 +304,8 @@ impl StreamMatch {
                     expected: shown(needle),
                     actual: shown(&self.sample()),
                     message: format!(
-                        "the message does not contain \"{}\" ({} bytes came)",
+                        "the {} does not contain \"{}\" ({} bytes came)",
+                        self.noun,
                         shown(needle),
                         self.consumed
                     ),
@@ -295,7 +316,11 @@ impl StreamMatch {
             out.push(Mismatch {
                 expected: format!("no \"{}\"", shown(needle)),
                 actual: format!("\"{}\" at byte {at}", shown(needle)),
-                message: format!("the message contains \"{}\", which it must not", shown(needle)),
+                message: format!(
+                    "the {} contains \"{}\", which it must not",
+                    self.noun,
+                    shown(needle)
+                ),
             });
         }
         out

@@ -187,6 +187,28 @@ pub fn find_lf(buf: &[u8], scan: &mut Scan) -> Option<usize> {
     }
 }
 
+/// A message whose body streams: its head is the first `head_len` bytes, its body the
+/// `len` bytes after them (see [`Codec::streamed_body`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamedBody {
+    /// The head's length, its final empty line included.
+    pub head_len: usize,
+    /// The body's length, as the head declares it.
+    pub len: u64,
+    /// The rule a body that ends before `len` bytes breaks.
+    pub short_rule: RuleId,
+}
+
+impl StreamedBody {
+    /// Why a body that stopped after `have` bytes is short.
+    pub fn short(&self, have: u64) -> String {
+        format!(
+            "got {have} of {} body bytes: Content-Length is larger than the body sent",
+            self.len
+        )
+    }
+}
+
 /// What a protocol understood of a message, for matchers and captures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageView {
@@ -252,6 +274,32 @@ pub trait Codec: Send {
     /// Judges one complete message going `dir` on `conn`. Called for the messages parley
     /// sends too (to keep the state); the engine drops findings about its own bytes.
     fn inspect(&mut self, dir: Dir, conn: &str, msg: &[u8], findings: &mut Vec<Finding>) -> MessageView;
+
+    /// Whether the message being framed going `dir` on `conn` (as far as `scan`, left
+    /// by [`Codec::frame_resuming`], has read it) has a whole head declaring a body of at
+    /// least `from` bytes, which the engine then checks as it streams in
+    /// ([`Codec::inspect_head`] judges the head alone). Decided by the head alone, never
+    /// by how much of the body has arrived, so the same bytes take the same path. `None`
+    /// (the default) keeps the message buffered whole.
+    fn streamed_body(&self, dir: Dir, conn: &str, scan: &Scan, from: u64) -> Option<StreamedBody> {
+        let _ = (dir, conn, scan, from);
+        None
+    }
+
+    /// Judges a message's `head` whose body of `body_len` bytes (as the head declares it,
+    /// see [`Codec::streamed_body`]) the engine checks apart as it streams in: every rule
+    /// [`Codec::inspect`] applies except those that read the body. The view has no body.
+    fn inspect_head(
+        &mut self,
+        dir: Dir,
+        conn: &str,
+        head: &[u8],
+        body_len: u64,
+        findings: &mut Vec<Finding>,
+    ) -> MessageView {
+        let _ = body_len;
+        self.inspect(dir, conn, head, findings)
+    }
 
     /// Does `msg` match the literal `expected` the way this protocol compares messages
     /// (exactly for echo; status and named headers for HTTP; reply code for FTP)?

@@ -95,25 +95,12 @@ pub(super) async fn send(mut stream: TcpStream, bytes: &[u8], faults: &MockFault
     stream.shutdown().await
 }
 
-/// The directory whose files are generated: `RETR /generated/<N>` sends N bytes of
-/// [`GENERATED_UNIT`] repeated (cut at N), whatever the type (the unit has no line end).
-pub const GENERATED_DIR: &str = "generated";
-/// The bytes a generated file repeats.
-pub const GENERATED_UNIT: &[u8; 16] = b"0123456789abcdef";
-/// The largest generated file: 64 GiB.
-pub const GENERATED_MAX: u64 = 64 << 30;
-/// The most bytes written in one piece of a generated file.
-const GENERATED_PIECE: usize = 256 * 1024;
-
 /// The length of the generated file at `path` (`/generated/<decimal N>`, N at most
-/// [`GENERATED_MAX`]), or `None` when `path` names no generated file.
+/// [`crate::generated::MAX`]: N bytes of [`crate::generated::UNIT`] repeated, whatever the
+/// type, the unit having no line end), or `None` when `path` names no generated file.
 pub(super) fn generated_len(path: &super::vfs::VPath) -> Option<u64> {
     match path.components() {
-        [dir, name]
-            if dir == GENERATED_DIR && !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            name.parse().ok().filter(|n| *n <= GENERATED_MAX)
-        }
+        [dir, name] if dir == crate::generated::DIR => crate::generated::parse_len(name),
         _ => None,
     }
 }
@@ -126,19 +113,7 @@ pub(super) async fn send_generated(
     faults: &MockFaults,
     stall: Duration,
 ) -> io::Result<()> {
-    let piece = GENERATED_UNIT.repeat(GENERATED_PIECE / GENERATED_UNIT.len());
-    let mut shaped = faults.clone();
-    let mut left = len;
-    while left > 0 {
-        let n = usize::try_from(left).map_or(piece.len(), |l| l.min(piece.len()));
-        let write = write_shaped(&mut stream, &piece[..n], &shaped);
-        tokio::time::timeout(stall, write)
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
-        // The reply delay is before the first byte only.
-        shaped.reply_delay = Duration::ZERO;
-        left -= n as u64;
-    }
+    crate::generated::write(&mut stream, len, faults, stall).await?;
     stream.shutdown().await
 }
 

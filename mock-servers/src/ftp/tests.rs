@@ -903,12 +903,7 @@ async fn retr_of_a_generated_file_sends_its_length_of_the_repeated_unit() {
     let mut c = Client::logged_in(s.addr(), "anonymous", "x").await;
     // Not a multiple of the unit, nor of the pieces it is written in.
     let n = 3 * 256 * 1024 + 5;
-    let want: Vec<u8> = super::data::GENERATED_UNIT
-        .iter()
-        .copied()
-        .cycle()
-        .take(n)
-        .collect();
+    let want: Vec<u8> = crate::generated::UNIT.iter().copied().cycle().take(n).collect();
     for ty in ["TYPE I", "TYPE A"] {
         c.expect(ty, 200).await;
         let got = pasv_download(&mut c, &format!("RETR /generated/{n}")).await;
@@ -917,10 +912,7 @@ async fn retr_of_a_generated_file_sends_its_length_of_the_repeated_unit() {
     }
     assert!(pasv_download(&mut c, "RETR generated/0").await.is_empty());
     c.expect("RETR /generated/12x", 550).await;
-    c.expect(
-        &format!("RETR /generated/{}", super::data::GENERATED_MAX + 1),
-        550,
-    )
-    .await;
+    c.expect(&format!("RETR /generated/{}", crate::generated::MAX + 1), 550)
+        .await;
     c.expect("RETR /generated/1/2", 550).await;
 }

@@ -125,6 +125,11 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared, 
         if !conn.send(token).await {
             return conn.abandon();
         }
+        if let Some(len) = reply.response.generated_body(&encoding) {
+            if !conn.send_generated(len, token).await {
+                return conn.abandon();
+            }
+        }
         conn.buf.drain(..body_end);
         if !keep_alive {
             let pending = !conn.buf.is_empty();
@@ -327,6 +332,23 @@ impl Conn<'_> {
         };
         self.out.clear();
         sent
+    }
+
+    /// Writes `len` bytes of generated content after a head already sent, shaped like
+    /// the rest of the response (without its reply delay, already waited), each piece
+    /// within `read_timeout`; false if the connection is gone or the server is shutting
+    /// down.
+    async fn send_generated(&mut self, len: u64, token: &CancellationToken) -> bool {
+        let cfg = &self.shared.config;
+        let faults = crate::faults::MockFaults {
+            reply_delay: Duration::ZERO,
+            ..cfg.faults.clone()
+        };
+        tokio::select! {
+            biased;
+            written = crate::generated::write(&mut self.stream, len, &faults, cfg.read_timeout) => written.is_ok(),
+            _ = token.cancelled() => false,
+        }
     }
 
     /// Closes after `close_delay`; lingers first when the client may still be sending

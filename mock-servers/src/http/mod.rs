@@ -10,6 +10,7 @@
 //! | `/status/{code}` | all served | that status, empty body; 418 is the teapot; 3xx carry `Location: /get` |
 //! | `/bytes/{n}` | GET, HEAD | `n` pseudo-random bytes (`?seed=`), at most [`HttpConfig::max_bytes`] |
 //! | `/delay/{s}` | GET, HEAD | as `/get`, after `s` seconds, at most [`HttpConfig::max_delay`] |
+//! | `/generated/{n}` | GET, HEAD | `n` bytes of `0123456789abcdef` repeated, with Content-Length, written as they are generated (any size up to 64 GiB, memory flat: [`crate::generated`]) |
 //! | anything else | GET, HEAD | the file under [`HttpConfig::www_root`], else 404 |
 //!
 //! "All served" is GET, HEAD, POST, PUT, DELETE, PATCH and OPTIONS. OPTIONS answers 200

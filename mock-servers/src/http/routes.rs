@@ -125,6 +125,15 @@ pub async fn route(req: &Request<'_>, shared: &Shared) -> Reply {
                 bytes(n, query, cfg.max_bytes).into()
             } else if let Some(secs) = path.strip_prefix("/delay/") {
                 delay(secs, req, query, cfg.max_delay)
+            } else if let Some(n) = path.strip_prefix("/generated/") {
+                match crate::generated::parse_len(n) {
+                    Some(len) => Response::generated(len).into(),
+                    None => Response::error(
+                        404,
+                        "generated content is /generated/N, N a decimal length of at most 64 GiB",
+                    )
+                    .into(),
+                }
             } else {
                 match shared.statics.lookup(path).await {
                     Ok(file) => Response::new(200, file.content_type, file.bytes).into(),
@@ -142,7 +151,12 @@ fn allowed(path: &str, shared: &Shared) -> &'static str {
         "/get" | "/headers" | "/ip" | "/user-agent" => READ,
         "*" => "OPTIONS",
         _ if path == "/anything" || path.starts_with("/anything/") || path.starts_with("/status/") => ANY,
-        _ if path.starts_with("/bytes/") || path.starts_with("/delay/") => READ,
+        _ if path.starts_with("/bytes/")
+            || path.starts_with("/delay/")
+            || path.starts_with("/generated/") =>
+        {
+            READ
+        }
         _ if shared.statics.enabled() => READ,
         _ => "",
     }

@@ -419,6 +419,37 @@ async fn bytes_sends_n_deterministic_bytes_capped_at_max_bytes() {
 }
 
 #[tokio::test]
+async fn generated_sends_n_bytes_of_the_unit_with_their_length_and_refuses_bad_lengths() {
+    within(async {
+        let server = MockServer::http(HttpConfig::default()).await.unwrap();
+        for n in [0usize, 1, 17, 300_000] {
+            let reply = ask(server.addr(), &format!("GET /generated/{n} HTTP/1.0\r\n\r\n")).await;
+            assert_eq!(reply.status, 200, "{n}");
+            assert_eq!(reply.header("content-length"), Some(n.to_string().as_str()));
+            assert_eq!(reply.header("content-type"), Some("application/octet-stream"));
+            let want: Vec<u8> = crate::generated::UNIT.iter().copied().cycle().take(n).collect();
+            assert_eq!(reply.body, want, "{n}");
+        }
+        for bad in [
+            "/generated/12x",
+            "/generated/-1",
+            "/generated/",
+            "/generated/68719476737",
+        ] {
+            let reply = ask(server.addr(), &format!("GET {bad} HTTP/1.0\r\n\r\n")).await;
+            assert_eq!(reply.status, 404, "{bad}");
+        }
+        let post = ask(
+            server.addr(),
+            "POST /generated/10 HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await;
+        assert_eq!(post.status, 405);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn delay_waits_then_answers_and_is_capped_by_max_delay() {
     within(async {
         let config = HttpConfig {
@@ -456,7 +487,14 @@ async fn delay_waits_then_answers_and_is_capped_by_max_delay() {
 async fn head_has_the_headers_of_get_and_no_body() {
     within(async {
         let server = MockServer::http(www()).await.unwrap();
-        for path in ["/get", "/status/418", "/hello.txt", "/bytes/10", "/nope"] {
+        for path in [
+            "/get",
+            "/status/418",
+            "/hello.txt",
+            "/bytes/10",
+            "/generated/100",
+            "/nope",
+        ] {
             let get = ask(server.addr(), &format!("GET {path} HTTP/1.0\r\n\r\n")).await;
             let raw = exchange(server.addr(), format!("HEAD {path} HTTP/1.0\r\n\r\n").as_bytes()).await;
             let head = parse(&raw);

@@ -16,6 +16,7 @@ mod open;
 mod receive;
 mod send;
 mod streamed;
+mod streamed_body;
 
 use crate::rules::RuleId;
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -11,15 +11,16 @@ use crate::engine::conn::BUFFER_LIMIT;
 use crate::engine::matcher::{self, Wanted};
 use crate::finding::Finding;
 use crate::outcome::EventKind;
-use crate::proto::{Dir, Frame, MAIN, MessageView, Scan};
+use crate::proto::{Dir, Frame, MAIN, MessageView, Scan, StreamedBody};
 use crate::rules;
 use crate::rules::RuleId;
 use crate::scenario::Side;
 use crate::scenario::duration::human;
 use crate::scenario::plan::{Action, Expect, Step};
 
-/// A whole message, and whether it came too early (the rule and why).
-type Received = (Vec<u8>, Option<(RuleId, String)>);
+/// A whole message, whether it came too early (the rule and why), and — when the
+/// message's body streams — its head alone and how its body follows.
+type Received = (Vec<u8>, Option<(RuleId, String)>, Option<StreamedBody>);
 
 /// How many unexpected commands parley answers while waiting for one step.
 const MAX_ANSWERS: usize = 64;
@@ -44,7 +45,13 @@ impl Session<'_> {
                 return self.receive_streamed(step, conn, from, wanted, end).await;
             }
         }
-        let wanted = Wanted::render(expect, &self.env(step)).map_err(|e| self.missing(step, e))?;
+        let stream_from = self.body_stream_from(step, conn, expect);
+        // A body that may stream is rendered only once the message is buffered whole.
+        let mut wanted = match stream_from {
+            Some(_) => Wanted::render_all_but_body(expect, &self.env(step)),
+            None => Wanted::render(expect, &self.env(step)),
+        }
+        .map_err(|e| self.missing(step, e))?;
         let dir = super::dir_from(from);
         let (msg, view, explained) = match self.prefetched.take() {
             // The message that chose this step's alternative of a `one_of`.
@@ -53,14 +60,23 @@ impl Session<'_> {
                 self.prefetched = other;
                 let mut answered = 0;
                 loop {
-                    let Some((msg, premature)) =
-                        self.next_message_watching(step, conn, from, &wanted).await?
+                    let Some((msg, premature, streamed)) = self
+                        .next_message_watching(step, conn, from, &wanted, stream_from)
+                        .await?
                     else {
                         // `or_close`: the peer closed instead, which the step allows. No reply
                         // came, so nothing that depends on one runs after it.
                         self.last_code = None;
                         return Ok(());
                     };
+                    if let Some(body) = streamed {
+                        return self
+                            .receive_streamed_body(step, conn, from, expect, &wanted, msg, body, premature)
+                            .await;
+                    }
+                    wanted
+                        .render_body(expect, &self.env(step))
+                        .map_err(|e| self.missing(step, e))?;
                     let (view, explained) = self.judge_arrival(step, conn, dir, &msg, premature).await?;
                     let matches =
                         matcher::check(&wanted, self.inspector.as_ref(), dir, &msg, &view).is_empty();
@@ -78,6 +94,10 @@ impl Session<'_> {
                 }
             }
         };
+        // (The message that chose a `one_of` alternative is whole too.)
+        wanted
+            .render_body(expect, &self.env(step))
+            .map_err(|e| self.missing(step, e))?;
         let mismatches = matcher::check(&wanted, self.inspector.as_ref(), dir, &msg, &view);
         // An RFC error on the message already says why it is not what the step expects:
         // the matchers' mismatch is its consequence, not a second finding.
@@ -118,8 +138,25 @@ impl Session<'_> {
         msg: &[u8],
         premature: Option<(RuleId, String)>,
     ) -> Result<(MessageView, bool), Stop> {
+        self.judge_arrival_of(step, conn, dir, msg, None, premature).await
+    }
+
+    /// [`Self::judge_arrival`] of a whole message (`body_len` `None`), or of a head whose
+    /// body of `body_len` bytes streams apart ([`crate::proto::Codec::inspect_head`]).
+    pub(super) async fn judge_arrival_of(
+        &mut self,
+        step: &Step,
+        conn: &str,
+        dir: Dir,
+        msg: &[u8],
+        body_len: Option<u64>,
+        premature: Option<(RuleId, String)>,
+    ) -> Result<(MessageView, bool), Stop> {
         let mut found = Vec::new();
-        let view = self.inspector.inspect(dir, conn, msg, &mut found);
+        let view = match body_len {
+            Some(n) => self.inspector.inspect_head(dir, conn, msg, n, &mut found),
+            None => self.inspector.inspect(dir, conn, msg, &mut found),
+        };
         self.received_at
             .insert(conn.to_string(), (step.number, step.location.to_string()));
         let explained = found.iter().any(Finding::is_error);
@@ -173,8 +210,8 @@ impl Session<'_> {
         let mut answered = 0;
         loop {
             let before = self.findings.len();
-            let Some((msg, premature)) = self
-                .next_message_watching(first, conn, from, &Wanted::default())
+            let Some((msg, premature, _)) = self
+                .next_message_watching(first, conn, from, &Wanted::default(), None)
                 .await?
             else {
                 // The peer closed, which the first alternative's step allows (`or_close`):
@@ -309,10 +346,11 @@ impl Session<'_> {
         conn: &str,
         from: Side,
         wanted: &Wanted<'_>,
+        stream_from: Option<u64>,
     ) -> Result<Option<Received>, Stop> {
         let watched = step.no_connection.as_deref();
         let Some(listener) = watched.and_then(|w| self.listeners.remove(w)) else {
-            return self.next_message(step, conn, from, wanted).await;
+            return self.next_message(step, conn, from, wanted, stream_from).await;
         };
         let watched = watched.unwrap_or_default();
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -320,7 +358,7 @@ impl Session<'_> {
             // A connection that arrived with the message counts: it was made first.
             biased;
             accepted = listener.accept() => Err(accepted.map(|(_, peer)| peer.to_string())),
-            got = self.next_message(step, conn, from, wanted) => Ok(got),
+            got = self.next_message(step, conn, from, wanted, stream_from) => Ok(got),
         };
         self.listeners.insert(watched.to_string(), listener);
         match result {
@@ -348,13 +386,16 @@ impl Session<'_> {
     /// Waits for one whole message from `from` on `conn`. Also says whether it arrived
     /// before parley had finished its previous message on that connection, and the rule.
     /// `None`: the peer closed (or reset) the connection before sending anything, and the
-    /// step allows that (`or_close`).
+    /// step allows that (`or_close`). With `stream_from`, a message whose head declares a
+    /// body of at least that many bytes is returned as soon as its head is whole: the
+    /// head alone, and how its body follows (still on the connection).
     async fn next_message(
         &mut self,
         step: &Step,
         conn: &str,
         from: Side,
         wanted: &Wanted<'_>,
+        stream_from: Option<u64>,
     ) -> Result<Option<Received>, Stop> {
         let (deadline, wait, scenario_wide) = self.step_deadline(step);
         let dir = super::dir_from(from);
@@ -367,6 +408,7 @@ impl Session<'_> {
         // Each look at the buffer resumes where the last one stopped: the reader only
         // appends to it, and bytes leave its front only when this message is complete.
         let mut scan = Scan::default();
+        let mut streamed = None;
         loop {
             let mut complete: Option<(Vec<u8>, bool)> = None;
             'locked: {
@@ -379,6 +421,16 @@ impl Session<'_> {
                     conn,
                 };
                 let decision = framer.frame(&inbox.buf, inbox.eof, &mut scan);
+                // A body that streams does so however much of it has arrived already.
+                if let Some(body) =
+                    stream_from.and_then(|from| self.inspector.streamed_body(dir, conn, &scan, from))
+                {
+                    // The reader keeps the buffer small from now on.
+                    inbox.streaming = true;
+                    complete = Some((inbox.buf.split_to(body.head_len).to_vec(), false));
+                    streamed = Some(body);
+                    break 'locked;
+                }
                 if let Frame::Complete(n) = decision {
                     let n = n.min(inbox.buf.len());
                     let msg: Vec<u8> = inbox.buf.split_to(n).to_vec();
@@ -435,7 +487,7 @@ impl Session<'_> {
                     self.close_after_peer(conn).await;
                 }
                 let premature = self.judge_timing(conn, dir, &msg);
-                return Ok(Some((msg, premature)));
+                return Ok(Some((msg, premature, streamed)));
             }
             tokio::select! {
                 _ = shared.changed.notified() => {}

@@ -389,7 +389,7 @@ impl Session<'_> {
 }
 
 /// Streaming on a connection until dropped (whichever way the step ends).
-struct Streaming<'a>(&'a crate::engine::conn::Shared);
+pub(super) struct Streaming<'a>(pub(super) &'a crate::engine::conn::Shared);
 
 impl Drop for Streaming<'_> {
     fn drop(&mut self) {

@@ -71,7 +71,7 @@ use headers::ContentLength;
 use request::{Authority, RequestLine, Version};
 use response::{Asked, RequestShape, StatusLine};
 
-use super::{Codec, Dir, Frame, Hooks, MessageView, Mismatch, Scan, Verdict};
+use super::{Codec, Dir, Frame, Hooks, MessageView, Mismatch, Scan, StreamedBody, Verdict};
 use crate::finding::Finding;
 use crate::rules::Profile;
 use crate::visible::visible_truncated;
@@ -296,7 +296,15 @@ impl HttpInspector {
         }
     }
 
-    fn inspect_response(&mut self, conn: &str, msg: &[u8], findings: &mut Vec<Finding>) -> MessageView {
+    /// Judges a response; `streamed` is the length of a body checked apart as it streams
+    /// in (`msg` is then the head alone, and the view has no body).
+    fn inspect_response(
+        &mut self,
+        conn: &str,
+        msg: &[u8],
+        streamed: Option<u64>,
+        findings: &mut Vec<Finding>,
+    ) -> MessageView {
         let mut judge = Judge::new(self.profile, findings);
         let asked = self.awaited(conn).cloned();
         let head = Head::parse(msg);
@@ -322,8 +330,15 @@ impl HttpInspector {
         response::check_chunked(&head, asked.as_ref(), &mut judge);
         let method = asked.as_ref().map_or("GET", |a| a.method.as_str());
         let framing = body::response_framing(&head, code, method);
-        let rest = &msg[head.len..];
-        let taken = take_body(rest, framing);
+        let rest = &msg[head.len.min(msg.len())..];
+        let taken = match streamed {
+            Some(_) => Taken {
+                body: Vec::new(),
+                shape: BodyShape::Whole,
+                used: rest.len(),
+            },
+            None => take_body(rest, framing),
+        };
         let to_http10 = asked.as_ref().is_some_and(|a| a.version <= Version::HTTP10);
         if framing == BodyFraming::UntilClose && ContentLength::of(&head) == ContentLength::Absent {
             judge.flag(
@@ -372,7 +387,7 @@ impl HttpInspector {
         MessageView {
             code,
             headers: head.view_headers(),
-            body: Some(taken.body),
+            body: streamed.is_none().then_some(taken.body),
             ..MessageView::default()
         }
     }
@@ -638,7 +653,41 @@ impl Codec for HttpInspector {
     fn inspect(&mut self, dir: Dir, conn: &str, msg: &[u8], findings: &mut Vec<Finding>) -> MessageView {
         match dir {
             Dir::ToServer => self.inspect_request(conn, msg, findings),
-            Dir::ToClient => self.inspect_response(conn, msg, findings),
+            Dir::ToClient => self.inspect_response(conn, msg, None, findings),
+        }
+    }
+
+    fn streamed_body(&self, dir: Dir, conn: &str, scan: &Scan, from: u64) -> Option<StreamedBody> {
+        // Responses only: a request's body is judged whole (JSON, what follows it).
+        let Scan::Http(s) = scan else {
+            return None;
+        };
+        let asked_head = self.awaited(conn).is_some_and(|a| a.method == "HEAD");
+        match s.body {
+            Some((head_len, BodyFraming::Length(len)))
+                if dir == Dir::ToClient && !asked_head && len >= from =>
+            {
+                Some(StreamedBody {
+                    head_len,
+                    len,
+                    short_rule: rules::H_LEN_2,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn inspect_head(
+        &mut self,
+        dir: Dir,
+        conn: &str,
+        head: &[u8],
+        body_len: u64,
+        findings: &mut Vec<Finding>,
+    ) -> MessageView {
+        match dir {
+            Dir::ToServer => self.inspect_request(conn, head, findings),
+            Dir::ToClient => self.inspect_response(conn, head, Some(body_len), findings),
         }
     }
 

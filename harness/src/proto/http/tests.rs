@@ -986,3 +986,80 @@ proptest::proptest! {
         }
     }
 }
+
+/// Frames `buf` (a response to `asked`) once and asks whether its body streams from
+/// `from` bytes.
+fn streams(asked: &[u8], buf: &[u8], from: u64) -> Option<StreamedBody> {
+    let mut i = inspector(Profile::Http10);
+    i.inspect(Dir::ToServer, "main", asked, &mut Vec::new());
+    let mut scan = Scan::default();
+    let _ = i.frame_resuming(Dir::ToClient, "main", buf, false, &mut scan);
+    i.streamed_body(Dir::ToClient, "main", &scan, from)
+}
+
+#[test]
+fn a_body_streams_when_its_head_declares_enough_bytes_whatever_has_arrived() {
+    let head = format!("HTTP/1.0 200 OK\r\n{DATE}Content-Type: text/plain\r\nContent-Length: 5000\r\n\r\n");
+    let want = Some(StreamedBody {
+        head_len: head.len(),
+        len: 5000,
+        short_rule: rules::H_LEN_2,
+    });
+    // The head alone, the head and some body, the whole message: the same answer.
+    for body in [0usize, 10, 5000] {
+        let mut buf = head.clone().into_bytes();
+        buf.extend(std::iter::repeat_n(b'x', body));
+        assert_eq!(streams(GET, &buf, 4096), want, "{body} body bytes");
+    }
+    assert_eq!(
+        streams(GET, &head.as_bytes()[..head.len() - 1], 4096),
+        None,
+        "a head not yet whole"
+    );
+    assert_eq!(
+        streams(GET, head.as_bytes(), 5001),
+        None,
+        "a body under the threshold"
+    );
+    assert_eq!(
+        streams(HEAD, head.as_bytes(), 4096),
+        None,
+        "a response to HEAD has no body"
+    );
+    let chunked = format!("HTTP/1.1 200 OK\r\n{DATE}Transfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(
+        streams(GET11, chunked.as_bytes(), 1),
+        None,
+        "chunked bodies are buffered"
+    );
+    assert_eq!(streams(GET, b"no status line at all\r\n\r\n", 1), None);
+    // Requests never stream.
+    let post = b"POST /post HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nContent-Length: 9000\r\n\r\n";
+    let i = inspector(Profile::Http10);
+    let mut scan = Scan::default();
+    let _ = i.frame_resuming(Dir::ToServer, "main", post, false, &mut scan);
+    assert_eq!(i.streamed_body(Dir::ToServer, "main", &scan, 1), None);
+}
+
+#[test]
+fn a_head_judged_alone_raises_the_head_rules_and_no_body_rule() {
+    // No reason phrase, no Date: the head's rules; the absent body is not "short".
+    let head = b"HTTP/1.0 200\r\nContent-Type: text/plain\r\nContent-Length: 5000\r\n\r\n";
+    let mut i = inspector(Profile::Http10);
+    i.inspect(Dir::ToServer, "main", GET, &mut Vec::new());
+    let mut alone = Vec::new();
+    let view = i.inspect_head(Dir::ToClient, "main", head, 5000, &mut alone);
+    let mut whole_msg = head.to_vec();
+    whole_msg.extend(std::iter::repeat_n(b'x', 5000));
+    let mut i = inspector(Profile::Http10);
+    i.inspect(Dir::ToServer, "main", GET, &mut Vec::new());
+    let mut whole = Vec::new();
+    i.inspect(Dir::ToClient, "main", &whole_msg, &mut whole);
+    let ids = |v: &[Finding]| v.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>();
+    assert_eq!(ids(&alone), ids(&whole));
+    assert!(ids(&alone).contains(&"H-SL-1"), "{:?}", ids(&alone));
+    assert!(!ids(&alone).contains(&"H-LEN-2"), "{:?}", ids(&alone));
+    assert_eq!(view.code, Some(200));
+    assert_eq!(view.header("content-length"), Some("5000"));
+    assert_eq!(view.body, None, "the body streams apart");
+}
