@@ -11,6 +11,7 @@ use bytes::Buf;
 use tokio::io::AsyncWriteExt;
 
 use super::{Session, Stop, after_sending, dir_from, party};
+use crate::engine::conn::{Inbox, Shared};
 use crate::engine::stream::{StreamEnd, StreamMatch, StreamWanted};
 use crate::finding::Finding;
 use crate::proto::{Framing, MAIN};
@@ -115,12 +116,7 @@ impl Session<'_> {
             let mut complete = false;
             {
                 let mut inbox = shared.lock();
-                let take = m.wants(inbox.buf.len());
-                if take > 0 {
-                    let used = m.feed(&inbox.buf[..take]);
-                    inbox.buf.advance(used);
-                    shared.drained.notify_one();
-                }
+                feed_from(&shared, &mut inbox, &mut m);
                 if m.is_done() {
                     complete = true;
                 } else if let Some(e) = &inbox.error {
@@ -310,13 +306,7 @@ impl Session<'_> {
                 // What came meanwhile is the peer's answer: check it now, keeping the
                 // buffer small (an echo server only sends while it is read).
                 if let Some(p) = answer.as_mut() {
-                    let mut inbox = shared.lock();
-                    let take = p.matched.wants(inbox.buf.len());
-                    if take > 0 {
-                        let used = p.matched.feed(&inbox.buf[..take]);
-                        inbox.buf.advance(used);
-                        shared.drained.notify_one();
-                    }
+                    feed_from(&shared, &mut shared.lock(), &mut p.matched);
                 }
             }
         }
@@ -329,12 +319,7 @@ impl Session<'_> {
         }
         if let Some(p) = answer.as_mut() {
             // What the peer sent before it stopped taking bytes is its answer so far.
-            let mut inbox = shared.lock();
-            let take = p.matched.wants(inbox.buf.len());
-            if take > 0 {
-                let used = p.matched.feed(&inbox.buf[..take]);
-                inbox.buf.advance(used);
-            }
+            feed_from(&shared, &mut shared.lock(), &mut p.matched);
         }
         drop(streaming);
         self.pending_stream = answer;
@@ -388,8 +373,19 @@ impl Session<'_> {
     }
 }
 
+/// Feeds `m` the bytes of `inbox` that belong to its message, and tells the reader that
+/// room was made (it pauses while a streamed message waits, see `STREAM_PAUSE`).
+pub(super) fn feed_from(shared: &Shared, inbox: &mut Inbox, m: &mut StreamMatch) {
+    let take = m.wants(inbox.buf.len());
+    if take > 0 {
+        let used = m.feed(&inbox.buf[..take]);
+        inbox.buf.advance(used);
+        shared.drained.notify_one();
+    }
+}
+
 /// Streaming on a connection until dropped (whichever way the step ends).
-pub(super) struct Streaming<'a>(pub(super) &'a crate::engine::conn::Shared);
+pub(super) struct Streaming<'a>(pub(super) &'a Shared);
 
 impl Drop for Streaming<'_> {
     fn drop(&mut self) {

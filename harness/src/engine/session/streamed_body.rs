@@ -7,9 +7,7 @@
 //! `json_at`, `regex`, raw `exact`/`contains`, captures) keep the buffered path, up to
 //! its limit.
 
-use bytes::Buf;
-
-use super::streamed::Streaming;
+use super::streamed::{Streaming, feed_from};
 use super::{Session, Stop, after_sending, dir_from};
 use crate::engine::matcher::{self, Wanted};
 use crate::engine::stream::{HEAD, StreamMatch, StreamWanted};
@@ -66,8 +64,8 @@ impl Session<'_> {
         };
         let shared = c.shared.clone();
         let last_sent = c.last_sent.clone();
-        // The reader already keeps the buffer small (set when the head was split off).
-        shared.set_streaming(true);
+        // The reader keeps the buffer small since the head was split off; this ends it
+        // whichever way the step ends.
         let _streaming = Streaming(&shared);
         let dir = dir_from(from);
         let exact = match &expect.body {
@@ -88,12 +86,7 @@ impl Session<'_> {
         loop {
             {
                 let mut inbox = shared.lock();
-                let take = m.wants(inbox.buf.len());
-                if take > 0 {
-                    let used = m.feed(&inbox.buf[..take]);
-                    inbox.buf.advance(used);
-                    shared.drained.notify_one();
-                }
+                feed_from(&shared, &mut inbox, &mut m);
                 if m.is_done() {
                     break;
                 }
