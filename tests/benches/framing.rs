@@ -4,7 +4,7 @@
 //! `cargo bench -p parley-tests --bench framing` frames, for 1, 4 and 16 MiB: a multi-line
 //! FTP reply of 64-byte lines, one long FTP command line, an HTTP request head of many
 //! header fields, an HTTP response with a chunked body of 1 KiB chunks, and a raw message
-//! cut by a `contains:` needle. Each message arrives 1 byte at a time and one [`Scan`] is
+//! cut by a `contains:` needle or by a `regex:` (`END\r\n$`). Each message arrives 1 byte at a time and one [`Scan`] is
 //! kept across the looks, as the engine keeps one per wait: the time per MiB must stay
 //! flat as the size grows (linear time). For contrast, the same messages in 4 KiB pieces
 //! re-framed from their start on every look (a fresh scan each time, which is what the
@@ -99,7 +99,26 @@ fn cases() -> Vec<Case> {
         contains: Some(b"END\r\n".to_vec()),
         ..Wanted::default()
     }));
+    let regex: &'static regex::bytes::Regex = Box::leak(Box::new(
+        regex::bytes::Regex::new(r"END\r\n$").expect("a valid regex"),
+    ));
+    let by_regex: &'static Wanted<'static> = Box::leak(Box::new(Wanted {
+        regex: Some(regex),
+        ..Wanted::default()
+    }));
     let inspector: &'static FtpInspector = Box::leak(Box::new(ftp()));
+    let raw = move |wanted: &'static Wanted<'static>| -> FrameFn {
+        Box::new(move |b, s| {
+            let framer = Framer {
+                framing: Framing::Raw,
+                wanted,
+                inspector,
+                dir: Dir::ToClient,
+                conn: MAIN,
+            };
+            framer.frame(b, false, s)
+        })
+    };
     vec![
         Case {
             name: "FTP multi-line reply",
@@ -124,16 +143,12 @@ fn cases() -> Vec<Case> {
         Case {
             name: "raw, `contains:`",
             make: raw_until_needle,
-            framer: Box::new(move |b, s| {
-                let framer = Framer {
-                    framing: Framing::Raw,
-                    wanted,
-                    inspector,
-                    dir: Dir::ToClient,
-                    conn: MAIN,
-                };
-                framer.frame(b, false, s)
-            }),
+            framer: raw(wanted),
+        },
+        Case {
+            name: "raw, `regex:`",
+            make: raw_until_needle,
+            framer: raw(by_regex),
         },
     ]
 }

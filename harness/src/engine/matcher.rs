@@ -3,11 +3,12 @@
 //! Pure functions over buffered bytes: the same bytes give the same decision however they
 //! arrived, which is what makes verdicts independent of how the peer split its writes.
 //! Framing resumes where the last look stopped ([`Framer::frame`] with a [`Scan`]), so a
-//! message arriving in small pieces is read once (a `regex` matcher excepted: a match may
-//! start anywhere, so it is searched from the start on every look).
+//! message arriving in small pieces is read once (a `regex` matcher too: its lazy DFA's
+//! walk is kept, see [`crate::proto::regex_scan`]).
 
 use regex::bytes::Regex;
 
+use crate::proto::regex_scan::{self, RegexFrame};
 use crate::proto::{Dir, Frame, Framing, Inspector, MessageView, Mismatch, Scan, exact_match, find_lf};
 use crate::scenario::Expect;
 use crate::scenario::template::{MissingVar, Vars};
@@ -255,9 +256,11 @@ fn raw_frame(wanted: &Wanted<'_>, buf: &[u8], scan: &mut Scan) -> Frame {
             }
         }
     } else if let Some(re) = wanted.regex {
-        match re.find(buf) {
-            Some(m) => Frame::Complete(m.end()),
-            None => Frame::Partial,
+        match regex_scan::find_resuming(re, buf, scan) {
+            RegexFrame::Match(end) => Frame::Complete(end),
+            // It already cannot match: more bytes would not help.
+            RegexFrame::Never if !buf.is_empty() => Frame::Complete(buf.len()),
+            RegexFrame::Never | RegexFrame::Partial => Frame::Partial,
         }
     } else {
         Frame::Partial
@@ -500,6 +503,19 @@ mod tests {
                 Framing::Raw,
                 Wanted {
                     contains: Some(expected.to_vec()),
+                    ..Wanted::default()
+                },
+            ),
+            (
+                Framing::Raw,
+                Wanted {
+                    regex: Some(Box::leak(Box::new(
+                        Regex::new(&format!(
+                            "{}$|x",
+                            regex::escape(&String::from_utf8_lossy(expected))
+                        ))
+                        .unwrap(),
+                    ))),
                     ..Wanted::default()
                 },
             ),

@@ -12,6 +12,7 @@
 pub mod echo;
 pub mod ftp;
 pub mod http;
+pub mod regex_scan;
 
 use crate::rules;
 use crate::rules::RuleId;
@@ -158,6 +159,8 @@ pub enum Scan {
     Reply(ftp::reply::ReplyScan),
     /// An HTTP message: its head, then its body.
     Http(http::HttpScan),
+    /// A raw message framed by a regular expression: the lazy DFA's walk so far.
+    Regex(Box<regex_scan::RegexScan>),
 }
 
 impl Scan {

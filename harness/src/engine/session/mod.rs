@@ -330,9 +330,6 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         }
     }
     session.finish(&mut results);
-    // Close everything; the peer sees the connections end.
-    session.conns.clear();
-    session.listeners.clear();
 
     let failed_step = results.iter().any(|r| r.state == StepState::Failed);
     let (status, error) = match stopped {
@@ -374,13 +371,17 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         program_checks: Vec::new(),
     };
     // Serving a program whose conversation failed while it was still connected: it is
-    // stopped before parley's connections close (they close when `session` is dropped,
-    // below), so whether it first reacts to that close (prints, exits) is no race.
+    // stopped before parley's connections close (just below), so whether it first reacts
+    // to that close (prints, exits) is no race. A fatal signal is acted on before the
+    // program runs another instruction, so sending it first is enough.
     if let (Side::Server, Some(pid), false) = (me, opts.program_pid, outcome.status == Status::Passed) {
         if !crate::engine::sandbox::program_left(&outcome) {
             crate::engine::program::signal_group(pid, nix::sys::signal::Signal::SIGTERM);
         }
     }
+    // Close everything; the peer sees the connections end.
+    session.conns.clear();
+    session.listeners.clear();
     outcome
 }
 
