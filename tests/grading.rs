@@ -825,3 +825,23 @@ fn a_transfer_before_any_data_setup_is_f_seq_4_at_the_choice() {
     );
     assert_eq!(errors(&o), ["F-SEQ-4"], "{}", describe(&o));
 }
+
+/// quit-before-226 under `delayed-226` sends QUIT before the late 226 (F-DATA-4), then
+/// takes the 226 for QUIT's reply and exits 1 by itself: whether parley sees that exit or
+/// sends its SIGTERM first is a race, and the gradebook shows "stopped by parley" either
+/// way (docs/determinism.md). Graded three times: the race went both ways in two rounds
+/// of `scripts/same-grades` before the rule covered it.
+#[test]
+fn a_client_that_gives_up_on_a_reply_sent_after_its_failure_is_stopped_by_parley_every_time() {
+    for _ in 0..3 {
+        let o = grade(
+            "grading/ftp-list.yaml",
+            "ftp-client/quit-before-226.py",
+            Some("delayed-226"),
+        );
+        assert_eq!(o.status, Status::Failed, "{}", describe(&o));
+        assert!(has(&o, "F-DATA-4", Severity::Error), "{}", describe(&o));
+        let prog = o.program.as_ref().expect("a program summary");
+        assert_eq!(prog.status, "stopped by parley (SIGTERM)", "{}", describe(&o));
+    }
+}

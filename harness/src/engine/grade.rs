@@ -166,11 +166,12 @@ async fn grade_in(
         // run holds) are its own.
         program.stop(STOP_GRACE).await
     } else {
-        // Still running and connected when the conversation failed: whether it then exits
-        // on parley's close or dies of the SIGTERM is a race, so it is "stopped by parley"
-        // either way. One that had exited meanwhile (before it connected) keeps its status.
+        // Still connected when the conversation failed: whether it then exits by itself
+        // (on the last bytes parley sent, on its close) or dies of the SIGTERM is a race,
+        // so it is "stopped by parley" either way, also when its exit was seen before the
+        // play ended. Only one that exited before it connected keeps its status.
         let mut r = program.terminate(STOP_GRACE).await;
-        r.stopped |= !exited.is_cancelled();
+        r.stopped |= !exited.is_cancelled() || sandbox::program_connected(&outcome);
         r
     };
     outcome.program_checks = check_program(

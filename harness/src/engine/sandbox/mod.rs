@@ -463,6 +463,17 @@ pub fn program_left(outcome: &Outcome) -> bool {
     })
 }
 
+/// Whether the program opened the main connection at all (a client that exits before it
+/// connects keeps its own exit status).
+pub fn program_connected(outcome: &Outcome) -> bool {
+    use crate::outcome::EventKind;
+    outcome
+        .transcript
+        .events
+        .iter()
+        .any(|e| e.conn == crate::proto::MAIN && matches!(e.kind, EventKind::Open { .. }))
+}
+
 /// Whether `outcome` is a collision of an unsandboxed run ([`mark_collision`]).
 pub fn is_collision(outcome: &Outcome) -> bool {
     outcome
