@@ -261,6 +261,10 @@ pub struct Outcome {
     /// Grading: the checks of the program itself (it exits by itself, its exit status,
     /// its output), each worth points.
     pub program_checks: Vec<ProgramCheck>,
+    /// When the conversation first failed (its first error finding), on the transcript's
+    /// clock: what the peer did after it is not asked of it (see
+    /// [`crate::engine::sandbox::program_left`]). Not reported.
+    pub failed_at: Option<Duration>,
 }
 
 /// One check of what the program under test did, apart from the conversation.
@@ -333,6 +337,7 @@ impl Outcome {
             program: None,
             rule_points: BTreeMap::new(),
             program_checks: Vec::new(),
+            failed_at: None,
         }
     }
 
@@ -364,6 +369,7 @@ impl Outcome {
             program: None,
             rule_points: scenario.rule_points.clone(),
             program_checks: Vec::new(),
+            failed_at: None,
         }
     }
 

@@ -121,6 +121,8 @@ pub struct SendMark {
     pub bytes: Vec<u8>,
     /// Whether it was written in several pieces.
     pub split: bool,
+    /// When its last piece began to be written, on the transcript's clock.
+    pub before: std::time::Duration,
 }
 
 impl Conn {

@@ -386,6 +386,11 @@ impl Recorder {
         self.lock().data(at, conn, from, bytes);
     }
 
+    /// The time on this recorder's clock (what the next event's `at` would be).
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
     /// A copy of the events so far.
     pub fn snapshot(&self) -> Transcript {
         Transcript {

@@ -619,6 +619,7 @@ fn outcome(s: ScenarioIn) -> Result<Outcome, ReadError> {
             stopped: p.stopped,
         }),
         rule_points,
+        failed_at: None,
         program_checks: s
             .program_checks
             .iter()

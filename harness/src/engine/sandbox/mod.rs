@@ -448,14 +448,18 @@ pub fn mark_collision(outcome: &mut Outcome) {
     }
 }
 
-/// Whether the program closed (or reset) its end of the main connection: it gave up and
-/// is on its way out. Without a sandbox it is let exit by itself rather than stopped at
-/// once, so that its last words — a client prints why after its `with socket:` block has
-/// closed the connection — are there to tell a collision from a bug.
+/// Whether the program closed (or reset) its end of the main connection before its
+/// conversation failed: it gave up and is on its way out. Without a sandbox it is let
+/// exit by itself rather than stopped at once, so that its last words — a client prints
+/// why after its `with socket:` block has closed the connection — are there to tell a
+/// collision from a bug. A close after the failure does not count: whether parley was
+/// still reading when it came is timing (a client that gives up on the last reply parley
+/// sent after the failure).
 pub fn program_left(outcome: &Outcome) -> bool {
     use crate::outcome::{EventKind, Party};
     outcome.transcript.events.iter().any(|e| {
         e.conn == crate::proto::MAIN
+            && outcome.failed_at.is_none_or(|failed| e.at <= failed)
             && matches!(
                 e.kind,
                 EventKind::Close { by: Party::Client } | EventKind::Error { .. }

@@ -146,6 +146,8 @@ struct Session<'a> {
     /// A connection parley closes right after the first piece of the message it writes
     /// next (`Hooks::send_before_close`: an FTP 226 goes out with the data connection's end).
     close_after_first_piece: Option<String>,
+    /// When the first error finding was pushed, on the recorder's clock.
+    failed_at: Option<Duration>,
 }
 
 /// A message received and judged while choosing an alternative of a `one_of`, waiting
@@ -223,6 +225,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         prefetched: None,
         pending_stream: None,
         close_after_first_piece: None,
+        failed_at: None,
     };
     for (name, value) in env::builtin_vars(&host, &port, std::time::SystemTime::now()) {
         session.globals.insert(name.into(), value);
@@ -315,6 +318,10 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         let failed =
             (outcome.is_err() && !informational) || session.findings[before..].iter().any(Finding::is_error);
         let state = session.settle(step, failed);
+        if failed && session.failed_at.is_none() {
+            // A step that failed without an error finding (one that stopped the scenario).
+            session.failed_at = Some(session.recorder.elapsed());
+        }
         results.push(result(step, state));
         match outcome {
             Err(Stop::Failed(f)) => {
@@ -369,6 +376,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         program: None,
         rule_points: rule_points(scenario, opts),
         program_checks: Vec::new(),
+        failed_at: session.failed_at,
     };
     // Serving a program whose conversation failed while it was still connected: it is
     // stopped before parley's connections close (just below), so whether it first reacts
@@ -571,6 +579,9 @@ impl Session<'_> {
         } else {
             f.by(party(self.me.other()))
         };
+        if f.is_error() && self.failed_at.is_none() {
+            self.failed_at = Some(self.recorder.elapsed());
+        }
         self.findings.push(f.on(conn));
     }
 

@@ -17,10 +17,20 @@ use crate::rules::RuleId;
 use crate::scenario::Side;
 use crate::scenario::duration::human;
 use crate::scenario::plan::{Action, Expect, Step};
+use std::time::Duration;
 
 /// A whole message, whether it came too early (the rule and why), and — when the
 /// message's body streams — its head alone and how its body follows.
-type Received = (Vec<u8>, Option<(RuleId, String)>, Option<StreamedBody>);
+type Received = (Vec<u8>, Option<Premature>, Option<StreamedBody>);
+
+/// A message of the peer that began arriving before parley began the last write of its
+/// own previous message: the rule that breaks, why, and when that write began (the
+/// conversation failed no later than that, however late the message is judged).
+pub(super) struct Premature {
+    rule: RuleId,
+    why: String,
+    before: Duration,
+}
 
 /// How many unexpected commands parley answers while waiting for one step.
 const MAX_ANSWERS: usize = 64;
@@ -136,7 +146,7 @@ impl Session<'_> {
         conn: &str,
         dir: Dir,
         msg: &[u8],
-        premature: Option<(RuleId, String)>,
+        premature: Option<Premature>,
     ) -> Result<(MessageView, bool), Stop> {
         self.judge_arrival_of(step, conn, dir, msg, None, premature).await
     }
@@ -150,7 +160,7 @@ impl Session<'_> {
         dir: Dir,
         msg: &[u8],
         body_len: Option<u64>,
-        premature: Option<(RuleId, String)>,
+        premature: Option<Premature>,
     ) -> Result<(MessageView, bool), Stop> {
         let mut found = Vec::new();
         let view = match body_len {
@@ -165,8 +175,13 @@ impl Session<'_> {
             f.location = Some(step.location.to_string());
             self.push(f, conn);
         }
-        if let Some((rule, why)) = premature {
-            let f = self.finding(step, rule, why).actual(msg);
+        if let Some(p) = premature {
+            let f = self.finding(step, p.rule, p.why).actual(msg);
+            if f.is_error() {
+                // Judged only when a step consumes it, maybe long after it came; what the
+                // peer did after `before` (giving up on parley's late reply) is not asked.
+                self.failed_at = Some(self.failed_at.map_or(p.before, |t| t.min(p.before)));
+            }
             self.push(f, conn);
         }
         // parley as a server never connects to another host or a privileged port for the
@@ -539,7 +554,7 @@ impl Session<'_> {
 
     /// Did `msg`, just consumed from `conn`, start arriving before parley began the last
     /// write of its previous message there? Then the peer did not wait for that message.
-    fn judge_timing(&mut self, conn: &str, dir: Dir, msg: &[u8]) -> Option<(RuleId, String)> {
+    fn judge_timing(&mut self, conn: &str, dir: Dir, msg: &[u8]) -> Option<Premature> {
         let c = self.conns.get_mut(conn)?;
         let start = c.consumed;
         c.consumed += msg.len();
@@ -547,7 +562,14 @@ impl Session<'_> {
         if start >= mark.received_before_last_write {
             return None;
         }
-        self.inspector.premature(dir, conn, msg, &mark.bytes, mark.split)
+        let (rule, why) = self
+            .inspector
+            .premature(dir, conn, msg, &mark.bytes, mark.split)?;
+        Some(Premature {
+            rule,
+            why,
+            before: mark.before,
+        })
     }
 
     /// The rule a message that never completed breaks, and the protocol's reason: the

@@ -221,6 +221,7 @@ impl Session<'_> {
             inbox.closed()
         };
         let mut mark = 0;
+        let mut mark_at = self.recorder.elapsed();
         let mut cut_short: Option<usize> = None;
         let mut failure: Option<String> = None;
         let mut written = 0usize;
@@ -246,6 +247,7 @@ impl Session<'_> {
             }
             if i + 1 == pieces.len() {
                 mark = shared.lock().received;
+                mark_at = self.recorder.elapsed();
             }
             let Some(writer) = c.writer() else {
                 // The plan check refuses a message after its sender's close.
@@ -289,6 +291,7 @@ impl Session<'_> {
         c.last_sent = bytes.clone();
         c.last_send = Some(SendMark {
             received_before_last_write: mark,
+            before: mark_at,
             bytes: bytes.clone(),
             split: pieces.len() > 1,
         });

@@ -7,12 +7,12 @@
 //! `json_at`, `regex`, raw `exact`/`contains`, captures) keep the buffered path, up to
 //! its limit.
 
+use super::receive::Premature;
 use super::streamed::{Streaming, feed_from};
 use super::{Session, Stop, after_sending, dir_from};
 use crate::engine::matcher::{self, Wanted};
 use crate::engine::stream::{HEAD, StreamMatch, StreamWanted};
 use crate::proto::{Framing, StreamedBody};
-use crate::rules::RuleId;
 use crate::scenario::Side;
 use crate::scenario::duration::human;
 use crate::scenario::plan::{Expect, Step};
@@ -57,7 +57,7 @@ impl Session<'_> {
         wanted: &Wanted<'_>,
         head: Vec<u8>,
         body: StreamedBody,
-        premature: Option<(RuleId, String)>,
+        premature: Option<Premature>,
     ) -> Result<(), Stop> {
         let Some(c) = self.conns.get(conn) else {
             return Err(self.not_open(step, conn));
