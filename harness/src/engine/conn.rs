@@ -73,6 +73,25 @@ impl Shared {
         self.drained.notify_one();
     }
 
+    /// Waits, until `deadline`, for the reader to have seen the peer's close or reset (and
+    /// recorded it): a write that failed on the peer's reset learns of it first, and the
+    /// transcript and the verdict must not depend on which of the two ran first. A reader
+    /// paused for a streamed message reads nothing more: no wait. Whether it saw it.
+    pub async fn seen_closed(&self, deadline: tokio::time::Instant) -> bool {
+        loop {
+            let changed = self.changed.notified();
+            if self.lock().closed() {
+                return true;
+            }
+            if self.must_pause() {
+                return false;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return self.lock().closed();
+            }
+        }
+    }
+
     /// The reader must wait: a message streams and enough of it waits already.
     fn must_pause(&self) -> bool {
         let inbox = self.lock();

@@ -271,6 +271,11 @@ impl Session<'_> {
                         e.kind(),
                         std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
                     );
+                    if closed {
+                        // The peer's reset is in the transcript before what parley makes
+                        // of it (and before the program's status is decided by it).
+                        shared.seen_closed(deadline).await;
+                    }
                     if closed && written > 0 {
                         cut_short = Some(taken.unwrap_or(written)).filter(|_| !closed_before);
                     } else {
