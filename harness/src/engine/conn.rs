@@ -76,18 +76,15 @@ impl Shared {
     /// Waits, until `deadline`, for the reader to have seen the peer's close or reset (and
     /// recorded it): a write that failed on the peer's reset learns of it first, and the
     /// transcript and the verdict must not depend on which of the two ran first. A reader
-    /// paused for a streamed message reads nothing more: no wait. Whether it saw it.
-    pub async fn seen_closed(&self, deadline: tokio::time::Instant) -> bool {
+    /// paused for a streamed message reads nothing more: no wait.
+    pub async fn seen_closed(&self, deadline: tokio::time::Instant) {
         loop {
             let changed = self.changed.notified();
-            if self.lock().closed() {
-                return true;
-            }
-            if self.must_pause() {
-                return false;
+            if self.lock().closed() || self.must_pause() {
+                return;
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return self.lock().closed();
+                return;
             }
         }
     }

@@ -146,7 +146,7 @@ struct Session<'a> {
     /// A connection parley closes right after the first piece of the message it writes
     /// next (`Hooks::send_before_close`: an FTP 226 goes out with the data connection's end).
     close_after_first_piece: Option<String>,
-    /// When the first error finding was pushed, on the recorder's clock.
+    /// When the conversation first failed, on the recorder's clock ([`Self::failed_by`]).
     failed_at: Option<Duration>,
 }
 
@@ -318,9 +318,9 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         let failed =
             (outcome.is_err() && !informational) || session.findings[before..].iter().any(Finding::is_error);
         let state = session.settle(step, failed);
-        if failed && session.failed_at.is_none() {
+        if failed {
             // A step that failed without an error finding (one that stopped the scenario).
-            session.failed_at = Some(session.recorder.elapsed());
+            session.failed_by(session.recorder.elapsed());
         }
         results.push(result(step, state));
         match outcome {
@@ -579,10 +579,15 @@ impl Session<'_> {
         } else {
             f.by(party(self.me.other()))
         };
-        if f.is_error() && self.failed_at.is_none() {
-            self.failed_at = Some(self.recorder.elapsed());
+        if f.is_error() {
+            self.failed_by(self.recorder.elapsed());
         }
         self.findings.push(f.on(conn));
+    }
+
+    /// The conversation failed no later than `at` (the earliest of these is kept).
+    fn failed_by(&mut self, at: Duration) {
+        self.failed_at = Some(self.failed_at.map_or(at, |t| t.min(at)));
     }
 
     /// The step's own `rule:`, when it is one the peer can break (a client rule named on a

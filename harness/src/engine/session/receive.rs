@@ -180,7 +180,7 @@ impl Session<'_> {
             if f.is_error() {
                 // Judged only when a step consumes it, maybe long after it came; what the
                 // peer did after `before` (giving up on parley's late reply) is not asked.
-                self.failed_at = Some(self.failed_at.map_or(p.before, |t| t.min(p.before)));
+                self.failed_by(p.before);
             }
             self.push(f, conn);
         }
