@@ -34,8 +34,6 @@ pub struct Inbox {
     pub eof: bool,
     /// The connection failed.
     pub error: Option<String>,
-    /// The peer sent more than [`BUFFER_LIMIT`] unconsumed bytes.
-    pub overflow: bool,
     /// Bytes received in all.
     pub received: usize,
     /// A streamed message is being taken as it arrives (see [`STREAM_PAUSE`]).
@@ -46,6 +44,13 @@ impl Inbox {
     /// The peer closed its end or the connection failed: nothing more will arrive.
     pub fn closed(&self) -> bool {
         self.eof || self.error.is_some()
+    }
+
+    /// More than [`BUFFER_LIMIT`] bytes wait unconsumed: the reader waits until the session
+    /// takes some (a body it streams, whose head it had not split off yet when they came)
+    /// or reports S-LIMIT (they hold no whole message).
+    pub fn overflow(&self) -> bool {
+        self.buf.len() > BUFFER_LIMIT
     }
 }
 
@@ -89,10 +94,11 @@ impl Shared {
         }
     }
 
-    /// The reader must wait: a message streams and enough of it waits already.
+    /// The reader must wait: the buffer is over its limit, or a message streams and enough
+    /// of it waits already. Whoever takes bytes from the buffer signals `drained`.
     fn must_pause(&self) -> bool {
         let inbox = self.lock();
-        inbox.streaming && inbox.buf.len() >= STREAM_PAUSE
+        inbox.overflow() || (inbox.streaming && inbox.buf.len() >= STREAM_PAUSE)
     }
 }
 
@@ -178,12 +184,8 @@ impl Conn {
                         recorder.data(&conn_name, them, &chunk[..n]);
                         let mut inbox = task_shared.lock();
                         inbox.received += n;
-                        if inbox.buf.len() + n > BUFFER_LIMIT {
-                            inbox.overflow = true;
-                            drop(inbox);
-                            task_shared.changed.notify_one();
-                            break;
-                        }
+                        // Kept even past the limit (then the loop waits, see `must_pause`):
+                        // a peer that sends fast may fill it before the session has looked.
                         inbox.buf.extend_from_slice(&chunk[..n]);
                         drop(inbox);
                         task_shared.changed.notify_one();
@@ -247,5 +249,61 @@ impl Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         self.reader.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Buf;
+    use tokio::io::AsyncWriteExt;
+
+    /// A peer that sends more than the limit before the session has looked (nginx's
+    /// sendfile does, while the session has yet to split a 64 MiB response's head off):
+    /// the reader keeps every byte, waits, and goes on once the session takes them.
+    #[tokio::test]
+    async fn a_buffer_filled_past_its_limit_before_the_session_looked_loses_nothing() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let total = BUFFER_LIMIT + 4 * 1024 * 1024;
+        let sender = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.write_all(&vec![b'x'; total]).await.unwrap();
+            s.shutdown().await.unwrap();
+        });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let conn = Conn::start("main", Party::Client, Framing::Raw, stream, Recorder::new()).unwrap();
+        let shared = conn.shared.clone();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        // Nobody takes anything until the buffer is over its limit.
+        while !shared.lock().overflow() {
+            let changed = shared.changed.notified();
+            if shared.lock().overflow() {
+                break;
+            }
+            tokio::time::timeout_at(deadline, changed)
+                .await
+                .expect("the buffer passes its limit");
+        }
+        assert!(!shared.lock().closed(), "the reader waits with the rest unread");
+        let mut taken = 0;
+        loop {
+            let changed = shared.changed.notified();
+            {
+                let mut inbox = shared.lock();
+                let n = inbox.buf.len();
+                inbox.buf.advance(n);
+                taken += n;
+                if inbox.eof && inbox.buf.is_empty() {
+                    break;
+                }
+            }
+            shared.drained.notify_one();
+            tokio::time::timeout_at(deadline, changed)
+                .await
+                .unwrap_or_else(|_| panic!("the reader goes on once drained: {taken} of {total} taken"));
+        }
+        assert_eq!(taken, total);
+        sender.await.unwrap();
     }
 }

@@ -423,6 +423,7 @@ impl Session<'_> {
                 } else if !inbox.buf.is_empty() {
                     let extra: Vec<u8> = std::mem::take(&mut inbox.buf).to_vec();
                     drop(inbox);
+                    shared.drained.notify_one();
                     total += extra.len();
                     let room = SAMPLE_BYTES.saturating_sub(sample.len());
                     sample.extend_from_slice(&extra[..extra.len().min(room)]);
@@ -435,7 +436,7 @@ impl Session<'_> {
                     }
                     continue;
                 }
-                if !echo && (inbox.closed() || inbox.overflow) {
+                if !echo && inbox.closed() {
                     break true;
                 }
             }

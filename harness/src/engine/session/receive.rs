@@ -452,7 +452,7 @@ impl Session<'_> {
                     complete = Some((msg, inbox.eof && inbox.buf.is_empty()));
                     break 'locked;
                 }
-                if inbox.overflow {
+                if inbox.overflow() {
                     let got = inbox.buf[..inbox.buf.len().min(256)].to_vec();
                     drop(inbox);
                     let f = self
@@ -498,6 +498,8 @@ impl Session<'_> {
                 }
             }
             if let Some((msg, drained)) = complete {
+                // The reader may wait for room (`Inbox::overflow`).
+                shared.drained.notify_one();
                 if drained && conn != MAIN {
                     self.close_after_peer(conn).await;
                 }

@@ -157,6 +157,7 @@ impl Session<'_> {
         };
         let mut bytes = std::mem::take(&mut c.unechoed);
         let arrived = std::mem::take(&mut c.shared.lock().buf);
+        c.shared.drained.notify_one();
         c.consumed += arrived.len();
         bytes.extend_from_slice(&arrived);
         bytes
