@@ -265,6 +265,10 @@ pub struct Outcome {
     /// clock: what the peer did after it is not asked of it (see
     /// [`crate::engine::sandbox::program_left`]). Not reported.
     pub failed_at: Option<Duration>,
+    /// Serving a program: when the program first closed or reset the main connection, on
+    /// the transcript's clock, also when no step acted on it (the reported transcript then
+    /// leaves it out). Not reported.
+    pub left_at: Option<Duration>,
 }
 
 /// One check of what the program under test did, apart from the conversation.
@@ -338,6 +342,7 @@ impl Outcome {
             rule_points: BTreeMap::new(),
             program_checks: Vec::new(),
             failed_at: None,
+            left_at: None,
         }
     }
 
@@ -370,6 +375,7 @@ impl Outcome {
             rule_points: scenario.rule_points.clone(),
             program_checks: Vec::new(),
             failed_at: None,
+            left_at: None,
         }
     }
 

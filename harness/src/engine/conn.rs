@@ -38,12 +38,27 @@ pub struct Inbox {
     pub received: usize,
     /// A streamed message is being taken as it arrives (see [`STREAM_PAUSE`]).
     pub streaming: bool,
+    /// When the reader recorded the peer's close or the failure, on the transcript's clock.
+    pub closed_at: Option<std::time::Duration>,
+    /// A step acted on the peer's close or the failure ([`Inbox::notice_closed`]): the
+    /// reported transcript shows it. One no step needed — the peer closed after the last
+    /// message parley waited for — is left out of it: whether the reader had recorded it
+    /// when the conversation ended is timing.
+    pub noticed: bool,
 }
 
 impl Inbox {
     /// The peer closed its end or the connection failed: nothing more will arrive.
     pub fn closed(&self) -> bool {
         self.eof || self.error.is_some()
+    }
+
+    /// [`Inbox::closed`], for a step that acts on the answer: a close it acts on is shown
+    /// in the transcript (see [`Inbox::noticed`]).
+    pub fn notice_closed(&mut self) -> bool {
+        let closed = self.closed();
+        self.noticed |= closed;
+        closed
     }
 
     /// More than [`BUFFER_LIMIT`] bytes wait unconsumed: the reader waits until the session
@@ -85,7 +100,7 @@ impl Shared {
     pub async fn seen_closed(&self, deadline: tokio::time::Instant) {
         loop {
             let changed = self.changed.notified();
-            if self.lock().closed() || self.must_pause() {
+            if self.lock().notice_closed() || self.must_pause() {
                 return;
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
@@ -175,8 +190,11 @@ impl Conn {
                 }
                 match read.read(&mut chunk).await {
                     Ok(0) => {
-                        recorder.push(&conn_name, EventKind::Close { by: them });
-                        task_shared.lock().eof = true;
+                        let at = recorder.push(&conn_name, EventKind::Close { by: them });
+                        let mut inbox = task_shared.lock();
+                        inbox.eof = true;
+                        inbox.closed_at = Some(at);
+                        drop(inbox);
                         task_shared.changed.notify_one();
                         break;
                     }
@@ -191,13 +209,16 @@ impl Conn {
                         task_shared.changed.notify_one();
                     }
                     Err(e) => {
-                        recorder.push(
+                        let at = recorder.push(
                             &conn_name,
                             EventKind::Error {
                                 message: e.to_string(),
                             },
                         );
-                        task_shared.lock().error = Some(e.to_string());
+                        let mut inbox = task_shared.lock();
+                        inbox.error = Some(e.to_string());
+                        inbox.closed_at = Some(at);
+                        drop(inbox);
                         task_shared.changed.notify_one();
                         break;
                     }

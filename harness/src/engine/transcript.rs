@@ -366,8 +366,9 @@ impl Recorder {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends an event (data is kept within the budgets as by [`Recorder::data`]).
-    pub fn push(&self, conn: &str, kind: EventKind) {
+    /// Appends an event (data is kept within the budgets as by [`Recorder::data`]) and
+    /// returns its time, which names it for [`Recorder::snapshot_without`].
+    pub fn push(&self, conn: &str, kind: EventKind) -> Duration {
         let at = self.start.elapsed();
         let mut inner = self.lock();
         match kind {
@@ -378,6 +379,7 @@ impl Recorder {
                 kind,
             }),
         }
+        at
     }
 
     /// Records data from `from`.
@@ -396,6 +398,17 @@ impl Recorder {
         Transcript {
             events: self.lock().events(),
         }
+    }
+
+    /// A copy of the events so far but the closes and failures in `left_out`, each named
+    /// by its connection and the time [`Recorder::push`] returned for it.
+    pub fn snapshot_without(&self, left_out: &[(String, Duration)]) -> Transcript {
+        let mut events = self.lock().events();
+        events.retain(|e| {
+            let ending = matches!(e.kind, EventKind::Close { .. } | EventKind::Error { .. });
+            !(ending && left_out.iter().any(|(conn, at)| *conn == e.conn && *at == e.at))
+        });
+        Transcript { events }
     }
 }
 

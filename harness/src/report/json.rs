@@ -620,6 +620,7 @@ fn outcome(s: ScenarioIn) -> Result<Outcome, ReadError> {
         }),
         rule_points,
         failed_at: None,
+        left_at: None,
         program_checks: s
             .program_checks
             .iter()

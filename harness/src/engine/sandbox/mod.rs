@@ -456,15 +456,9 @@ pub fn mark_collision(outcome: &mut Outcome) {
 /// still reading when it came is timing (a client that gives up on the last reply parley
 /// sent after the failure).
 pub fn program_left(outcome: &Outcome) -> bool {
-    use crate::outcome::{EventKind, Party};
-    outcome.transcript.events.iter().any(|e| {
-        e.conn == crate::proto::MAIN
-            && outcome.failed_at.is_none_or(|failed| e.at <= failed)
-            && matches!(
-                e.kind,
-                EventKind::Close { by: Party::Client } | EventKind::Error { .. }
-            )
-    })
+    outcome
+        .left_at
+        .is_some_and(|left| outcome.failed_at.is_none_or(|failed| left <= failed))
 }
 
 /// Whether the program opened the main connection at all (a client that exits before it

@@ -126,6 +126,9 @@ struct Session<'a> {
     last_code: Option<u16>,
     deadline: Instant,
     main_opened: bool,
+    /// Every connection opened, by name, with its inbox (also those closed since): which
+    /// of the peer's closes a step acted on ([`Session::shown_transcript`]).
+    opened: Vec<(String, std::sync::Arc<super::conn::Shared>)>,
     /// A data connection failed and parley answered for it: skip the steps of that
     /// transfer until the client's next message on `main`.
     resync: bool,
@@ -217,6 +220,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         last_code: None,
         deadline: Instant::now() + scenario.timeout,
         main_opened: false,
+        opened: Vec::new(),
         resync: false,
         greeted: false,
         received_at: HashMap::new(),
@@ -368,8 +372,9 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         status,
         error,
         duration: started.elapsed(),
-        findings: session.findings,
-        transcript: session.recorder.snapshot(),
+        left_at: session.left_at(),
+        findings: std::mem::take(&mut session.findings),
+        transcript: session.shown_transcript(),
         steps: results,
         variant: None,
         submission: None,
@@ -447,6 +452,38 @@ impl Session<'_> {
     /// Takes the verdicts the inspector kept until it knew what followed a message
     /// ([`Inspector::finish`]), attaches each to the step that received the peer's last
     /// message on its connection, and fails that step when the verdict is an error.
+    /// The transcript as reported: without the peer's closes and failures no step acted on
+    /// (see [`super::conn::Inbox::noticed`]), so that it does not depend on whether the
+    /// reader task had recorded them when the last step ended.
+    fn shown_transcript(&self) -> crate::outcome::Transcript {
+        let left_out: Vec<(String, Duration)> = self
+            .opened
+            .iter()
+            .filter_map(|(conn, shared)| {
+                let inbox = shared.lock();
+                inbox
+                    .closed_at
+                    .filter(|_| !inbox.noticed)
+                    .map(|at| (conn.clone(), at))
+            })
+            .collect();
+        self.recorder.snapshot_without(&left_out)
+    }
+
+    /// When the client first closed or reset the main connection, noticed by a step or
+    /// not ([`Outcome::left_at`]).
+    fn left_at(&self) -> Option<Duration> {
+        self.opened
+            .iter()
+            .filter(|(conn, _)| conn == MAIN)
+            .filter_map(|(_, shared)| {
+                let inbox = shared.lock();
+                let by_client = inbox.error.is_some() || (inbox.eof && self.me == Side::Server);
+                inbox.closed_at.filter(|_| by_client)
+            })
+            .min()
+    }
+
     fn finish(&mut self, results: &mut [StepResult]) {
         let mut late = Vec::new();
         self.inspector.finish(dir_from(self.me.other()), &mut late);
@@ -713,5 +750,70 @@ mod tests {
         assert_eq!(after_sending(b"hi\r\n"), " after sending \"hi\\r\\n\"");
         assert_eq!(after_sending(b""), "");
         assert_eq!(got_tail(b"x"), ": \"x\"");
+    }
+
+    /// An echo server that answers on `a` and closes it before it accepts `b`, then
+    /// answers on `b`; `a`'s close reaches parley long before the last step ends.
+    async fn closes_a_then_serves_b(listener: tokio::net::TcpListener) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut served = Vec::new();
+        for _ in 0..2 {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut line = [0u8; 4];
+            s.read_exact(&mut line).await.unwrap();
+            s.write_all(&line).await.unwrap();
+            s.shutdown().await.unwrap();
+            served.push(s);
+        }
+        // Holds the sockets until parley closes them.
+        for mut s in served {
+            let _ = s.read(&mut [0u8; 1]).await;
+        }
+    }
+
+    async fn play_against(yaml: &str) -> Outcome {
+        let scenario =
+            crate::scenario::load_str(std::path::Path::new("closes.yaml"), yaml, Default::default()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = tokio::spawn(closes_a_then_serves_b(listener));
+        let o = play(
+            &scenario,
+            Side::Client,
+            Endpoint::Connect(addr),
+            &PlayOptions::default(),
+        )
+        .await;
+        server.await.unwrap();
+        o
+    }
+
+    fn closes_by_server(o: &Outcome, conn: &str) -> usize {
+        use crate::outcome::EventKind;
+        let by_server = |e: &&crate::outcome::Event| {
+            e.conn == conn && matches!(e.kind, EventKind::Close { by: Party::Server })
+        };
+        o.transcript.events.iter().filter(by_server).count()
+    }
+
+    /// Whether the reader had recorded a close no step waited for when the last step ended
+    /// is timing: the reported transcript leaves such a close out, so it is the same on
+    /// every run. A close a step waited for is shown.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_close_no_step_waited_for_is_left_out_of_the_transcript() {
+        let steps = |wait_for_a: &str| {
+            format!(
+                "name: a closes early\nprotocol: echo\nsteps:\n  - open: a\n  - client: \"one\\n\"\n    on: a\n  - server: \"one\\n\"\n    on: a\n{wait_for_a}  - open: b\n  - client: \"two\\n\"\n    on: b\n  - server: \"two\\n\"\n    on: b\n"
+            )
+        };
+        for _ in 0..5 {
+            let o = play_against(&steps("")).await;
+            assert_eq!(o.status, Status::Passed, "{:?}", o.findings);
+            assert_eq!(closes_by_server(&o, "a"), 0, "{:#?}", o.transcript.events);
+            assert!(o.transcript.events.iter().any(|e| e.conn == "b"));
+            let o = play_against(&steps("  - close: server\n    on: a\n")).await;
+            assert_eq!(o.status, Status::Passed, "{:?}", o.findings);
+            assert_eq!(closes_by_server(&o, "a"), 1, "{:#?}", o.transcript.events);
+        }
     }
 }

@@ -75,6 +75,7 @@ impl Session<'_> {
         if conn == MAIN {
             self.main_opened = true;
         }
+        self.opened.push((conn.to_string(), c.shared.clone()));
         self.conns.insert(conn.to_string(), c);
         Ok(())
     }
@@ -436,7 +437,7 @@ impl Session<'_> {
                     }
                     continue;
                 }
-                if !echo && inbox.closed() {
+                if !echo && inbox.notice_closed() {
                     break true;
                 }
             }

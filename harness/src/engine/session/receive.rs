@@ -435,7 +435,13 @@ impl Session<'_> {
                     dir,
                     conn,
                 };
-                let decision = framer.frame(&inbox.buf, inbox.eof, &mut scan);
+                // Framed without the end of file first: a message the peer's close ended
+                // is one a step acted on the close for (`Inbox::noticed`).
+                let mut decision = framer.frame(&inbox.buf, false, &mut scan);
+                if inbox.eof && decision == Frame::Partial {
+                    decision = framer.frame(&inbox.buf, true, &mut scan);
+                    inbox.noticed |= decision != Frame::Partial;
+                }
                 // A body that streams does so however much of it has arrived already.
                 if let Some(body) =
                     stream_from.and_then(|from| self.inspector.streamed_body(dir, conn, &scan, from))
@@ -470,7 +476,10 @@ impl Session<'_> {
                     self.push(f, conn);
                     return Err(Stop::Halt);
                 }
-                if (inbox.closed()) && step.or_close && inbox.buf.is_empty() {
+                if inbox.closed() {
+                    inbox.noticed = true;
+                }
+                if inbox.closed() && step.or_close && inbox.buf.is_empty() {
                     return Ok(None);
                 }
                 if inbox.closed() {
@@ -543,6 +552,8 @@ impl Session<'_> {
         let ftp = self.scenario.protocol == crate::proto::Protocol::Ftp;
         if let Some(c) = self.conns.get_mut(conn) {
             if (ftp || c.framing == crate::proto::Framing::Eof) && c.writer().is_some() {
+                // parley acts on the peer's close: the transcript shows it.
+                c.shared.lock().noticed = true;
                 self.recorder.push(
                     conn,
                     EventKind::Close {

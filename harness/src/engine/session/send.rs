@@ -241,7 +241,7 @@ impl Session<'_> {
                         Taken::Unknown => {}
                     }
                 }
-                if shared.lock().closed() {
+                if shared.lock().notice_closed() {
                     cut_short = Some(taken.unwrap_or(written)).filter(|_| !closed_before);
                     break;
                 }

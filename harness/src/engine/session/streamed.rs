@@ -119,9 +119,11 @@ impl Session<'_> {
                 feed_from(&shared, &mut inbox, &mut m);
                 if m.is_done() {
                     complete = true;
-                } else if let Some(e) = &inbox.error {
+                } else if let Some(e) = inbox.error.clone() {
+                    inbox.noticed = true;
                     stalled = Some(format!("the connection `{conn}` failed ({e})"));
                 } else if inbox.eof && inbox.buf.is_empty() {
+                    inbox.noticed = true;
                     if end == StreamEnd::Eof {
                         complete = true;
                     } else {
@@ -257,6 +259,7 @@ impl Session<'_> {
                 break;
             }
             if !closed_before && written > 0 && shared.lock().eof {
+                shared.lock().noticed = true;
                 cut_short = true;
                 break;
             }

@@ -90,9 +90,11 @@ impl Session<'_> {
                 if m.is_done() {
                     break;
                 }
-                if let Some(e) = &inbox.error {
+                if let Some(e) = inbox.error.clone() {
+                    inbox.noticed = true;
                     cut = Some(format!("the connection `{conn}` failed ({e})"));
                 } else if inbox.eof && inbox.buf.is_empty() {
+                    inbox.noticed = true;
                     cut = Some(format!("the {} closed `{conn}`", from.name()));
                 }
             }
