@@ -104,6 +104,7 @@ fn a_correct_client_gets_full_marks_plain_and_under_every_variant(
 #[case::wrong_length("grading/http-post.yaml", "http-post/wrong-length.py", None, &["H-LEN-2"])]
 #[case::no_content_length("grading/http-post.yaml", "http-post/no-content-length.py", None, &["H-LEN-1"])]
 #[case::port_byte_order("grading/ftp-list.yaml", "ftp-client/port-byte-order.py", None, &["F-DATA-1"])]
+#[case::port_of_server("grading/ftp-list.yaml", "ftp-client/port-of-server.py", None, &["F-DATA-1"])]
 #[case::port_float("grading/ftp-list.yaml", "ftp-client/port-float.py", None, &["F-CMD-3"])]
 #[case::course_client("grading/ftp-list.yaml", "ftp-client/course.py", None, &["F-DATA-1"])]
 #[case::listen_after_list("grading/ftp-list.yaml", "ftp-client/listen-after-list.py", None, &["F-DATA-2"])]

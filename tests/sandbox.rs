@@ -85,6 +85,15 @@ fn assert_shows_f_data_1(o: &Outcome) {
     );
 }
 
+/// Runs of the course client outside a sandbox all bind the host's port 39851: one test
+/// at a time does (two at once collide, which parley rightly reports as an error of the
+/// machine, not the program's F-DATA-1). Sandboxed runs need no turn.
+static HOST_PORT_39851: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn host_port_turn(isolation: Isolation) -> Option<std::sync::MutexGuard<'static, ()>> {
+    (!sandboxed(isolation)).then(|| HOST_PORT_39851.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
@@ -95,7 +104,7 @@ fn default_jobs() -> usize {
 fn the_course_ftp_client_shows_f_data_1_plain_and_in_every_variant_at_the_default_jobs(
     #[case] isolation: Isolation,
 ) {
-    sandboxed(isolation);
+    let _turn = host_port_turn(isolation);
     let sc = scenario("grading/ftp-list.yaml");
     let one = [Submission {
         name: "course".into(),
@@ -131,7 +140,7 @@ fn the_course_ftp_client_shows_f_data_1_plain_and_in_every_variant_at_the_defaul
 fn four_copies_of_the_course_client_graded_as_a_class_at_jobs_4_all_show_f_data_1(
     #[case] isolation: Isolation,
 ) {
-    sandboxed(isolation);
+    let _turn = host_port_turn(isolation);
     let class = tempfile::tempdir().unwrap();
     for name in ["ann", "ben", "cat", "dan"] {
         let dir = class.path().join(name);

@@ -108,8 +108,24 @@ impl Session<'_> {
         let mut refusals = 0u32;
         let mut backoff = Duration::from_millis(5);
         let sockets = self.opts.sockets(); // --- isolation: in the program's sandbox, if any
+        let own = self.own_listeners();
         let stream = loop {
-            let why = match tokio::time::timeout_at(deadline, sockets.connect(addr.as_str())).await {
+            // parley's own sockets are not the peer's: a wrong PORT can name the port of
+            // parley's listener, and a connection to a port nothing listens on in the
+            // ephemeral range can meet itself (TCP simultaneous open). Either is refused.
+            let attempt = match addr.parse::<SocketAddr>() {
+                Ok(a)
+                    if own
+                        .iter()
+                        .any(|l| l.port() == a.port() && (l.ip() == a.ip() || l.ip().is_unspecified())) =>
+                {
+                    Ok(Err(refused_by_parley(a, "parley's own listener is there")))
+                }
+                _ => tokio::time::timeout_at(deadline, sockets.connect(addr.as_str()))
+                    .await
+                    .map(|r| r.and_then(not_to_itself)),
+            };
+            let why = match attempt {
                 Ok(Ok(stream)) => break stream,
                 Ok(Err(e)) => {
                     if serving_data
@@ -148,6 +164,20 @@ impl Session<'_> {
             }
         }
         Ok(Some(stream))
+    }
+
+    /// The addresses parley listens on in this run: its listeners, and the one the program
+    /// connected to when parley serves it.
+    fn own_listeners(&self) -> Vec<SocketAddr> {
+        let main = match &self.main_endpoint {
+            Some(Endpoint::Accept(l)) => l.local_addr().ok(),
+            _ => None,
+        };
+        self.listeners
+            .values()
+            .filter_map(|l| l.local_addr().ok())
+            .chain(main)
+            .collect()
     }
 
     /// While retrying data connection `conn`: when parley's next step sends a message on
@@ -513,6 +543,27 @@ impl Session<'_> {
 
 /// Binds a free port below 1024 on `ip`: from a place that depends on the process and the
 /// time, so that runs at once (parallel tests, a class) rarely try the same ports.
+/// A refusal parley makes itself: the address is one of its own sockets, not the peer's.
+/// It is judged as the kernel's refusal would be (a data connection is retried, then the
+/// client did not listen where it said).
+fn refused_by_parley(addr: SocketAddr, why: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        format!("nothing of the peer's listens on {addr} ({why})"),
+    )
+}
+
+/// `stream`, unless it is connected to itself: its source port is the port it connected
+/// to, on the same address (nothing listened there; the kernel's TCP simultaneous open).
+fn not_to_itself(stream: TcpStream) -> std::io::Result<TcpStream> {
+    match (stream.local_addr(), stream.peer_addr()) {
+        (Ok(local), Ok(peer)) if local == peer => {
+            Err(refused_by_parley(peer, "parley's connection met itself"))
+        }
+        _ => Ok(stream),
+    }
+}
+
 async fn bind_privileged(sockets: &dyn SocketFactory, ip: std::net::IpAddr) -> std::io::Result<TcpListener> {
     let seed = std::process::id() as usize
         ^ std::time::SystemTime::now()
@@ -544,4 +595,31 @@ enum Early {
     BeforeRetry,
     /// Just before a data connection is closed (`Hooks::send_before_close`).
     BeforeClose,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A socket bound to a port and connected to that same port meets itself (TCP
+    /// simultaneous open): it is refused, not taken for the peer.
+    #[tokio::test]
+    async fn a_connection_that_meets_itself_is_refused() {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let me = socket.local_addr().unwrap();
+        let stream = socket.connect(me).await.unwrap();
+        assert_eq!(
+            stream.peer_addr().unwrap(),
+            me,
+            "the kernel connected it to itself"
+        );
+        let e = not_to_itself(stream).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert!(e.to_string().contains("met itself"), "{e}");
+        // A connection to a listener is kept.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        assert!(not_to_itself(stream).is_ok());
+    }
 }
