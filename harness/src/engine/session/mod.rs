@@ -449,9 +449,6 @@ impl Session<'_> {
         }
     }
 
-    /// Takes the verdicts the inspector kept until it knew what followed a message
-    /// ([`Inspector::finish`]), attaches each to the step that received the peer's last
-    /// message on its connection, and fails that step when the verdict is an error.
     /// The transcript as reported: without the peer's closes and failures no step acted on
     /// (see [`super::conn::Inbox::noticed`]), so that it does not depend on whether the
     /// reader task had recorded them when the last step ended.
@@ -484,6 +481,9 @@ impl Session<'_> {
             .min()
     }
 
+    /// Takes the verdicts the inspector kept until it knew what followed a message
+    /// ([`Inspector::finish`]), attaches each to the step that received the peer's last
+    /// message on its connection, and fails that step when the verdict is an error.
     fn finish(&mut self, results: &mut [StepResult]) {
         let mut late = Vec::new();
         self.inspector.finish(dir_from(self.me.other()), &mut late);

@@ -541,8 +541,6 @@ impl Session<'_> {
     }
 }
 
-/// Binds a free port below 1024 on `ip`: from a place that depends on the process and the
-/// time, so that runs at once (parallel tests, a class) rarely try the same ports.
 /// A refusal parley makes itself: the address is one of its own sockets, not the peer's.
 /// It is judged as the kernel's refusal would be (a data connection is retried, then the
 /// client did not listen where it said).
@@ -564,6 +562,8 @@ fn not_to_itself(stream: TcpStream) -> std::io::Result<TcpStream> {
     }
 }
 
+/// Binds a free port below 1024 on `ip`: from a place that depends on the process and the
+/// time, so that runs at once (parallel tests, a class) rarely try the same ports.
 async fn bind_privileged(sockets: &dyn SocketFactory, ip: std::net::IpAddr) -> std::io::Result<TcpListener> {
     let seed = std::process::id() as usize
         ^ std::time::SystemTime::now()

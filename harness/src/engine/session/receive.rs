@@ -476,13 +476,11 @@ impl Session<'_> {
                     self.push(f, conn);
                     return Err(Stop::Halt);
                 }
-                if inbox.closed() {
-                    inbox.noticed = true;
-                }
-                if inbox.closed() && step.or_close && inbox.buf.is_empty() {
+                let closed = inbox.notice_closed();
+                if closed && step.or_close && inbox.buf.is_empty() {
                     return Ok(None);
                 }
-                if inbox.closed() {
+                if closed {
                     let how = match &inbox.error {
                         Some(e) => format!("the connection `{conn}` failed ({e})"),
                         None => format!("the {} closed `{conn}`", from.name()),
