@@ -206,6 +206,95 @@ fn a_port_another_process_holds_is_the_machines_problem_never_the_programs_bug(#
     drop(held);
 }
 
+/// An echo client that first binds a fixed port of its own, the way the course's FTP
+/// client binds 39851: the port named in `state` by its first run, and at the first run
+/// `first_port` (`{port}`: where parley's listener is, standing for the draw that puts
+/// parley's listener on a program's fixed port). Each run appends its port to `state`.
+/// (The code names it `p`: parley fills in `{port}` wherever it appears in the command.)
+fn fixed_port_client(state: &std::path::Path, first_port: &str) -> Vec<String> {
+    vec![
+        "python3".into(),
+        "-c".into(),
+        format!(
+            "import os,socket,sys\nstate={state:?}\n\
+             runs=open(state).read().split() if os.path.exists(state) else []\n\
+             p=int(runs[0]) if runs else int({first_port})\n\
+             open(state,'a').write(str(p)+'\\n')\n\
+             s=socket.socket()\ns.bind(('127.0.0.1',p))\n\
+             c=socket.create_connection((sys.argv[1],int(sys.argv[2])))\nc.sendall(b'hello\\n')\n\
+             print(c.recv(100).decode(),end='')\nc.close()",
+            state = state.display().to_string(),
+        ),
+        "{host}".into(),
+        "{port}".into(),
+    ]
+}
+
+fn runs_of(state: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(state)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_fixed_port_that_parleys_listener_took_in_the_sandbox_gets_a_second_run_that_keeps_off_it() {
+    if !sandboxed(Isolation::Auto) {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"SKIPPED: without a sandbox a collision is retried alone, tested by the fallback cases\n",
+        );
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let state = scratch.path().join("runs");
+    let sc = scenario("grading/echo-client.yaml");
+    let command = fixed_port_client(&state, "sys.argv[2]");
+    let o = runtime().block_on(grade_client(&sc, None, &options(command, Isolation::Auto)));
+    let runs = runs_of(&state);
+    // The first run could not bind its port (parley's listener held it there); the second,
+    // in a sandbox that keeps off parley's ports of the first, binds the same port and
+    // passes: the verdict is what the program does, not where the kernel put parley.
+    assert_eq!(runs.len(), 2, "{runs:?} {}", describe(&o));
+    assert_eq!(runs[0], runs[1], "{}", describe(&o));
+    assert_eq!(o.status, Status::Passed, "{}", describe(&o));
+    assert!(!o.port_in_use);
+}
+
+#[test]
+fn a_program_that_binds_parleys_own_port_in_every_run_is_judged_after_one_more_run() {
+    if !sandboxed(Isolation::Auto) {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"SKIPPED: without a sandbox a collision is retried alone, tested by the fallback cases\n",
+        );
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let state = scratch.path().join("runs");
+    // Not a fixed port: it binds the port it was told to connect to, in every run — its own
+    // bug, which a second run shows again.
+    let mut command = fixed_port_client(&state, "sys.argv[2]");
+    command[2] = command[2].replace("int(runs[0]) if runs else ", "");
+    let sc = scenario("grading/echo-client.yaml");
+    let o = runtime().block_on(grade_client(&sc, None, &options(command, Isolation::Auto)));
+    let runs = runs_of(&state);
+    assert_eq!(runs.len(), 2, "once more, not more: {runs:?} {}", describe(&o));
+    assert_ne!(runs[0], runs[1], "the second sandbox's listener is elsewhere");
+    assert_eq!(
+        o.status,
+        Status::Failed,
+        "judged, not an error of the machine: {}",
+        describe(&o)
+    );
+    assert!(!sandbox::is_collision(&o), "{}", describe(&o));
+    let rules: Vec<&str> = o.failed_rules().iter().map(|r| r.as_str()).collect();
+    assert_eq!(rules, ["S-CONNECT"], "{}", describe(&o));
+    let said = &o.program.as_ref().unwrap().stderr_tail;
+    assert!(said.contains("Address already in use"), "{said}");
+}
+
 /// `marker` as a shell word that does not contain it literally, so that only the process
 /// exec'd with it as its name carries it, not the shells around it.
 fn quoted(marker: &str) -> String {

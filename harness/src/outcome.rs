@@ -269,6 +269,10 @@ pub struct Outcome {
     /// the transcript's clock, also when no step acted on it (the reported transcript then
     /// leaves it out). Not reported.
     pub left_at: Option<Duration>,
+    /// The run failed and its program said a port it binds was in use ("Address already
+    /// in use", [`crate::engine::sandbox::collided`]): another run's doing without a
+    /// sandbox, possibly parley's own sockets in one. Not reported.
+    pub port_in_use: bool,
 }
 
 /// One check of what the program under test did, apart from the conversation.
@@ -343,6 +347,7 @@ impl Outcome {
             program_checks: Vec::new(),
             failed_at: None,
             left_at: None,
+            port_in_use: false,
         }
     }
 
@@ -376,6 +381,7 @@ impl Outcome {
             program_checks: Vec::new(),
             failed_at: None,
             left_at: None,
+            port_in_use: false,
         }
     }
 

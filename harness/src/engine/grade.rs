@@ -190,12 +190,14 @@ async fn grade_in(
 }
 
 // --- isolation (engine/sandbox): begin
-/// Ends the run at `place` (nothing of the program is left when this returns); without a
-/// sandbox, a failure of a program that could not bind a port is another run's doing.
+/// Ends the run at `place` (nothing of the program is left when this returns) and notes
+/// whether its program failed because a port it binds was taken; without a sandbox that
+/// is another run's doing.
 async fn settle_place(place: Place, outcome: &mut Outcome, report: &ProgramReport) {
     let isolated = place.isolated();
     place.close().await;
-    if !isolated && outcome.status != crate::outcome::Status::Passed && sandbox::collided(report) {
+    outcome.port_in_use = outcome.status != crate::outcome::Status::Passed && sandbox::collided(report);
+    if outcome.port_in_use && !isolated {
         sandbox::mark_collision(outcome);
     }
 }

@@ -621,6 +621,7 @@ fn outcome(s: ScenarioIn) -> Result<Outcome, ReadError> {
         rule_points,
         failed_at: None,
         left_at: None,
+        port_in_use: false,
         program_checks: s
             .program_checks
             .iter()

@@ -24,6 +24,7 @@
 
 #[cfg(target_os = "linux")]
 mod linux;
+mod own_ports;
 mod ports;
 mod sockets;
 #[cfg(not(target_os = "linux"))]
@@ -31,19 +32,21 @@ mod unsupported;
 
 pub use sockets::{HOST, HostSockets, SocketFactory, SocketFuture};
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 
 use super::program::{Program, ProgramReport, ProgramSpec};
 use crate::outcome::{ErrorKind, Outcome, RunError, Status, StepState};
 
 #[cfg(target_os = "linux")]
 use linux::Inside;
+use own_ports::OwnPorts;
 #[cfg(not(target_os = "linux"))]
 use unsupported::Inside;
 
@@ -180,11 +183,23 @@ impl Jobs {
 #[derive(Debug)]
 pub struct Sandbox {
     jobs: Jobs,
+    /// The ports parley's sockets took here ([`own_ports`]).
+    ports: Arc<OwnPorts>,
 }
 
 impl Sandbox {
     /// Creates the namespaces (on a thread of their own), or says why it cannot.
     pub async fn new() -> Result<Sandbox, Unavailable> {
+        Sandbox::with_ports(OwnPorts::new()).await
+    }
+
+    /// A sandbox whose sockets never take one of `avoid` where the kernel picks the port
+    /// (the ports parley's sockets took in an earlier sandbox of the same run).
+    async fn avoiding(avoid: BTreeSet<u16>) -> Result<Sandbox, Unavailable> {
+        Sandbox::with_ports(OwnPorts::avoiding(avoid)).await
+    }
+
+    async fn with_ports(ports: OwnPorts) -> Result<Sandbox, Unavailable> {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -210,22 +225,30 @@ impl Sandbox {
         ready_rx
             .await
             .map_err(|_| Unavailable::Thread(io::Error::other("it ended while starting")))??;
-        Ok(Sandbox { jobs: Jobs(tx) })
+        Ok(Sandbox {
+            jobs: Jobs(tx),
+            ports: Arc::new(ports),
+        })
     }
 
     /// A listener bound to `addr` inside the sandbox.
     pub async fn bind(&self, addr: SocketAddr) -> io::Result<TcpListener> {
-        sandbox_bind(&self.jobs, addr).await
+        sandbox_bind(&self.jobs, &self.ports, addr).await
     }
 
     /// A connection to `addr` (`host:port`) from inside the sandbox.
     pub async fn connect(&self, addr: &str) -> io::Result<TcpStream> {
-        sandbox_connect(&self.jobs, addr).await
+        sandbox_connect(&self.jobs, &self.ports, addr).await
     }
 
     /// Where the session creates its sockets for this run: inside the sandbox.
     pub fn sockets(&self) -> Arc<dyn SocketFactory> {
-        Arc::new(SandboxSockets(self.jobs.clone()))
+        Arc::new(SandboxSockets(self.jobs.clone(), Arc::clone(&self.ports)))
+    }
+
+    /// Every port parley's sockets took in this sandbox so far.
+    pub fn own_ports(&self) -> BTreeSet<u16> {
+        self.ports.used()
     }
 
     /// Starts the program inside the sandbox. It is parley's child (its exit, output and
@@ -280,35 +303,26 @@ impl Reaper {
     }
 }
 
-async fn sandbox_bind(jobs: &Jobs, addr: SocketAddr) -> io::Result<TcpListener> {
-    let listener = jobs
-        .run(move |_| {
-            let l = std::net::TcpListener::bind(addr)?;
-            l.set_nonblocking(true)?;
-            Ok::<_, io::Error>(l)
-        })
-        .await??;
+async fn sandbox_bind(jobs: &Jobs, ports: &Arc<OwnPorts>, addr: SocketAddr) -> io::Result<TcpListener> {
+    let ports = Arc::clone(ports);
+    let listener = jobs.run(move |_| ports.bind(addr)).await??;
     TcpListener::from_std(listener)
 }
 
-async fn sandbox_connect(jobs: &Jobs, addr: &str) -> io::Result<TcpStream> {
+async fn sandbox_connect(jobs: &Jobs, ports: &Arc<OwnPorts>, addr: &str) -> io::Result<TcpStream> {
     let targets: Vec<SocketAddr> = match addr.parse() {
         Ok(a) => vec![a],
         Err(_) => tokio::net::lookup_host(addr).await?.collect(),
     };
     let mut last = io::Error::new(io::ErrorKind::InvalidInput, format!("`{addr}` names no address"));
     for target in targets {
-        let socket = jobs
-            .run(move |_| {
-                if target.is_ipv4() {
-                    TcpSocket::new_v4()
-                } else {
-                    TcpSocket::new_v6()
-                }
-            })
-            .await??;
+        let own = Arc::clone(ports);
+        let socket = jobs.run(move |_| own.socket_for(target)).await??;
         match socket.connect(target).await {
-            Ok(stream) => return Ok(stream),
+            Ok(stream) => {
+                ports.connected(&stream);
+                return Ok(stream);
+            }
             Err(e) => last = e,
         }
     }
@@ -317,15 +331,15 @@ async fn sandbox_connect(jobs: &Jobs, addr: &str) -> io::Result<TcpStream> {
 
 /// A sandbox's sockets, for the session.
 #[derive(Debug, Clone)]
-struct SandboxSockets(Jobs);
+struct SandboxSockets(Jobs, Arc<OwnPorts>);
 
 impl SocketFactory for SandboxSockets {
     fn bind(&self, addr: SocketAddr) -> SocketFuture<'_, TcpListener> {
-        Box::pin(sandbox_bind(&self.0, addr))
+        Box::pin(sandbox_bind(&self.0, &self.1, addr))
     }
 
     fn connect<'a>(&'a self, addr: &'a str) -> SocketFuture<'a, TcpStream> {
-        Box::pin(sandbox_connect(&self.0, addr))
+        Box::pin(sandbox_connect(&self.0, &self.1, addr))
     }
 
     fn isolated(&self) -> bool {
@@ -384,9 +398,16 @@ impl Place {
     }
 }
 
-/// Runs one program run with `isolation`: `run` is given where to run it. In a sandbox it
-/// runs once. Without one it runs alongside other unsandboxed runs (of this parley and of
-/// any other on the machine); if its program failed because a port was taken
+/// Runs one program run with `isolation`: `run` is given where to run it.
+///
+/// In a sandbox it runs once, unless its program failed because a port it binds was taken
+/// ([`Outcome::port_in_use`]): there only parley's sockets or the program's own can hold
+/// one, so it is run once more in a fresh sandbox that keeps off every port parley's
+/// sockets took in the first ([`own_ports`]), and that run's verdict stands — the program's
+/// own, also when it collides again (then with itself).
+///
+/// Without a sandbox it runs alongside other unsandboxed runs (of this parley and of any
+/// other on the machine); if its program failed because a port was taken
 /// ([`is_collision`]) it is run again alone, and a second collision — a port held by
 /// something else than a run — stays an error of the environment.
 pub async fn isolated<F, Fut>(isolation: Isolation, run: F) -> Outcome
@@ -395,8 +416,16 @@ where
     Fut: Future<Output = Outcome>,
 {
     let place = Place::open(isolation).await;
-    if place.isolated() {
-        return run(place).await;
+    if let Place::Sandbox(sandbox) = &place {
+        let ports = Arc::clone(&sandbox.ports);
+        let first = run(place).await;
+        if !first.port_in_use {
+            return first;
+        }
+        return match Sandbox::avoiding(ports.used()).await {
+            Ok(again) => run(Place::Sandbox(again)).await,
+            Err(_) => first,
+        };
     }
     let first = {
         let _turn = ports::shared().await;

@@ -94,6 +94,42 @@ async fn a_sandbox_has_its_own_loopback_where_the_hosts_ports_are_free() {
     assert!(sb.sockets().isolated());
 }
 
+/// The TCP sockets of the sandbox's network, from its `/proc/net/tcp` and `tcp6` (read on
+/// the sandbox thread, whose network it is), without their header lines.
+async fn sockets_in(sb: &Sandbox) -> Vec<String> {
+    sb.jobs
+        .run(|_| {
+            ["tcp", "tcp6"]
+                .iter()
+                .flat_map(|f| {
+                    let table =
+                        std::fs::read_to_string(format!("/proc/thread-self/net/{f}")).unwrap_or_default();
+                    table.lines().skip(1).map(String::from).collect::<Vec<_>>()
+                })
+                .collect()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_sandbox_holds_no_socket_a_program_could_meet() {
+    // The loopback check leaves nothing, not even a TIME_WAIT: a program's fixed port is
+    // free in every sandbox (a closed check held a port for a minute).
+    let Some(sb) = sandbox().await else { return };
+    assert_eq!(sockets_in(&sb).await, Vec::<String>::new());
+    // What the table shows is this network's: a listener made here is in it.
+    let l = sb.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let port = format!(":{:04X} ", l.local_addr().unwrap().port());
+    let rows = sockets_in(&sb).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains(&port), "{rows:?}");
+    assert_eq!(
+        sb.own_ports(),
+        std::collections::BTreeSet::from([l.local_addr().unwrap().port()])
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sandboxes_bind_the_same_fixed_port_at_once() {
     let (Some(a), Some(b)) = (sandbox().await, sandbox().await) else {

@@ -373,6 +373,7 @@ pub async fn play(scenario: &Scenario, me: Side, endpoint: Endpoint, opts: &Play
         error,
         duration: started.elapsed(),
         left_at: session.left_at(),
+        port_in_use: false,
         findings: std::mem::take(&mut session.findings),
         transcript: session.shown_transcript(),
         steps: results,
