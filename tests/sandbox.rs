@@ -67,6 +67,19 @@ fn sandboxed(isolation: Isolation) -> bool {
     }
 }
 
+/// Whether runs are sandboxed here; if not, says on stderr why the calling test is
+/// skipped: without a sandbox, `why`.
+fn sandboxed_or_skip(why: &str) -> bool {
+    let isolated = sandboxed(Isolation::Auto);
+    if !isolated {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("SKIPPED: without a sandbox, {why}\n").as_bytes(),
+        );
+    }
+    isolated
+}
+
 /// The course client's findings: F-DATA-1 and nothing that blames a bind.
 fn assert_shows_f_data_1(o: &Outcome) {
     let text = describe(o);
@@ -206,19 +219,25 @@ fn a_port_another_process_holds_is_the_machines_problem_never_the_programs_bug(#
     drop(held);
 }
 
-/// An echo client that first binds a fixed port of its own, the way the course's FTP
-/// client binds 39851: the port named in `state` by its first run, and at the first run
-/// `first_port` (`{port}`: where parley's listener is, standing for the draw that puts
-/// parley's listener on a program's fixed port). Each run appends its port to `state`.
-/// (The code names it `p`: parley fills in `{port}` wherever it appears in the command.)
-fn fixed_port_client(state: &std::path::Path, first_port: &str) -> Vec<String> {
+/// An echo client that first binds a port of its own, then connects to `{port}`, where
+/// parley's listener is. It binds `{port}` at its first run (standing for the draw that puts
+/// parley's listener on a program's fixed port); at later runs the port of its first run
+/// when `keeps_its_port` (a fixed port, as the course's FTP client binds 39851), else
+/// `{port}` again. Each run appends the port it bound to `state`. (The code names it `p`:
+/// parley fills in `{port}` wherever it appears in the command.)
+fn port_binding_client(state: &std::path::Path, keeps_its_port: bool) -> Vec<String> {
+    let later = if keeps_its_port {
+        "int(runs[0]) if runs else "
+    } else {
+        ""
+    };
     vec![
         "python3".into(),
         "-c".into(),
         format!(
             "import os,socket,sys\nstate={state:?}\n\
              runs=open(state).read().split() if os.path.exists(state) else []\n\
-             p=int(runs[0]) if runs else int({first_port})\n\
+             p={later}int(sys.argv[2])\n\
              open(state,'a').write(str(p)+'\\n')\n\
              s=socket.socket()\ns.bind(('127.0.0.1',p))\n\
              c=socket.create_connection((sys.argv[1],int(sys.argv[2])))\nc.sendall(b'hello\\n')\n\
@@ -240,17 +259,13 @@ fn runs_of(state: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn a_fixed_port_that_parleys_listener_took_in_the_sandbox_gets_a_second_run_that_keeps_off_it() {
-    if !sandboxed(Isolation::Auto) {
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            b"SKIPPED: without a sandbox a collision is retried alone, tested by the fallback cases\n",
-        );
+    if !sandboxed_or_skip("a collision is retried alone, tested by the fallback cases") {
         return;
     }
     let scratch = tempfile::tempdir().unwrap();
     let state = scratch.path().join("runs");
     let sc = scenario("grading/echo-client.yaml");
-    let command = fixed_port_client(&state, "sys.argv[2]");
+    let command = port_binding_client(&state, true);
     let o = runtime().block_on(grade_client(&sc, None, &options(command, Isolation::Auto)));
     let runs = runs_of(&state);
     // The first run could not bind its port (parley's listener held it there); the second,
@@ -264,19 +279,14 @@ fn a_fixed_port_that_parleys_listener_took_in_the_sandbox_gets_a_second_run_that
 
 #[test]
 fn a_program_that_binds_parleys_own_port_in_every_run_is_judged_after_one_more_run() {
-    if !sandboxed(Isolation::Auto) {
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            b"SKIPPED: without a sandbox a collision is retried alone, tested by the fallback cases\n",
-        );
+    if !sandboxed_or_skip("a collision is retried alone, tested by the fallback cases") {
         return;
     }
     let scratch = tempfile::tempdir().unwrap();
     let state = scratch.path().join("runs");
     // Not a fixed port: it binds the port it was told to connect to, in every run — its own
     // bug, which a second run shows again.
-    let mut command = fixed_port_client(&state, "sys.argv[2]");
-    command[2] = command[2].replace("int(runs[0]) if runs else ", "");
+    let command = port_binding_client(&state, false);
     let sc = scenario("grading/echo-client.yaml");
     let o = runtime().block_on(grade_client(&sc, None, &options(command, Isolation::Auto)));
     let runs = runs_of(&state);
@@ -322,11 +332,7 @@ fn alive_with(marker: &str) -> Vec<i32> {
 
 #[test]
 fn a_setsid_grandchild_of_a_graded_program_is_gone_when_grading_returns() {
-    if !sandboxed(Isolation::Auto) {
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            b"SKIPPED: without a sandbox, a setsid() descendant leaves the process group parley kills\n",
-        );
+    if !sandboxed_or_skip("a setsid() descendant leaves the process group parley kills") {
         return;
     }
     let scratch = tempfile::tempdir().unwrap();
